@@ -1,0 +1,315 @@
+"""Run configuration: plain values with defaults, a TOML file, ``--set`` overrides.
+
+Every field has a default and a one-line description (``seal-engine config --show``
+prints them). ``load_config`` validates everything and raises ``ConfigError``
+naming the field, the bad value and what is allowed. No torch here: the console
+validates its new-run form with this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+PROMPT_STYLES = ("implications", "long", "very-long", "rewrite", "self-qa", "custom")
+GRADERS = ("exact", "contains", "f1", "llm")
+REVIEW_MODES = ("auto", "kept", "all")
+SPLITS = ("lines", "qa", "whole")
+MSTEP_MODES = ("lora", "full")
+FILTER_RULES = ("best", "random")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+TIMEOUT_ACTIONS = ("approve-kept", "reject")
+
+
+class ConfigError(ValueError):
+    """A config value a user wrote is wrong; the message says which and how to fix it."""
+
+
+def f(default: Any, help: str, *, choices: tuple | None = None, min: float | None = None,
+      max: float | None = None, min_exclusive: bool = False):
+    meta = {"help": help, "choices": choices, "min": min, "max": max, "min_exclusive": min_exclusive}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class RunCfg:
+    name: str = f("", "run name shown in the console (empty: made from preset and time)")
+    preset: str = f("", "preset this config started from (informational)")
+    seed: int = f(0, "seed for data split, sampling and training", min=0)
+    rounds: int = f(2, "ReSTEM rounds (round 0 is the base policy's evaluation)", min=0, max=100)
+    review: str = f("auto", "review mode: auto (filter decides), kept (a person reviews kept candidates), all", choices=REVIEW_MODES)
+    review_timeout: float = f(0.0, "seconds to wait for review decisions before the default action (0: wait forever)", min=0)
+    review_timeout_action: str = f("approve-kept", "what a review timeout decides", choices=TIMEOUT_ACTIONS)
+    device: str = f("auto", "auto (CUDA if present, else CPU), cpu or cuda", choices=DEVICES)
+    dtype: str = f("auto", "weights dtype: auto is bfloat16 on GPU, float32 on CPU", choices=DTYPES)
+    threads: int = f(0, "CPU threads for torch (0: torch's default)", min=0)
+    save_policy: bool = f(True, "save each round's policy under runs/<run-id>/policy/round-<r>/")
+    save_kept_adapters: bool = f(False, "save the LoRA adapter of every kept candidate (PEFT format)")
+
+
+@dataclass
+class ModelCfg:
+    name_or_path: str = f("sandbox", "hub id or local folder for from_pretrained; 'sandbox' is the built-in model")
+    chat_template: str = f("auto", "auto (use the tokenizer's chat template if it has one), on, off", choices=("auto", "on", "off"))
+    max_seq_len: int = f(512, "longest training sequence in tokens (longer ones are cut)", min=16)
+
+
+@dataclass
+class DataCfg:
+    path: str = f("sandbox", "SQuAD-format JSON ([{title, context, questions:[{question, answer}]}]); 'sandbox' is the built-in world")
+    n_train: int = f(8, "training contexts sampled per ReSTEM round", min=1)
+    n_heldout: int = f(8, "held-out contexts for evaluation", min=1)
+    max_questions: int = f(0, "questions per context used (0: all)", min=0)
+
+
+@dataclass
+class SampleCfg:
+    k: int = f(5, "self-edit candidates sampled per context", min=1, max=64)
+    temperature: float = f(1.0, "sampling temperature of the E-step", min=0)
+    top_p: float = f(0.95, "nucleus sampling threshold", min=0, max=1, min_exclusive=True)
+    max_new_tokens: int = f(256, "longest self-edit in tokens", min=1)
+    prompt_style: str = f("implications", "self-edit prompt style", choices=PROMPT_STYLES)
+    template: str = f("", "custom prompt template with {title} and {context} (prompt_style = custom)")
+    batch_size: int = f(16, "prompts generated together", min=1)
+
+
+@dataclass
+class InnerCfg:
+    split: str = f("lines", "how a self-edit becomes training sequences: lines, qa (question/answer pairs) or whole", choices=SPLITS)
+    append_passage: bool = f(False, "also train on the passage itself as one more sequence")
+    lora_r: int = f(8, "inner-loop LoRA rank", min=1)
+    lora_alpha: float = f(16.0, "inner-loop LoRA alpha", min=0, min_exclusive=True)
+    lora_dropout: float = f(0.0, "inner-loop LoRA dropout", min=0, max=1)
+    targets: list = f(["q_proj", "v_proj"], "module names the inner LoRA wraps ('all-linear' for every projection)")
+    epochs: int = f(10, "passes over a candidate's training sequences", min=1)
+    lr: float = f(1e-3, "inner-loop learning rate (AdamW)", min=0, min_exclusive=True)
+    batch_size: int = f(1, "sequences per step per candidate (0: all of them, full batch)", min=0)
+    weight_decay: float = f(0.0, "AdamW weight decay", min=0)
+    parallel: int = f(0, "candidates trained together in one batched step (0: K)", min=0)
+    answer_max_tokens: int = f(32, "longest answer in tokens (greedy)", min=1)
+
+
+@dataclass
+class GraderCfg:
+    kind: str = f("contains", "exact, contains, f1 or llm (an OpenAI-compatible judge)", choices=GRADERS)
+    f1_threshold: float = f(0.5, "token F1 needed to count as correct (kind = f1)", min=0, max=1)
+    base_url: str = f("https://api.openai.com/v1", "judge endpoint (kind = llm)")
+    model: str = f("gpt-4.1", "judge model (kind = llm)")
+    api_key_env: str = f("OPENAI_API_KEY", "environment variable holding the judge's API key (never stored)")
+    concurrency: int = f(8, "judge requests in flight at once", min=1)
+    max_retries: int = f(5, "retries per judge request on rate limits and server errors", min=0)
+    timeout: float = f(60.0, "seconds per judge request", min=0, min_exclusive=True)
+
+
+@dataclass
+class FilterCfg:
+    rule: str = f("best", "best: keep the top-k by reward; random: keep random candidates (a control)", choices=FILTER_RULES)
+    top_k: int = f(1, "candidates kept per context", min=1)
+    min_gain: float = f(0.0, "keep only candidates whose gain over the baseline is > this", min=-1, max=1)
+    min_reward: float = f(-1.0, "keep only candidates whose reward is > this (-1: no floor)", min=-1, max=1)
+
+
+@dataclass
+class MStepCfg:
+    mode: str = f("lora", "lora (merged into the policy) or full fine-tuning", choices=MSTEP_MODES)
+    lora_r: int = f(64, "M-step LoRA rank", min=1)
+    lora_alpha: float = f(128.0, "M-step LoRA alpha", min=0, min_exclusive=True)
+    targets: list = f(["all-linear"], "module names the M-step LoRA wraps")
+    lr: float = f(3e-4, "M-step learning rate", min=0, min_exclusive=True)
+    epochs: int = f(2, "M-step epochs over the kept self-edits", min=1)
+    batch_size: int = f(4, "M-step batch size", min=1)
+
+
+@dataclass
+class EvalCfg:
+    every_round: bool = f(True, "evaluate on held-out contexts after every round (else only round 0 and the last)")
+    temperature: float = f(0.0, "temperature of the held-out self-edit (0: greedy)", min=0)
+    passage_only: bool = f(True, "also measure training on the passage alone")
+
+
+@dataclass
+class Config:
+    run: RunCfg = field(default_factory=RunCfg)
+    model: ModelCfg = field(default_factory=ModelCfg)
+    data: DataCfg = field(default_factory=DataCfg)
+    sample: SampleCfg = field(default_factory=SampleCfg)
+    inner: InnerCfg = field(default_factory=InnerCfg)
+    grader: GraderCfg = field(default_factory=GraderCfg)
+    filter: FilterCfg = field(default_factory=FilterCfg)
+    mstep: MStepCfg = field(default_factory=MStepCfg)
+    eval: EvalCfg = field(default_factory=EvalCfg)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = {fl.name: fl.type for fl in fields(Config)}
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("engine.presets").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def _preset_text(name: str) -> str:
+    res = resources.files("engine.presets") / f"{name}.toml"
+    if not res.is_file():
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(preset_names())}")
+    return res.read_text()
+
+
+def _parse_toml(text: str, where: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc}); fix the syntax at that line") from exc
+
+
+def _field_map(section_obj) -> dict:
+    return {fl.name: fl for fl in fields(section_obj)}
+
+
+def _coerce(section: str, fl: dataclasses.Field, value: Any) -> Any:
+    name = f"{section}.{fl.name}"
+    default = fl.default if fl.default is not dataclasses.MISSING else fl.default_factory()  # type: ignore[misc]
+    kind = type(default)
+    meta = fl.metadata
+    if kind is bool:
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+            value = True
+        elif isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+            value = False
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} = {value!r}: expected true or false")
+    elif kind is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ConfigError(f"{name} = {value!r}: expected a whole number")
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} = {value!r}: expected a whole number") from None
+    elif kind is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} = {value!r}: expected a number")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} = {value!r}: expected a number") from None
+        if value != value:
+            raise ConfigError(f"{name} = nan: expected a number")
+    elif kind is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} = {value!r}: expected a non-empty list of names, e.g. [\"q_proj\", \"v_proj\"]")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} = {value!r}: expected a string")
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{name} = {value!r}: expected one of {', '.join(choices)}")
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and (value < lo or (meta.get("min_exclusive") and value == lo)):
+        op = ">" if meta.get("min_exclusive") else ">="
+        raise ConfigError(f"{name} = {value!r}: must be {op} {lo}" + (f" and <= {hi}" if hi is not None else ""))
+    if hi is not None and value > hi:
+        raise ConfigError(f"{name} = {value!r}: must be <= {hi}")
+    return value
+
+
+def _apply(cfg: Config, data: dict, where: str) -> None:
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{section}]; expected one of {', '.join(SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table of fields, got {values!r}")
+        obj = getattr(cfg, section)
+        fmap = _field_map(obj)
+        for key, value in values.items():
+            if key not in fmap:
+                raise ConfigError(f"{where}: unknown field {section}.{key}; "
+                                  f"fields of [{section}]: {', '.join(fmap)}")
+            setattr(obj, key, _coerce(section, fmap[key], value))
+
+
+def parse_set(item: str) -> tuple[str, str, Any]:
+    """``section.field=value`` -> (section, field, value as TOML if it parses, else the string)."""
+    if "=" not in item or "." not in item.split("=", 1)[0]:
+        raise ConfigError(f"--set {item!r}: expected section.field=value, e.g. --set inner.lr=1e-3")
+    key, raw = item.split("=", 1)
+    section, name = key.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, name, value
+
+
+def _check_consistency(cfg: Config) -> None:
+    if cfg.sample.prompt_style == "custom":
+        t = cfg.sample.template
+        if "{context}" not in t:
+            raise ConfigError("sample.template must contain {context} when sample.prompt_style = \"custom\"")
+    if cfg.filter.rule == "best" and cfg.filter.top_k > cfg.sample.k:
+        raise ConfigError(f"filter.top_k = {cfg.filter.top_k}: cannot keep more than sample.k = {cfg.sample.k} per context")
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None,
+                overrides: list[str] | None = None) -> Config:
+    """Preset (default ``sandbox``), then the TOML file, then ``--set`` overrides."""
+    cfg = Config()
+    file_data: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist; pass the path of a TOML file")
+        file_data = _parse_toml(p.read_text(), str(p))
+        preset = preset or file_data.get("run", {}).get("preset") or None
+    preset = preset or "sandbox"
+    _apply(cfg, _parse_toml(_preset_text(preset), f"preset {preset}"), f"preset {preset}")
+    cfg.run.preset = preset
+    if file_data:
+        _apply(cfg, file_data, str(path))
+    for item in overrides or []:
+        section, name, value = parse_set(item)
+        _apply(cfg, {section: {name: value}}, f"--set {item}")
+    _check_consistency(cfg)
+    return cfg
+
+
+def config_from_dict(data: dict) -> Config:
+    """Rebuild a Config from ``to_dict()`` output (a run's saved config)."""
+    cfg = Config()
+    _apply(cfg, data, "saved config")
+    return cfg
+
+
+def to_toml(cfg: Config) -> str:
+    """The resolved config as commented TOML."""
+    lines: list[str] = []
+    for sec in fields(cfg):
+        obj = getattr(cfg, sec.name)
+        lines.append(f"[{sec.name}]")
+        for fl in fields(obj):
+            lines.append(f"# {fl.metadata['help']}")
+            lines.append(f"{fl.name} = {_toml_value(getattr(obj, fl.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{s}"'

@@ -1,0 +1,111 @@
+"""Graders: a batch of (question, gold, answer) in, verdicts with a short reason out.
+
+``exact``, ``contains`` and ``f1`` are local string rules; ``llm`` (engine.judge)
+asks an OpenAI-compatible model. All share the ``Grader`` interface, so the inner
+loop never knows which one it has.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+@dataclass(frozen=True)
+class GradeItem:
+    question: str
+    gold: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool
+    reason: str
+
+
+class GraderFailure(RuntimeError):
+    """The grader could not produce verdicts (e.g. the judge server keeps failing)."""
+
+
+class Grader(Protocol):
+    name: str
+
+    def grade(self, items: Sequence[GradeItem]) -> list[Verdict]: ...
+
+
+def normalize(text: str) -> str:
+    """SQuAD-style normalization: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower().translate(_PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def token_f1(gold: str, answer: str) -> float:
+    g, a = normalize(gold).split(), normalize(answer).split()
+    if not g or not a:
+        return float(g == a)
+    common = Counter(g) & Counter(a)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(a), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+class ExactGrader:
+    name = "exact"
+
+    def grade(self, items: Sequence[GradeItem]) -> list[Verdict]:
+        out = []
+        for it in items:
+            ok = normalize(it.answer) == normalize(it.gold) and normalize(it.gold) != ""
+            out.append(Verdict(ok, "exact match" if ok else "differs from gold"))
+        return out
+
+
+class ContainsGrader:
+    name = "contains"
+
+    def grade(self, items: Sequence[GradeItem]) -> list[Verdict]:
+        out = []
+        for it in items:
+            gold, ans = normalize(it.gold), normalize(it.answer)
+            ok = bool(gold) and re.search(rf"(?:^| ){re.escape(gold)}(?: |$)", ans) is not None
+            out.append(Verdict(ok, "gold found in answer" if ok else "gold not in answer"))
+        return out
+
+
+class F1Grader:
+    name = "f1"
+
+    def __init__(self, threshold: float = 0.5):
+        self.threshold = threshold
+
+    def grade(self, items: Sequence[GradeItem]) -> list[Verdict]:
+        out = []
+        for it in items:
+            score = token_f1(it.gold, it.answer)
+            ok = score >= self.threshold
+            out.append(Verdict(ok, f"F1 {score:.2f} {'>=' if ok else '<'} {self.threshold:g}"))
+        return out
+
+
+def make_grader(cfg, store=None, run_id: str | None = None) -> Grader:
+    """The grader a run's ``[grader]`` section asks for."""
+    if cfg.kind == "exact":
+        return ExactGrader()
+    if cfg.kind == "contains":
+        return ContainsGrader()
+    if cfg.kind == "f1":
+        return F1Grader(cfg.f1_threshold)
+    if cfg.kind == "llm":
+        from engine.judge import LLMJudge  # the openai client only when asked for
+        return LLMJudge(cfg, store=store, run_id=run_id)
+    raise ValueError(f"grader.kind = {cfg.kind!r}: expected exact, contains, f1 or llm")
