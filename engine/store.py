@@ -325,20 +325,21 @@ class Store:
         return self.conn.execute("SELECT COUNT(*) FROM events WHERE run_id = ?", (run_id,)).fetchone()[0]
 
     # ------------------------------------------------------------------ contexts
-    def save_contexts(self, run_id: str, split: str, items: list[dict], *,
+    def save_contexts(self, run_id: str, split: str, items: list[tuple[int, dict]], *,
                       round_: int | None = 0) -> None:
+        """Record passages a run uses as (index in its split, context) pairs."""
         with self.conn:
             self.db["contexts"].upsert_all(({
                 "run_id": run_id, "split": split, "idx": i, "title": c["title"],
                 "context": c["context"], "questions_json": _j(c["questions"]),
-            } for i, c in enumerate(items)), pk=("run_id", "split", "idx"))
+            } for i, c in items), pk=("run_id", "split", "idx"))
             self._append(run_id, "contexts", {"split": split, "items": [
                 {"idx": i, "title": c["title"], "context": c["context"],
-                 "questions": c["questions"]} for i, c in enumerate(items)]},
+                 "questions": c["questions"]} for i, c in items]},
                 round_=round_, phase="setup")
 
     def get_contexts(self, run_id: str, split: str) -> list[dict]:
-        return [{"title": r["title"], "context": r["context"],
+        return [{"idx": r["idx"], "title": r["title"], "context": r["context"],
                  "questions": json.loads(r["questions_json"])}
                 for r in self.db.query(
                     "SELECT * FROM contexts WHERE run_id=? AND split=? ORDER BY idx",

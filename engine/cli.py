@@ -1,0 +1,70 @@
+"""``seal-engine`` / ``python -m engine``: run SEAL headless, show configs, build the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.config import ConfigError, load_config, preset_names, to_toml
+from engine.store import StoreError, default_runs_dir
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", help="preset to start from (default: sandbox); see 'seal-engine presets'")
+    p.add_argument("--config", metavar="FILE", help="TOML file with [section] fields over the preset")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override one field, e.g. --set inner.lr=1e-3 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="seal-engine", description="Run SEAL (Self-Adapting Language Models) headless.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="start a run; events go to the run store")
+    _config_args(run)
+    run.add_argument("--runs-dir", type=Path, help="run store folder (default: $SEAL_RUNS_DIR or ./runs)")
+    run.add_argument("--run-id", help="id for the new run (default: made from time and preset)")
+    run.add_argument("--name", help="name shown in the console")
+    cfg = sub.add_parser("config", help="print a resolved config with every field's description")
+    cfg.add_argument("--show", nargs="?", const="", metavar="PRESET", help="preset to show (default: sandbox)")
+    _config_args(cfg)
+    sub.add_parser("presets", help="list the presets shipped with the engine")
+    sb = sub.add_parser("sandbox", help="the built-in sandbox world and model")
+    sb.add_argument("action", choices=["build"], help="build: pretrain the sandbox model from scratch")
+    sb.add_argument("rest", nargs=argparse.REMAINDER)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["sandbox", "build"]:
+        from engine.sandbox import build_main
+        return build_main(argv[2:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.cmd == "presets":
+            print("\n".join(preset_names()))
+            return 0
+        if args.cmd == "config":
+            cfg = load_config(args.config, args.show or args.preset, args.overrides)
+            print(to_toml(cfg))
+            return 0
+        cfg = load_config(args.config, args.preset, args.overrides)
+        if args.name:
+            cfg.run.name = args.name
+        from engine.run import InputError, execute_run
+        try:
+            return execute_run(cfg, runs_dir=args.runs_dir or default_runs_dir(), run_id=args.run_id)
+        except InputError as exc:
+            print(f"seal-engine: error: {exc}", file=sys.stderr)
+            return 2
+    except (ConfigError, StoreError) as exc:
+        print(f"seal-engine: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seal-engine: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

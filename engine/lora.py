@@ -1,0 +1,195 @@
+"""Stacked LoRA: many independent adapters on one resident base model.
+
+The inner loop trains the K candidates of a context (or more) together: each
+batch row carries the index of its candidate's adapter "slot", and every wrapped
+linear layer adds ``scale * dropout(x) @ A[slot] @ B[slot]`` to the frozen base
+output. Gradients of one slot depend only on that slot's rows and the optimizer
+(SlotAdamW) updates each slot on its own, so training K candidates together gives
+the same adapters as training each alone. Resetting a slot (fresh A, zero B, zero
+optimizer state) replaces reloading the base model per candidate.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class SlotRouting:
+    """Which slot each batch row uses; shared by all wrapped layers. ``rows=None`` turns LoRA off."""
+
+    def __init__(self) -> None:
+        self.rows: torch.Tensor | None = None
+        self.dropout: float = 0.0
+        self.training: bool = False
+
+
+class StackedLoRALinear(nn.Module):
+    def __init__(self, base: nn.Linear, slots: int, r: int, alpha: float, routing: SlotRouting):
+        super().__init__()
+        self.base = base
+        self.routing = routing
+        self.r = r
+        self.scale = alpha / r
+        dev = base.weight.device
+        self.A = nn.Parameter(torch.zeros(slots, base.in_features, r, device=dev, dtype=torch.float32))
+        self.B = nn.Parameter(torch.zeros(slots, r, base.out_features, device=dev, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.base(x)
+        rows = self.routing.rows
+        if rows is None:
+            return y
+        shape = x.shape
+        xs = x.reshape(shape[0], -1, shape[-1]).float()
+        if self.routing.training and self.routing.dropout > 0:
+            xs = nn.functional.dropout(xs, self.routing.dropout, training=True)
+        delta = torch.bmm(torch.bmm(xs, self.A[rows]), self.B[rows]) * self.scale
+        return y + delta.reshape(*shape[:-1], -1).to(y.dtype)
+
+
+def _matches(name: str, targets: list[str]) -> bool:
+    leaf = name.rsplit(".", 1)[-1]
+    return leaf in targets or name in targets
+
+
+def _target_names(model: nn.Module, targets: list[str]) -> list[str]:
+    out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    names = []
+    for name, mod in model.named_modules():
+        if not isinstance(mod, nn.Linear) or mod is out_emb:
+            continue
+        if "all-linear" in targets or _matches(name, targets):
+            names.append(name)
+    return names
+
+
+class StackedLoRA:
+    """The set of wrapped layers of one model, with ``slots`` adapters in each."""
+
+    def __init__(self, model: nn.Module, *, slots: int, r: int, alpha: float,
+                 targets: list[str], dropout: float = 0.0):
+        self.model = model
+        self.slots, self.r, self.alpha, self.targets = slots, r, alpha, list(targets)
+        self.routing = SlotRouting()
+        self.routing.dropout = dropout
+        self.names = _target_names(model, targets)
+        if not self.names:
+            raise ValueError(f"inner.targets = {targets}: no linear layer of the model matches; "
+                             "use module names such as q_proj, v_proj, or 'all-linear'")
+        self.layers: list[StackedLoRALinear] = []
+        self.attach()
+
+    # -- attaching to / detaching from the model (the M-step and saving need the bare model)
+    def attach(self) -> None:
+        old = {n: (layer.A.data, layer.B.data) for n, layer in zip(self.names, self.layers)}
+        self.layers = []
+        for name in self.names:
+            parent_name, _, leaf = name.rpartition(".")
+            parent = self.model.get_submodule(parent_name) if parent_name else self.model
+            base = getattr(parent, leaf)
+            if isinstance(base, StackedLoRALinear):
+                base = base.base
+            layer = StackedLoRALinear(base, self.slots, self.r, self.alpha, self.routing)
+            if name in old:
+                layer.A.data.copy_(old[name][0])
+                layer.B.data.copy_(old[name][1])
+            setattr(parent, leaf, layer)
+            self.layers.append(layer)
+
+    def detach(self) -> None:
+        for name, layer in zip(self.names, self.layers):
+            parent_name, _, leaf = name.rpartition(".")
+            parent = self.model.get_submodule(parent_name) if parent_name else self.model
+            setattr(parent, leaf, layer.base)
+
+    def parameters(self) -> list[nn.Parameter]:
+        return [p for layer in self.layers for p in (layer.A, layer.B)]
+
+    # -- slots
+    @torch.no_grad()
+    def reset(self, seeds: list[int]) -> None:
+        """Fresh adapters: slot s gets A ~ U(-1/sqrt(in), 1/sqrt(in)) from ``seeds[s]``, B = 0."""
+        gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        for layer in self.layers:
+            fan_in = layer.A.shape[1]
+            bound = 1.0 / math.sqrt(fan_in)
+            for s, g in enumerate(gens):
+                a = torch.rand(layer.A.shape[1:], generator=g) * (2 * bound) - bound
+                layer.A.data[s].copy_(a)
+            layer.A.data[len(gens):].zero_()
+            layer.B.data.zero_()
+
+    def route(self, rows: torch.Tensor | None, *, training: bool = False) -> None:
+        self.routing.rows = rows
+        self.routing.training = training
+
+    def off(self) -> None:
+        self.route(None)
+
+    # -- PEFT export of one slot
+    def save_slot_peft(self, slot: int, folder: Path, base_model_path: str) -> None:
+        """Write slot ``slot`` as a PEFT adapter folder (loadable with PeftModel.from_pretrained)."""
+        import json
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {}
+        for name, layer in zip(self.names, self.layers):
+            key = f"base_model.model.{name}"
+            tensors[f"{key}.lora_A.weight"] = layer.A.data[slot].T.contiguous().cpu()
+            tensors[f"{key}.lora_B.weight"] = layer.B.data[slot].T.contiguous().cpu()
+        save_file(tensors, str(folder / "adapter_model.safetensors"))
+        leafs = sorted({n.rsplit(".", 1)[-1] for n in self.names})
+        (folder / "adapter_config.json").write_text(json.dumps({
+            "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model_path,
+            "r": self.r, "lora_alpha": self.alpha, "lora_dropout": self.routing.dropout,
+            "target_modules": leafs, "bias": "none", "fan_in_fan_out": False,
+            "inference_mode": True, "init_lora_weights": True,
+        }, indent=2))
+
+
+class SlotAdamW:
+    """AdamW over stacked parameters [slots, ...] where each slot steps on its own.
+
+    A slot that took no part in a step keeps its weights, moments and step count,
+    exactly as if it had been trained alone with torch.optim.AdamW.
+    """
+
+    def __init__(self, params: list[nn.Parameter], slots: int, lr: float,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        self.params = params
+        self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
+        dev = params[0].device
+        self.t = torch.zeros(slots, device=dev)
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, active: torch.Tensor) -> None:
+        b1, b2 = self.betas
+        self.t += active.float()
+        t = self.t.clamp(min=1)
+        bc1 = 1 - b1 ** t
+        bc2_sqrt = torch.sqrt(1 - b2 ** t)
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad
+            if g is None:
+                continue
+            mask = active.view(-1, *([1] * (p.dim() - 1)))
+            view = (-1,) + (1,) * (p.dim() - 1)
+            if self.wd:
+                p.mul_(torch.where(mask, 1 - self.lr * self.wd, 1.0))
+            m.copy_(torch.where(mask, m * b1 + g * (1 - b1), m))
+            v.copy_(torch.where(mask, v * b2 + g * g * (1 - b2), v))
+            denom = v.sqrt() / bc2_sqrt.view(view) + self.eps
+            step = (self.lr / bc1).view(view) * m / denom
+            p.sub_(torch.where(mask, step, torch.zeros_like(step)))

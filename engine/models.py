@@ -1,0 +1,107 @@
+"""Loading the policy: ``from_pretrained`` on a hub id or a folder, device and dtype."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from engine.prompts import wants_chat
+
+
+class ModelLoadError(RuntimeError):
+    """The model named in the config cannot be loaded; the message says what to fix."""
+
+
+@dataclass
+class Policy:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    device: torch.device
+    dtype: torch.dtype
+    use_chat: bool
+    source: str
+
+
+def pick_device(setting: str = "auto") -> torch.device:
+    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ModelLoadError("run.device = \"cuda\" but no CUDA GPU is visible; set run.device = \"auto\" or \"cpu\"")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
+    if setting == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[setting]
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """'sandbox' is the built-in model; anything else goes to from_pretrained as given."""
+    if name_or_path == "sandbox":
+        from engine import sandbox
+        try:
+            return sandbox.resolve_model()
+        except FileNotFoundError as exc:
+            raise ModelLoadError(str(exc)) from None
+    return name_or_path
+
+
+def _check_folder(path: Path) -> None:
+    if not path.is_dir():
+        raise ModelLoadError(f"model folder {path} is not a folder; give model.name_or_path a folder "
+                             "saved with save_pretrained, or a hub id")
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"model folder {path} has no config.json; it must be saved with save_pretrained")
+    try:
+        json.loads((path / "config.json").read_text())
+    except ValueError as exc:
+        raise ModelLoadError(f"model folder {path}: config.json is not valid JSON ({exc})") from None
+    weights = list(path.glob("*.safetensors")) + list(path.glob("*.bin"))
+    if not weights:
+        raise ModelLoadError(f"model folder {path} has no weights (*.safetensors or *.bin)")
+
+
+def load_policy(name_or_path: str, *, device: str = "auto", dtype: str = "auto",
+                chat_template: str = "auto") -> Policy:
+    source = resolve_model_path(name_or_path)
+    path = Path(source).expanduser()
+    looks_local = path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
+    if looks_local:
+        if not path.exists():
+            raise ModelLoadError(f"model folder {path} does not exist; check model.name_or_path")
+        _check_folder(path)
+        source = str(path)
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dt)
+    except OSError as exc:
+        hint = "" if looks_local else " (this machine may be offline: download it elsewhere and give the folder)"
+        raise ModelLoadError(f"cannot load model {source!r}: {str(exc).splitlines()[0]}{hint}") from None
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(f"model {source!r} is broken or unsupported: {str(exc).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ModelLoadError(f"tokenizer of {source!r} has neither a pad nor an eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(dev)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        use_chat = wants_chat(tokenizer, chat_template)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from None
+    return Policy(model, tokenizer, dev, dt, use_chat, source)
+
+
+def save_policy(policy: Policy, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    policy.model.save_pretrained(folder, safe_serialization=True)
+    policy.tokenizer.save_pretrained(folder)

@@ -1,0 +1,150 @@
+"""ReSTEM, SEAL's outer loop: sample, score, filter, review, train, evaluate.
+
+    for round r = 1..R:
+        self_edits = E-step: the policy writes K self-edits per training context
+        rewards    = inner loop: adapt a fresh LoRA to each, answer, grade
+        kept       = filter: the best candidate(s) per context
+        approved   = review: a person may approve, reject or edit (optional)
+        policy     = M-step: SFT on (self-edit prompt -> approved self-edit)
+        evaluate the new policy on held-out contexts
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine import mstep
+from engine.data import round_contexts
+from engine.evaluate import evaluate_heldout
+from engine.filter import filter_candidates
+from engine.models import Policy, save_policy
+from engine.review import review_round
+from engine.runtime import RunContext
+from engine.sampling import sample_self_edits, self_edit_prompt_text
+from engine.scoring import ScoreItem, Scorer
+from engine.sequences import training_sequences
+
+
+def run_restem(run: RunContext, policy: Policy, scorer: Scorer, cfg, train_pool: list[dict],
+               heldout: list[dict], run_dir: Path) -> dict | None:
+    """The whole run; returns the last held-out evaluation."""
+    rounds = cfg.run.rounds
+    run.start_round(0, rounds)
+    last_eval = evaluate_heldout(run, policy, scorer, heldout, cfg)
+    for r in range(1, rounds + 1):
+        run.start_round(r, rounds)
+        contexts = round_contexts(train_pool, cfg.data.n_train, cfg.run.seed, r)
+        run.store.save_contexts(run.run_id, "train", contexts, round_=r)
+        cands = sample_step(run, policy, cfg, contexts)
+        score_step(run, scorer, cfg, contexts, cands)
+        filter_step(run, cfg, cands)
+        approved = review_round(run, cands, cfg.run)
+        train_step(run, policy, scorer, cfg, contexts, cands, approved, run_dir)
+        if cfg.eval.every_round or r == rounds:
+            last_eval = evaluate_heldout(run, policy, scorer, heldout, cfg)
+        run.event("round_finished", {"round": r})
+    return last_eval
+
+
+def sample_step(run: RunContext, policy: Policy, cfg, contexts: list[tuple[int, dict]]) -> list[dict]:
+    """E-step: K self-edits per context, recorded as they are generated."""
+    k = cfg.sample.k
+    run.set_phase("sample", total=len(contexts) * k)
+    cands: list[dict] = []
+
+    def record(first: int, batch: list[list[str]]) -> None:
+        items = [{"context_idx": contexts[first + i][0], "cand_idx": j,
+                  "title": contexts[first + i][1]["title"], "self_edit": text}
+                 for i, texts in enumerate(batch) for j, text in enumerate(texts)]
+        ids = run.store.add_candidates(run.run_id, run.round, items)
+        cands.extend(dict(it, id=cid) for it, cid in zip(items, ids))
+        run.progress(len(cands), len(contexts) * k)
+        run.checkpoint()
+
+    sample_self_edits(policy, [c for _, c in contexts], cfg.sample, k=k,
+                      seed=cfg.run.seed * 104729 + run.round, on_batch=record)
+    for n, cand in enumerate(cands):
+        cand["ctx"] = contexts[n // k][1]
+    return cands
+
+
+def score_step(run: RunContext, scorer: Scorer, cfg, contexts, cands: list[dict]) -> None:
+    """Inner loop: reward = adapted accuracy on the context's questions."""
+    run.set_phase("inner_loop", total=len(cands))
+    items = [ScoreItem(c["ctx"], training_sequences(c["title"], c["self_edit"], split=cfg.inner.split,
+                                                    context=c["ctx"]["context"],
+                                                    append_passage=cfg.inner.append_passage),
+                       seed=cfg.run.seed * 1_000_003 + c["id"])
+             for c in cands]
+    for start, scores in scorer.score_chunks(items):
+        for offset, s in enumerate(scores):
+            c = cands[start + offset]
+            c.update(reward=s.reward, baseline=s.baseline, gain=s.gain)
+            run.store.record_score(run.run_id, run.round, c["id"], reward=s.reward, baseline=s.baseline,
+                                   gain=s.gain, train_sequences=items[start + offset].sequences,
+                                   answers=s.answers)
+        run.progress(start + len(scores), len(items))
+        run.checkpoint()
+    rewards = [c["reward"] for c in cands]
+    run.metric("train_reward_mean", sum(rewards) / len(rewards))
+    run.metric("train_reward_max", max(rewards))
+    run.metric("baseline_mean", sum(c["baseline"] for c in cands) / len(cands))
+
+
+def filter_step(run: RunContext, cfg, cands: list[dict]) -> None:
+    """Rejection sampling: per context, keep what the rule allows."""
+    run.set_phase("filter", total=len(cands))
+    by_ctx: dict[int, list[dict]] = {}
+    for c in cands:
+        by_ctx.setdefault(c["context_idx"], []).append(c)
+    verdicts = []
+    for ctx_idx, group in by_ctx.items():
+        verdicts.extend(filter_candidates(group, cfg.filter, seed=cfg.run.seed * 31 + run.round * 7 + ctx_idx))
+    kept = {v["id"] for v in verdicts if v["kept"]}
+    for c in cands:
+        c["kept"] = c["id"] in kept
+    run.store.record_filter(run.run_id, run.round, verdicts)
+    run.metric("kept_count", len(kept))
+    run.progress(len(cands), len(cands))
+    run.log.info("round %d: kept %d of %d candidates", run.round, len(kept), len(cands))
+
+
+def train_step(run: RunContext, policy: Policy, scorer: Scorer, cfg, contexts, cands: list[dict],
+               approved: list[dict], run_dir: Path) -> None:
+    """M-step: SFT the policy on (self-edit prompt -> approved self-edit), then save it."""
+    run.set_phase("train", total=len(approved))
+    if not approved:
+        reason = "no candidate was kept or approved this round"
+        run.event("mstep_done", {"policy_path": None, "examples": 0, "loss": None,
+                                 "skipped": True, "reason": reason})
+        run.log.warning("M-step skipped: %s", reason)
+        return
+    by_id = {c["id"]: c for c in cands}
+    examples = []
+    for a in approved:
+        c = by_id[a["id"]]
+        examples.append((self_edit_prompt_text(policy, c["ctx"], cfg.sample), a["text"]))
+        run.store.set_trained_text(a["id"], a["text"])
+
+    def on_step(step: int, total: int, loss: float, epoch: int) -> None:
+        run.event("mstep_progress", {"step": step, "total": total, "loss": loss, "epoch": epoch})
+        run.store.add_metric(run.run_id, run.round, "mstep_loss", loss, step, event=False)
+        run.checkpoint()
+
+    inner = scorer.inner
+    inner.lora.detach()  # the M-step and the saved policy see the bare model
+    try:
+        loss = mstep.train_policy(policy, examples, cfg.mstep, max_len=cfg.model.max_seq_len,
+                                  seed=cfg.run.seed * 17 + run.round, on_step=on_step)
+        path = None
+        if cfg.run.save_policy:
+            folder = run_dir / "policy" / f"round-{run.round}"
+            save_policy(policy, folder)
+            path = str(folder)
+    finally:
+        inner.lora.attach()
+    scorer.clear_baselines()
+    run.event("mstep_done", {"policy_path": path, "examples": len(examples), "loss": loss,
+                             "skipped": False, "reason": None})
+    run.log.info("M-step on %d self-edits: final loss %.4f%s", len(examples), loss,
+                 f"; policy saved to {path}" if path else "")

@@ -1,0 +1,78 @@
+"""Review: between filter and M-step, a person may approve, reject or edit self-edits.
+
+``auto`` passes the filter's choice straight through. ``kept`` queues the kept
+candidates, ``all`` every candidate of the round (so dropped ones can be
+promoted); the engine then waits, obeying pause/stop, until every queued
+candidate has a decision in the store (or the review timeout decides).
+"""
+
+from __future__ import annotations
+
+import time
+
+from engine.runtime import RunContext
+
+POLL_S = 0.5
+
+
+def review_round(run: RunContext, cands: list[dict], run_cfg) -> list[dict]:
+    """The round's M-step set: [{id, text, decision}] for every approved/edited candidate."""
+    run.set_phase("review", total=sum(1 for c in cands if c["kept"]) if run_cfg.review != "all" else len(cands))
+    if run_cfg.review == "auto":
+        return [{"id": c["id"], "text": c["self_edit"], "decision": "kept by filter"}
+                for c in cands if c["kept"]]
+    queue = [c for c in cands if c["kept"]] if run_cfg.review == "kept" else \
+        sorted(cands, key=lambda c: (-(c["reward"] or 0), c["id"]))
+    if not queue:
+        run.log.info("review: nothing to review this round")
+        return []
+    ids = [c["id"] for c in queue]
+    store = run.store
+    decided = {cid: d for cid, d in store.latest_decisions(run.run_id).items() if cid in ids}
+    store.set_review_state([cid for cid in ids if cid not in decided], "pending")
+    run.set_status("awaiting_review")
+    run.event("review_waiting", {"count": len(ids), "mode": run_cfg.review, "candidate_ids": ids,
+                                 "already_decided": len(decided)})
+    run.log.info("review: waiting for decisions on %d candidate(s) (%d already decided)", len(ids), len(decided))
+    started = time.monotonic()
+    seen: dict[int, int] = {cid: d["id"] for cid, d in decided.items()}
+    timed_out = False
+    while True:
+        decided = {cid: d for cid, d in store.latest_decisions(run.run_id).items() if cid in ids}
+        for cid, d in decided.items():
+            if seen.get(cid) != d["id"]:
+                seen[cid] = d["id"]
+                store.set_review_state([cid], _state(d["decision"]))
+                run.event("review_decided", {"candidate_id": cid, "decision": d["decision"], "who": d["who"]})
+        if len(decided) == len(ids):
+            break
+        if run_cfg.review_timeout and time.monotonic() - started > run_cfg.review_timeout:
+            timed_out = True
+            action = run_cfg.review_timeout_action
+            for c in queue:
+                if c["id"] in decided:
+                    continue
+                decision = "approve" if action == "approve-kept" and c["kept"] else "reject"
+                store.decide(run.run_id, c["id"], decision, who="review-timeout")
+            run.log.warning("review: timed out after %.0f s; undecided candidates got '%s'",
+                            run_cfg.review_timeout, action)
+            continue
+        run.sleep(POLL_S)
+    chosen, counts = [], {"approved": 0, "rejected": 0, "edited": 0}
+    by_id = {c["id"]: c for c in queue}
+    for cid in ids:
+        d = decided[cid]
+        if d["decision"] == "reject":
+            counts["rejected"] += 1
+            continue
+        text = d["edited_text"] if d["decision"] == "edit" else by_id[cid]["self_edit"]
+        counts["edited" if d["decision"] == "edit" else "approved"] += 1
+        chosen.append({"id": cid, "text": text, "decision": d["decision"]})
+    run.set_status("running")
+    run.event("review_done", dict(counts, timed_out=timed_out))
+    run.log.info("review: %(approved)d approved, %(edited)d edited, %(rejected)d rejected", counts)
+    return chosen
+
+
+def _state(decision: str) -> str:
+    return {"approve": "approved", "reject": "rejected", "edit": "edited"}[decision]

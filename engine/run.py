@@ -1,0 +1,146 @@
+"""One engine run from start to end: the store record, logging, telemetry, signals,
+the model and data, the ReSTEM loop, and the final status."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+from engine.config import Config, to_toml
+from engine.store import Store
+
+
+class InputError(Exception):
+    """Bad user input found while starting a run (model, data): exit code 2."""
+
+
+def new_run_id(preset: str) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{preset or 'custom'}-{secrets.token_hex(2)}"
+
+
+def _logger(run_dir: Path, run_id: str) -> logging.Logger:
+    log = logging.getLogger(f"seal.engine.{run_id}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    fh = logging.FileHandler(run_dir / "engine.log")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(fh)
+    err = logging.StreamHandler(sys.stderr)
+    err.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log.addHandler(err)
+    return log
+
+
+def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None) -> int:
+    """Run SEAL with ``cfg``; returns the process exit code (0 finished, 1 failed, 2 bad input, 3 stopped)."""
+    from engine.runtime import RunContext, RunStopped, StoreLogHandler
+    from engine.telemetry import Telemetry
+
+    store = Store(runs_dir)
+    run_id = run_id or new_run_id(cfg.run.preset)
+    if store.get_run(run_id):
+        raise InputError(f"run id {run_id} already exists in {store.path}; choose another --run-id")
+    run_dir = store.runs_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.toml").write_text(to_toml(cfg))
+    name = cfg.run.name or run_id
+    store.create_run(run_id, name=name, preset=cfg.run.preset, model=cfg.model.name_or_path,
+                     config=cfg.to_dict(), rounds=cfg.run.rounds, run_dir=str(run_dir))
+    log = _logger(run_dir, run_id)
+    run = RunContext(store, run_id, log)
+    store_handler = StoreLogHandler(run)
+    store_handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(store_handler)
+    run.set_status("running", pid=os.getpid(), started_at=time.time(), heartbeat_at=time.time())
+    run.event("run_started", {"pid": os.getpid(), "run_dir": str(run_dir)})
+    print(f"run {run_id}", flush=True)
+
+    def on_term(signum, frame):
+        run.stop_requested = True
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # losing the terminal never stops a run
+
+    telemetry = Telemetry(store.runs_dir, run_id)
+    telemetry.start()
+    try:
+        last = _execute(run, cfg, run_dir)
+        best = max((m["value"] for m in store.metrics(run_id, "heldout_self_edit")), default=None)
+        run.phase = "done"
+        run.set_status("finished", finished_at=time.time(), best_heldout=best, phase="done")
+        log.info("run %s finished; best held-out accuracy %s", run_id, "-" if best is None else f"{best:.3f}")
+        run.event("run_finished", {"best_heldout": best, "last": last and {k: last[k] for k in ("none", "passage", "self_edit")}})
+        return 0
+    except RunStopped as exc:
+        run.set_status("stopped", finished_at=time.time())
+        log.info("run %s stopped (%s)", run_id, exc)
+        run.event("run_stopped", {"reason": str(exc)})
+        return 3
+    except InputError as exc:
+        run.set_status("failed", finished_at=time.time(), error=str(exc))
+        log.error("run %s failed: %s", run_id, exc)
+        run.event("run_failed", {"error": str(exc)})
+        return 2
+    except Exception as exc:  # anything else: the message to the user, the traceback to the log file
+        msg = f"{type(exc).__name__}: {exc}"
+        for h in log.handlers:
+            if isinstance(h, logging.FileHandler):
+                h.stream.write(traceback.format_exc())
+        run.set_status("failed", finished_at=time.time(), error=msg)
+        log.error("run %s failed: %s (traceback in %s)", run_id, msg, run_dir / "engine.log")
+        run.event("run_failed", {"error": msg})
+        return 1
+    finally:
+        telemetry.stop()
+        for h in list(log.handlers):
+            h.close()
+            log.removeHandler(h)
+
+
+def _execute(run, cfg: Config, run_dir: Path) -> dict | None:
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from engine.data import DataError, load_run_contexts
+    from engine.graders import make_grader
+    from engine.inner_loop import InnerLoop
+    from engine.models import ModelLoadError, load_policy
+    from engine.restem import run_restem
+    from engine.scoring import Scorer
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    torch.manual_seed(cfg.run.seed)
+    run.set_phase("setup")
+    try:
+        train_pool, heldout = load_run_contexts(cfg.data, cfg.run.seed)
+    except DataError as exc:
+        raise InputError(str(exc)) from None
+    run.store.save_contexts(run.run_id, "heldout", list(enumerate(heldout)), round_=0)
+    run.log.info("data: %d training contexts in the pool, %d held out", len(train_pool), len(heldout))
+    try:
+        policy = load_policy(cfg.model.name_or_path, device=cfg.run.device, dtype=cfg.run.dtype,
+                             chat_template=cfg.model.chat_template)
+    except ModelLoadError as exc:
+        raise InputError(str(exc)) from None
+    n_params = sum(p.numel() for p in policy.model.parameters())
+    run.log.info("model %s: %.1fM parameters on %s (%s), %s prompts", policy.source, n_params / 1e6,
+                 policy.device, str(policy.dtype).replace("torch.", ""), "chat" if policy.use_chat else "plain")
+    slots = cfg.inner.parallel or cfg.sample.k
+    try:
+        inner = InnerLoop(policy, cfg.inner, slots=slots, max_seq_len=cfg.model.max_seq_len)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    grader = make_grader(cfg.grader, store=run.store, run_id=run.run_id)
+    scorer = Scorer(inner, grader)
+    run.checkpoint()
+    return run_restem(run, policy, scorer, cfg, train_pool, heldout, run_dir)

@@ -1,0 +1,96 @@
+"""Reward of a self-edit: accuracy of the adapted model on its context's questions.
+
+Baseline answers (unadapted model) are computed and graded once per context and
+reused for all its candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from engine.graders import GradeItem, Grader
+from engine.inner_loop import AdaptJob, InnerLoop
+
+
+@dataclass
+class Baseline:
+    answers: list[str]
+    correct: list[bool]
+
+    @property
+    def accuracy(self) -> float:
+        return sum(self.correct) / len(self.correct) if self.correct else 0.0
+
+
+@dataclass
+class Score:
+    reward: float
+    baseline: float
+    gain: float
+    answers: list[dict]   # per question: question, gold, answer_before, answer_after, correct_*, reason
+
+
+@dataclass
+class ScoreItem:
+    context: dict
+    sequences: list[str]
+    seed: int
+
+
+def _key(ctx: dict) -> tuple:
+    return (ctx["title"], ctx["context"][:200], len(ctx["questions"]))
+
+
+class Scorer:
+    def __init__(self, inner: InnerLoop, grader: Grader):
+        self.inner = inner
+        self.grader = grader
+        self._baselines: dict[tuple, Baseline] = {}
+
+    def clear_baselines(self) -> None:
+        """After the M-step the policy has changed: its unadapted answers must be recomputed."""
+        self._baselines.clear()
+
+    def baselines(self, contexts: Sequence[dict]) -> list[Baseline]:
+        todo = [c for c in contexts if _key(c) not in self._baselines]
+        todo = list({_key(c): c for c in todo}.values())
+        if todo:
+            questions = [q["question"] for c in todo for q in c["questions"]]
+            answers = self.inner.baseline_answers(questions)
+            verdicts = self.grader.grade([GradeItem(q["question"], q["answer"], a) for q, a in
+                                          zip((q for c in todo for q in c["questions"]), answers)])
+            pos = 0
+            for c in todo:
+                n = len(c["questions"])
+                self._baselines[_key(c)] = Baseline(answers[pos:pos + n], [v.correct for v in verdicts[pos:pos + n]])
+                pos += n
+        return [self._baselines[_key(c)] for c in contexts]
+
+    def score_chunks(self, items: Sequence[ScoreItem]) -> Iterator[tuple[int, list[Score]]]:
+        """Adapt, answer and grade ``items`` one chunk of stacked-LoRA slots at a time.
+
+        Yields (index of the chunk's first item, its scores)."""
+        slots = self.inner.slots
+        for start in range(0, len(items), slots):
+            chunk = items[start:start + slots]
+            bases = self.baselines([it.context for it in chunk])
+            jobs = [AdaptJob(it.sequences, [q["question"] for q in it.context["questions"]], it.seed)
+                    for it in chunk]
+            results = self.inner.run(jobs)
+            grade_items = [GradeItem(q["question"], q["answer"], ans)
+                           for it, res in zip(chunk, results)
+                           for q, ans in zip(it.context["questions"], res.answers)]
+            verdicts = self.grader.grade(grade_items)
+            scores, pos = [], 0
+            for it, res, base in zip(chunk, results, bases):
+                qs = it.context["questions"]
+                vs = verdicts[pos:pos + len(qs)]
+                pos += len(qs)
+                records = [{"question": q["question"], "gold": q["answer"],
+                            "answer_before": b, "answer_after": a,
+                            "correct_before": cb, "correct_after": v.correct, "reason": v.reason}
+                           for q, a, b, cb, v in zip(qs, res.answers, base.answers, base.correct, vs)]
+                reward = sum(v.correct for v in vs) / len(vs) if vs else 0.0
+                scores.append(Score(reward, base.accuracy, reward - base.accuracy, records))
+            yield start, scores

@@ -1,0 +1,159 @@
+"""The engine as users run it: a real subprocess writing a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+
+import pytest
+
+from engine.store import Store
+from tests.conftest import REPO, engine_cmd, run_engine, tiny_run_args, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def squad_run(tmp_path_factory, tiny_model_dir, squad_path):
+    """2 rounds on 4 contexts of SEAL's SQuAD file per round."""
+    runs_dir = tmp_path_factory.mktemp("squad-run")
+    proc = run_engine(*tiny_run_args(tiny_model_dir, squad_path, runs_dir))
+    assert proc.returncode == 0, proc.stderr
+    return Store(runs_dir), proc.stdout.split()[1], proc
+
+
+def test_run_finishes_with_every_phase_recorded(squad_run):
+    store, run_id, _ = squad_run
+    run = store.get_run(run_id)
+    assert run["status"] == "finished" and run["finished_at"] >= run["started_at"]
+    kinds = [e.kind for e in store.iter_events(run_id) if e.kind != "telemetry"]
+    assert kinds[0] == "run_created" and kinds[-1] == "run_finished"
+    phases = [(e.round, e.data["phase"]) for e in store.iter_events(run_id) if e.kind == "phase"]
+    for r in (1, 2):
+        seq = [p for rr, p in phases if rr == r]
+        assert seq == ["sample", "inner_loop", "filter", "review", "train", "eval"], seq
+    assert [p for rr, p in phases if rr == 0] == ["setup", "eval"]
+    for kind in ("candidate_sampled", "candidate_scored", "candidate_filtered", "mstep_progress",
+                 "mstep_done", "eval_result", "metric", "log", "contexts"):
+        assert kind in kinds, kind
+
+
+def test_candidates_have_rewards_and_per_question_records(squad_run):
+    store, run_id, _ = squad_run
+    cands = store.candidates(run_id)
+    assert len(cands) == 2 * 4 * 3  # rounds x contexts x K
+    contexts = {c["idx"]: c for c in store.get_contexts(run_id, "train")}
+    for c in cands:
+        assert 0.0 <= c["reward"] <= 1.0 and 0.0 <= c["baseline"] <= 1.0
+        assert c["gain"] == pytest.approx(c["reward"] - c["baseline"])
+        answers = store.answers(c["id"])
+        assert len(answers) == min(3, len(contexts[c["context_idx"]]["questions"]))
+        assert c["reward"] == pytest.approx(sum(a["correct_after"] for a in answers) / len(answers))
+        for a in answers:
+            assert a["gold"] and a["question"] and a["reason"]
+        assert json.loads(c["train_sequences_json"]) is not None
+
+
+def test_kept_candidates_obey_the_filter_rule(squad_run):
+    store, run_id, _ = squad_run
+    by_ctx: dict = {}
+    for c in store.candidates(run_id):
+        by_ctx.setdefault((c["round"], c["context_idx"]), []).append(c)
+    for group in by_ctx.values():
+        kept = [c for c in group if c["kept"]]
+        assert len(kept) == 1  # top_k = 1, min_gain = -1: one per context
+        assert kept[0]["reward"] == max(c["reward"] for c in group)
+        assert all(c["keep_reason"] for c in group)
+        assert kept[0]["trained_text"] == kept[0]["self_edit"]
+
+
+def test_each_rounds_policy_reloads_with_from_pretrained(squad_run):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    store, run_id, _ = squad_run
+    paths = [e.data["policy_path"] for e in store.iter_events(run_id) if e.kind == "mstep_done"]
+    assert len(paths) == 2
+    for p in paths:
+        AutoTokenizer.from_pretrained(p)
+        model = AutoModelForCausalLM.from_pretrained(p)
+        assert not any("lora" in n or n.endswith(".A") for n, _ in model.named_parameters())
+
+
+def test_heldout_metrics_for_rounds_0_to_2(squad_run):
+    store, run_id, _ = squad_run
+    for name in ("heldout_none", "heldout_passage", "heldout_self_edit"):
+        rows = store.metrics(run_id, name)
+        assert [r["round"] for r in rows] == [0, 1, 2], name
+        assert all(0.0 <= r["value"] <= 1.0 for r in rows)
+
+
+def test_store_is_readable_with_sqlite3_and_logs_are_written(squad_run):
+    store, run_id, _ = squad_run
+    con = sqlite3.connect(store.path)
+    n_events = con.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run_id,)).fetchone()[0]
+    assert n_events > 50
+    log = (store.runs_dir / run_id / "engine.log").read_text()
+    assert "finished" in log and "held-out accuracy" in log
+    assert (store.runs_dir / run_id / "config.toml").read_text().startswith("[run]")
+
+
+def _start(tiny_model_dir, data_file, runs_dir, *extra):
+    args = tiny_run_args(tiny_model_dir, data_file, runs_dir, "--set", "run.rounds=6", *extra)
+    return subprocess.Popen(engine_cmd(*args), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_pause_resume_and_stop_through_the_commands_table(tiny_model_dir, data_file, tmp_path):
+    proc = _start(tiny_model_dir, data_file, tmp_path)
+    try:
+        store = Store(tmp_path)
+        run_id = wait_for(lambda: (store.list_runs() or [{}])[0].get("id"))
+        wait_for(lambda: store.candidates(run_id), timeout=120)
+        store.send_command(run_id, "pause")
+        wait_for(lambda: store.get_run(run_id)["status"] == "paused", timeout=60)
+        n = store.count_events(run_id)
+        last_work = max(e.id for e in store.iter_events(run_id) if e.kind not in ("telemetry", "log"))
+        wait_for(lambda: store.count_events(run_id) > n + 1, timeout=10)  # telemetry keeps beating
+        work = [e for e in store.events_after(run_id, last_work) if e.kind not in ("telemetry", "log", "command_ack", "run_paused")]
+        assert work == [], "the engine kept working while paused"
+        store.send_command(run_id, "resume")
+        wait_for(lambda: store.get_run(run_id)["status"] == "running", timeout=30)
+        store.send_command(run_id, "stop")
+        assert proc.wait(timeout=120) == 3
+        assert store.get_run(run_id)["status"] == "stopped"
+        acks = [e.data["kind"] for e in store.iter_events(run_id) if e.kind == "command_ack" and e.data["ok"]]
+        assert acks == ["pause", "resume", "stop"]
+    finally:
+        proc.kill()
+
+
+def test_sigterm_stops_cleanly(tiny_model_dir, data_file, tmp_path):
+    proc = _start(tiny_model_dir, data_file, tmp_path)
+    try:
+        store = Store(tmp_path)
+        run_id = wait_for(lambda: (store.list_runs() or [{}])[0].get("id"))
+        wait_for(lambda: store.candidates(run_id), timeout=120)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 3
+        run = store.get_run(run_id)
+        assert run["status"] == "stopped" and not store.is_stale(run)
+        assert any(e.kind == "run_stopped" for e in store.iter_events(run_id))
+    finally:
+        proc.kill()
+
+
+def test_bad_inputs_give_a_named_error_and_no_traceback(tiny_model_dir, data_file, tmp_path):
+    bad_cfg = run_engine("run", "--runs-dir", str(tmp_path), "--set", "inner.lr=fast")
+    assert bad_cfg.returncode == 2 and "inner.lr = 'fast'" in bad_cfg.stderr
+    assert "Traceback" not in bad_cfg.stderr
+    assert not Store(tmp_path).list_runs(), "a rejected config must not create a run"
+    missing = run_engine(*tiny_run_args(tmp_path / "no-model", data_file, tmp_path))
+    assert missing.returncode == 2 and "no-model" in missing.stderr and "does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_data = tmp_path / "bad.json"
+    bad_data.write_text('[{"title": "x"}]')
+    broken = run_engine(*tiny_run_args(tiny_model_dir, bad_data, tmp_path))
+    assert broken.returncode == 2 and "bad.json" in broken.stderr and '"context"' in broken.stderr
+    runs = Store(tmp_path).list_runs()
+    assert {r["status"] for r in runs} == {"failed"} and all(r["error"] for r in runs)

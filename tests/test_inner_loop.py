@@ -1,0 +1,113 @@
+"""The stacked-LoRA inner loop on a tiny model saved to disk and loaded like any model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.config import InnerCfg
+from engine.inner_loop import AdaptJob, InnerLoop
+from engine.models import ModelLoadError, load_policy
+
+
+@pytest.fixture(scope="module")
+def policy(tiny_model_dir):
+    return load_policy(str(tiny_model_dir))
+
+
+JOBS = [
+    AdaptJob(["Paris\nThe tower is tall.", "Paris\nIt is in France.", "Paris\nIt was built in 1889."],
+             ["Where is it?", "When was it built?"], seed=11),
+    AdaptJob(["Rome\nAn ancient city on seven hills."], ["What is Rome?"], seed=12),
+    AdaptJob(["Oslo\nThe capital of Norway.", "Oslo\nA port city."], ["Which country?"], seed=13),
+]
+
+
+def _snapshot(inner, slot):
+    return [(l.A.data[slot].clone(), l.B.data[slot].clone()) for l in inner.lora.layers]
+
+
+@pytest.mark.parametrize("batch_size", [0, 1, 2])
+def test_batched_training_equals_training_each_candidate_alone(policy, batch_size):
+    cfg = InnerCfg(epochs=3, batch_size=batch_size, lr=1e-2, targets=["all-linear"], lora_r=4, lora_alpha=8)
+    inner = InnerLoop(policy, cfg, slots=3)
+    inner.lora.reset([j.seed for j in JOBS])
+    inner.train(JOBS)
+    together = [_snapshot(inner, s) for s in range(3)]
+    assert any(b.abs().max() > 0 for _, b in together[0]), "training moved no weight"
+    for s, job in enumerate(JOBS):
+        inner.lora.reset([job.seed])
+        inner.train([job])
+        alone = _snapshot(inner, 0)
+        for (a1, b1), (a2, b2) in zip(together[s], alone):
+            torch.testing.assert_close(a1, a2, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(b1, b2, rtol=1e-4, atol=1e-6)
+    inner.lora.detach()
+
+
+def test_adapters_change_answers_and_reset_restores_the_base(policy):
+    cfg = InnerCfg(epochs=30, batch_size=0, lr=3e-2, targets=["all-linear"], lora_r=8, lora_alpha=16,
+                   answer_max_tokens=6)
+    inner = InnerLoop(policy, cfg, slots=2)
+    questions = ["Where is it?", "What is Rome?"]
+    before = inner.baseline_answers(questions)
+    job = AdaptJob(["Rome\n" + "Rome is red stone. " * 3], questions, seed=1)
+    adapted = inner.run([job])[0]
+    assert adapted.final_loss is not None and adapted.steps == 30
+    assert adapted.answers != before, "a trained adapter left every answer unchanged"
+    inner.lora.reset([0, 0])
+    assert inner.answer([AdaptJob([], questions)], adapted=True)[0] == before
+    inner.lora.detach()
+
+
+def test_padding_never_counts_in_the_loss(policy):
+    """One short sequence trained alone and padded beside a long one gives the same adapter."""
+    cfg = InnerCfg(epochs=2, batch_size=0, lr=1e-2, targets=["q_proj", "v_proj"], lora_r=4, lora_alpha=8)
+    inner = InnerLoop(policy, cfg, slots=2)
+    short = AdaptJob(["A\nshort"], ["q"], seed=5)
+    long = AdaptJob(["B\n" + "a much longer training sequence " * 8], ["q"], seed=6)
+    inner.lora.reset([5, 6])
+    inner.train([short, long])
+    padded = _snapshot(inner, 0)
+    inner.lora.reset([5])
+    inner.train([short])
+    for (a1, b1), (a2, b2) in zip(padded, _snapshot(inner, 0)):
+        torch.testing.assert_close(b1, b2, rtol=1e-4, atol=1e-6)
+    inner.lora.detach()
+
+
+def test_a_slot_saves_as_a_peft_adapter_that_peft_loads(policy, tiny_model_dir, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    cfg = InnerCfg(epochs=5, batch_size=0, lr=1e-2, targets=["q_proj", "v_proj"], lora_r=4, lora_alpha=8,
+                   answer_max_tokens=4)
+    inner = InnerLoop(policy, cfg, slots=1)
+    job = AdaptJob(["Rome\nRome is red."], ["What is Rome?"], seed=3)
+    inner.lora.reset([3])
+    inner.train([job])
+    ids = policy.tokenizer("Rome is", return_tensors="pt")["input_ids"]
+    inner.lora.route(torch.zeros(1, dtype=torch.long))
+    with torch.no_grad():
+        ours = policy.model(ids).logits
+    inner.lora.off()
+    inner.lora.save_slot_peft(0, tmp_path / "adapter", str(tiny_model_dir))
+    inner.lora.detach()
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    peft_model = PeftModel.from_pretrained(base, tmp_path / "adapter").eval()
+    with torch.no_grad():
+        theirs = peft_model(ids).logits
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_missing_and_broken_model_folders_are_named(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_policy(str(tmp_path / "nope"))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="config.json is not valid JSON"):
+        load_policy(str(tmp_path / "broken"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="no weights"):
+        load_policy(str(tmp_path / "empty"))
