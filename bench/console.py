@@ -1,0 +1,228 @@
+"""Console benchmarks: first paint of the runs screen, dashboard lag at 1,000 events/s, RSS.
+
+    .venv/bin/python bench/console.py [--events-per-s 1000] [--seconds 8]
+
+Ends with one line: ``BENCH console first_paint_s=<x> lag_ms_at_1000eps=<y> rss_mb=<z>``.
+
+- first_paint_s: a fresh ``python`` process (imports included) until the runs screen,
+  holding 100 runs, has painted its first frame (headless).
+- lag_ms_at_1000eps: a writer thread appends engine-shaped events (candidates, scores,
+  logs, telemetry...) to the store at the given rate; the dashboard polls, reduces and
+  redraws; lag is the 95th percentile of (time shown - time written) at each redraw.
+- rss_mb: the console process's resident memory after the stream (bounded buffers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.store import Store  # noqa: E402
+
+WORDS = ("the river", "a quiet island", "Orla Vance", "the glass tower", "in 1874", "copper coins",
+         "the northern pass", "was founded", "trades salt", "the blue heron", "Kestrel Bay")
+
+
+def _sentence(rng: random.Random, n: int = 8) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def fill_runs(store: Store, n: int, seed: int = 0) -> None:
+    """``n`` finished runs with a few events each (what the runs screen lists)."""
+    rng = random.Random(seed)
+    for i in range(n):
+        rid = f"20250101-{i:06d}-sandbox-{i:04x}"
+        store.create_run(rid, name=f"bench-{i:03d}", preset="sandbox", model="sandbox",
+                         config={"run": {"rounds": 3}}, rounds=3)
+        store.update_run(rid, status=rng.choice(["finished", "failed", "stopped"]),
+                         started_at=time.time() - 3600, finished_at=time.time() - 60,
+                         current_round=3, best_heldout=rng.random())
+
+
+class SyntheticEngine:
+    """Writes a sandbox-shaped run through the store API at a steady rate of events."""
+
+    def __init__(self, runs_dir: Path, run_id: str, *, events_per_s: float, contexts: int = 32,
+                 k: int = 5, rounds: int = 3, seed: int = 0, gpus: int = 0) -> None:
+        self.runs_dir, self.run_id = runs_dir, run_id
+        self.rate, self.contexts, self.k, self.rounds = events_per_s, contexts, k, rounds
+        self.rng = random.Random(seed)
+        self.gpus = gpus
+        self.written = 0
+        self.stop = threading.Event()
+
+    def _tick(self, n: int = 1) -> None:
+        self.written += n
+        if self.rate > 0:
+            due = self.t0 + self.written / self.rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+
+    def run(self, forever: bool = False) -> None:
+        store = Store(self.runs_dir)
+        rng, rid = self.rng, self.run_id
+        self.t0 = time.perf_counter()
+        store.create_run(rid, name="synthetic", preset="sandbox", model="sandbox",
+                         config={"run": {"rounds": self.rounds, "review": "auto"}}, rounds=self.rounds)
+        store.update_run(rid, status="running", started_at=time.time(), pid=os.getpid())
+        store.append_event(rid, "run_started", {"pid": os.getpid()}, round_=0, phase="setup")
+        ctxs = [(i, {"title": f"Passage {i}", "context": _sentence(rng, 40),
+                     "questions": [{"question": _sentence(rng, 6) + "?", "answer": rng.choice(WORDS)}
+                                   for _ in range(3)]}) for i in range(self.contexts)]
+        store.save_contexts(rid, "train", ctxs)
+        rnd = 0
+        while not self.stop.is_set() and (forever or rnd < self.rounds):
+            rnd += 1
+            store.update_run(rid, current_round=rnd)
+            store.append_event(rid, "round_started", {"round": rnd, "total_rounds": self.rounds}, round_=rnd)
+            n = self.contexts * self.k
+            store.append_event(rid, "phase", {"phase": "sample", "total": n}, round_=rnd, phase="sample")
+            ids = []
+            for c in range(self.contexts):
+                if self.stop.is_set():
+                    break
+                ids += store.add_candidates(rid, rnd, [{"context_idx": c, "cand_idx": j, "title": f"Passage {c}",
+                                                        "self_edit": "\n".join(_sentence(rng) for _ in range(4))}
+                                                       for j in range(self.k)])
+                self._tick(self.k)
+            store.append_event(rid, "phase", {"phase": "inner_loop", "total": n}, round_=rnd, phase="inner_loop")
+            for done, cid in enumerate(ids, 1):
+                if self.stop.is_set():
+                    break
+                before = [rng.random() < 0.3 for _ in range(3)]
+                after = [rng.random() < 0.3 + 0.1 * rnd for _ in range(3)]
+                reward, base = sum(after) / 3, sum(before) / 3
+                store.record_score(rid, rnd, cid, reward=reward, baseline=base, gain=reward - base,
+                                   train_sequences=[_sentence(rng) for _ in range(4)],
+                                   answers=[{"question": "q?", "gold": "g", "answer_before": "b",
+                                             "answer_after": "a", "correct_before": b, "correct_after": a,
+                                             "reason": ""} for b, a in zip(before, after)])
+                store.append_event(rid, "progress", {"phase": "inner_loop", "done": done, "total": n},
+                                   round_=rnd, phase="inner_loop")
+                self._tick(2)
+                if done % 25 == 0:
+                    store.append_event(rid, "log", {"level": "info", "message": f"scored {done}/{n}"},
+                                       round_=rnd, phase="inner_loop")
+                    store.add_telemetry(rid, rng.uniform(50, 190), 900 + rng.uniform(0, 100), [
+                        {"index": g, "name": "Fake GPU", "util": rng.uniform(0, 100), "mem_used_mb": 30000,
+                         "mem_total_mb": 80000, "temp_c": 60} for g in range(self.gpus)])
+                    self._tick(2)
+            store.record_filter(rid, rnd, [{"id": cid, "kept": i % self.k == 0, "reason": "best"}
+                                           for i, cid in enumerate(ids)])
+            self._tick(len(ids))
+            for step in range(1, 21):
+                store.append_event(rid, "mstep_progress", {"step": step, "total": 20, "loss": 2.0 / step,
+                                                           "epoch": 1}, round_=rnd, phase="train")
+                self._tick()
+            store.append_event(rid, "mstep_done", {"policy_path": "", "examples": self.contexts, "loss": 0.1,
+                                                   "skipped": False, "reason": ""}, round_=rnd, phase="train")
+            acc = min(1.0, 0.2 + 0.1 * rnd)
+            store.append_event(rid, "eval_result", {"round": rnd, "none": 0.2, "passage": 0.3, "self_edit": acc,
+                                                    "n_contexts": 8, "n_questions": 24, "per_context": []},
+                               round_=rnd, phase="eval")
+            store.add_metric(rid, rnd, "heldout_self_edit", acc)
+            self._tick(3)
+        if not self.stop.is_set():
+            store.append_event(rid, "run_finished", {"best_heldout": 0.5}, round_=rnd, phase="done")
+            store.update_run(rid, status="finished", finished_at=time.time())
+        store.close()
+
+
+def first_paint(runs_dir: Path) -> float:
+    """Seconds from a fresh interpreter to the runs screen's first frame with its rows."""
+    code = f"""
+import time, asyncio
+t0 = time.perf_counter()
+from pathlib import Path
+from seal_tui.app import SealApp
+from seal_tui.widgets.runs_table import RunsTable
+async def go():
+    app = SealApp(Path({str(runs_dir)!r}))
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not (app.screen.query(RunsTable) and app.screen.query_one(RunsTable).row_count):
+            await asyncio.sleep(0.001)
+        await pilot.pause()
+        print("FIRST_PAINT", time.perf_counter() - t0 + START_OFFSET)
+asyncio.run(go())
+"""
+    # the interpreter's own start-up (before t0) is timed from outside and added
+    t_start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", "import time; print(time.perf_counter())"],
+                         capture_output=True, text=True, cwd=ROOT)
+    startup = time.perf_counter() - t_start
+    out = subprocess.run([sys.executable, "-c", code.replace("START_OFFSET", repr(startup))],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    for line in out.stdout.splitlines():
+        if line.startswith("FIRST_PAINT"):
+            return float(line.split()[1])
+    raise RuntimeError(out.stderr[-2000:])
+
+
+async def dashboard_lag(runs_dir: Path, events_per_s: float, seconds: float) -> tuple[float, float, int]:
+    import psutil
+
+    from seal_tui.app import SealApp
+    from seal_tui.screens.dashboard import DashboardScreen
+
+    run_id = "bench-live"
+    engine = SyntheticEngine(runs_dir, run_id, events_per_s=events_per_s, contexts=200, k=5,
+                             rounds=10 ** 6)
+    writer = threading.Thread(target=engine.run, kwargs={"forever": True}, daemon=True)
+    app = SealApp(runs_dir, poll_s=0.05)
+    async with app.run_test(size=(160, 50)) as pilot:
+        writer.start()
+        await pilot.pause()
+        app.open_run(run_id)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        await asyncio.sleep(1.0)          # warm-up: the first batch carries the contexts
+        screen.lag_samples.clear()
+        t0 = time.perf_counter()
+        n0 = engine.written
+        await asyncio.sleep(seconds)
+        rate = (engine.written - n0) / (time.perf_counter() - t0)
+        lags = sorted(screen.lag_samples)
+        engine.stop.set()
+        p95 = lags[int(0.95 * (len(lags) - 1))] if lags else float("nan")
+        rss = psutil.Process().memory_info().rss / 2 ** 20
+        seen = screen.state.events_seen
+    writer.join(timeout=10)
+    print(f"  writer rate {rate:.0f} events/s, events reduced {seen}, redraws sampled {len(lags)}")
+    return p95 * 1000, rss, seen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events-per-s", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="seal-bench-") as tmp:
+        runs_a = Path(tmp) / "runs-100"
+        store = Store(runs_a)
+        fill_runs(store, 100)
+        store.close()
+        paints = [first_paint(runs_a) for _ in range(3)]
+        fp = min(paints)
+        print(f"first paint (100 runs): {', '.join(f'{p:.3f}' for p in paints)} s (best of 3)")
+        runs_b = Path(tmp) / "runs-live"
+        lag_ms, rss, _ = asyncio.run(dashboard_lag(runs_b, args.events_per_s, args.seconds))
+        print(f"dashboard lag p95 {lag_ms:.0f} ms at {args.events_per_s:.0f} events/s; RSS {rss:.0f} MB")
+    print(f"BENCH console first_paint_s={fp:.3f} lag_ms_at_1000eps={lag_ms:.0f} rss_mb={rss:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

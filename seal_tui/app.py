@@ -1,0 +1,114 @@
+"""The seal-tui application: screens, the run store, starting runs."""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from .launcher import EngineProcess, LaunchSpec, spawn_engine
+from .screens.dashboard import DashboardScreen
+from .screens.help import HelpScreen
+from .screens.new_run import NewRunScreen
+from .screens.runs import RunsScreen
+
+
+def keymap_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "seal-tui" / "keymap.toml"
+
+
+class SealApp(App):
+    """Runs (home) -> new run / run dashboard. Never imports torch."""
+
+    CSS_PATH = "seal.tcss"
+    TITLE = "seal-tui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen"),
+    ]
+
+    def __init__(self, runs_dir: Path, *, store=None, clock: Callable[[], float] = time.time,
+                 poll_s: float = 0.1, open_run: str | None = None,
+                 keymap: dict[str, str] | None = None) -> None:
+        super().__init__()
+        from engine.store import Store
+
+        self.runs_dir = Path(runs_dir)
+        self.store = store if store is not None else Store(self.runs_dir)
+        self.clock = clock
+        self.poll_s = poll_s
+        self._open_at_start = open_run
+        self._keymap = keymap
+        self.processes: dict[str, EngineProcess] = {}
+
+    @property
+    def display_runs_dir(self) -> str:
+        path = str(self.runs_dir)
+        home = os.path.expanduser("~")
+        return "~" + path[len(home):] if home != "/" and path.startswith(home + os.sep) else path
+
+    def on_mount(self) -> None:
+        keymap = self._keymap if self._keymap is not None else self._read_keymap()
+        if keymap:
+            self.set_keymap(keymap)
+        self.push_screen(RunsScreen())
+        if self._open_at_start:
+            self.open_run(self._open_at_start)
+
+    def _read_keymap(self) -> dict[str, str]:
+        """``[keymap] "dashboard.pause" = "P"`` in ~/.config/seal-tui/keymap.toml rebinds a key."""
+        path = keymap_path()
+        if not path.is_file():
+            return {}
+        try:
+            data = tomllib.loads(path.read_text()).get("keymap", {})
+            return {str(k): str(v) for k, v in data.items()}
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            self.notify(f"{path}: {exc}; keys left as they are", severity="warning")
+            return {}
+
+    # ------------------------------------------------------------------ navigation
+    def open_run(self, run_id: str, process: EngineProcess | None = None) -> None:
+        self.push_screen(DashboardScreen(run_id, process=process or self.processes.get(run_id)))
+
+    def new_run(self) -> None:
+        self.push_screen(NewRunScreen())
+
+    def start_run(self, spec: LaunchSpec) -> EngineProcess | None:
+        """Spawn the engine for ``spec`` and open its dashboard in place of the form."""
+        try:
+            process = spawn_engine(spec, self.runs_dir)
+        except OSError as exc:
+            self.notify(f"Could not start the engine: {exc}", severity="error")
+            return None
+        self.processes[process.run_id] = process
+        if isinstance(self.screen, NewRunScreen):
+            self.pop_screen()
+        self.open_run(process.run_id, process)
+        return process
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    # ------------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every described key binding of the screen is also a palette command."""
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            help_text = binding.tooltip or f"key: {self.get_key_display(binding)}"
+            yield SystemCommand(binding.description, help_text,
+                                partial(self.call_later, self.run_action, binding.action, active.node))
+        yield from super().get_system_commands(screen)

@@ -1,0 +1,59 @@
+"""``seal-tui``: open the console (runs screen), or attach to a run's dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seal-tui",
+        description="A terminal lab console for SEAL: start runs, watch them live, review, replay.")
+    parser.add_argument("--runs-dir", type=Path, default=None,
+                        help="the run store folder (default: $SEAL_RUNS_DIR, else ./runs)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("console", help="open the console on the runs screen (the default)")
+    attach = sub.add_parser("attach", help="open a run's dashboard: its state so far, then live")
+    attach.add_argument("run", nargs="?", help="run id, id prefix or name (default: the latest running run)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from engine.store import Store, StoreError, default_runs_dir
+
+    runs_dir = (args.runs_dir or default_runs_dir()).expanduser()
+    try:
+        store = Store(runs_dir)
+    except (StoreError, OSError) as exc:
+        print(f"seal-tui: {exc}", file=sys.stderr)
+        return 2
+
+    open_run = None
+    if args.command == "attach":
+        run = _pick_run(store, args.run)
+        if run is None:
+            what = f"no run matches {args.run!r}" if args.run else "no run is running"
+            print(f"seal-tui: {what} in {runs_dir}; `seal-tui` lists them all", file=sys.stderr)
+            return 2
+        open_run = run["id"]
+
+    from .app import SealApp
+
+    SealApp(runs_dir, store=store, open_run=open_run).run()
+    return 0
+
+
+def _pick_run(store, ref: str | None) -> dict | None:
+    if ref:
+        return store.find_run(ref)
+    for run in store.list_runs():
+        if store.display_status(run) in ("running", "paused", "awaiting_review", "created"):
+            return run
+    return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,330 @@
+"""The reducer: ``reduce(state, event) -> state``, the one way a run's state changes.
+
+Live tail, attach and replay all feed the same events through this function, so
+they all show the same thing. It does no I/O and reads no clock: the same events
+always give the same state. For speed it updates ``state`` in place (bounded
+buffers, no copies) and returns it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+from .state import (
+    MAX_CANDIDATES, MAX_REWARDS_PER_ROUND, Candidate, LogLine, RunState, Telemetry,
+)
+
+
+class EventLike(Protocol):
+    id: int
+    ts: float
+    kind: str
+    round: int | None
+    phase: str | None
+    data: dict
+
+
+TERMINAL = {"run_finished": "finished", "run_failed": "failed", "run_stopped": "stopped"}
+
+
+def reduce(state: RunState, event: EventLike) -> RunState:
+    handler = _HANDLERS.get(event.kind)
+    state.rev += 1
+    state.events_seen += 1
+    state.last_event_id = max(state.last_event_id, event.id or 0)
+    state.last_ts = event.ts
+    if handler is not None:
+        handler(state, event, event.data or {})
+    return state
+
+
+def apply(state: RunState, events: Iterable[EventLike]) -> RunState:
+    for event in events:
+        reduce(state, event)
+    return state
+
+
+# ---------------------------------------------------------------- run lifecycle
+def _run_created(s: RunState, e: EventLike, d: dict) -> None:
+    s.name = d.get("name") or s.name
+    s.preset = d.get("preset") or ""
+    s.model = d.get("model") or ""
+    s.rounds = int(d.get("rounds") or 0)
+    s.config = d.get("config") or {}
+    s.source = d.get("source") or "engine"
+    s.review_mode = (s.config.get("run") or {}).get("review")
+    s.created_ts = e.ts
+    s.status = "created"
+    s.rev_header = s.rev
+    s.rev_metrics = s.rev
+
+
+def _run_started(s: RunState, e: EventLike, d: dict) -> None:
+    s.status = "running"
+    s.error = None
+    s.finished_ts = None
+    if s.started_ts is None:
+        s.started_ts = e.ts
+    _log(s, e.ts, "info", f"engine started (pid {d.get('pid', '?')})")
+    s.rev_header = s.rev
+
+
+def _status(status: str, message: str):
+    def handler(s: RunState, e: EventLike, d: dict) -> None:
+        s.status = status
+        _log(s, e.ts, "info", message)
+        s.rev_header = s.rev
+    return handler
+
+
+def _terminal(s: RunState, e: EventLike, d: dict) -> None:
+    s.status = TERMINAL[e.kind]
+    s.finished_ts = e.ts
+    if e.kind == "run_finished":
+        if d.get("best_heldout") is not None:
+            s.best_heldout = float(d["best_heldout"])
+        s.phase = "done"
+        _log(s, e.ts, "info", "run finished" + (
+            f": best held-out accuracy {s.best_heldout:.1%}" if s.best_heldout is not None else ""))
+    elif e.kind == "run_failed":
+        s.error = str(d.get("error") or "unknown error")
+        _log(s, e.ts, "error", f"run failed: {s.error}")
+    else:
+        s.stop_reason = d.get("reason") or "stopped"
+        _log(s, e.ts, "warning", f"run stopped: {s.stop_reason}")
+    s.rev_header = s.rev
+
+
+# ---------------------------------------------------------------- rounds and phases
+def _round_started(s: RunState, e: EventLike, d: dict) -> None:
+    s.round = int(d.get("round", e.round or 0))
+    if d.get("total_rounds"):
+        s.rounds = int(d["total_rounds"])
+    s.rev_header = s.rev
+
+
+def _round_finished(s: RunState, e: EventLike, d: dict) -> None:
+    s.rev_header = s.rev
+
+
+def _phase(s: RunState, e: EventLike, d: dict) -> None:
+    s.phase = d.get("phase") or e.phase or s.phase
+    s.phase_total = int(d.get("total") or 0)
+    s.phase_done = 0
+    s.phase_started_ts = e.ts
+    if e.round is not None:
+        s.round = e.round
+    s.rev_header = s.rev
+
+
+def _progress(s: RunState, e: EventLike, d: dict) -> None:
+    phase = d.get("phase") or e.phase
+    if phase and phase != s.phase:
+        s.phase, s.phase_started_ts = phase, e.ts
+    s.phase_done = int(d.get("done") or 0)
+    s.phase_total = int(d.get("total") or s.phase_total)
+    s.rev_header = s.rev
+
+
+# ---------------------------------------------------------------- passages and candidates
+def _contexts(s: RunState, e: EventLike, d: dict) -> None:
+    split = d.get("split") or "train"
+    bucket = s.contexts.setdefault(split, {})
+    for item in d.get("items") or []:
+        bucket[int(item["idx"])] = item
+
+
+def _candidate_sampled(s: RunState, e: EventLike, d: dict) -> None:
+    cid = int(d["id"])
+    if cid in s.candidates:
+        return
+    s.candidates[cid] = Candidate(
+        id=cid, round=int(e.round or 0), context_idx=int(d.get("context_idx", 0)),
+        cand_idx=int(d.get("cand_idx", 0)), title=d.get("title") or "",
+        self_edit=d.get("self_edit") or "", seq=s.rev, rev=s.rev)
+    while len(s.candidates) > MAX_CANDIDATES:
+        del s.candidates[next(iter(s.candidates))]
+        s.candidates_dropped += 1
+    s.rev_candidates = s.rev
+
+
+def _candidate_scored(s: RunState, e: EventLike, d: dict) -> None:
+    cid = int(d["id"])
+    cand = s.candidates.get(cid)
+    if cand is None:  # sampled before the window of kept rows: rebuild it from the score
+        cand = s.candidates[cid] = Candidate(
+            id=cid, round=int(e.round or 0), context_idx=int(d.get("context_idx", 0)),
+            cand_idx=int(d.get("cand_idx", 0)), title="", self_edit="", seq=s.rev)
+    cand.reward = _float(d.get("reward"))
+    cand.baseline = _float(d.get("baseline"))
+    cand.gain = _float(d.get("gain"))
+    cand.train_sequences = list(d.get("train_sequences") or [])
+    cand.answers = list(d.get("answers") or [])
+    cand.rev = s.rev
+    rnd = int(e.round or cand.round)
+    if cand.reward is not None:
+        bucket = s.rewards.setdefault(rnd, [])
+        if len(bucket) < MAX_REWARDS_PER_ROUND:
+            bucket.append(cand.reward)
+    if cand.baseline is not None:
+        bucket = s.baselines.setdefault(rnd, [])
+        if len(bucket) < MAX_REWARDS_PER_ROUND:
+            bucket.append(cand.baseline)
+    s.rev_candidates = s.rev
+    s.rev_rewards = s.rev
+
+
+def _candidate_filtered(s: RunState, e: EventLike, d: dict) -> None:
+    kept = bool(d.get("kept"))
+    rnd = int(e.round or 0)
+    cand = s.candidates.get(int(d["id"]))
+    if cand is not None:
+        if cand.kept and not kept:
+            s.kept_count[rnd] = s.kept_count.get(rnd, 1) - 1
+        elif kept and not cand.kept:
+            s.kept_count[rnd] = s.kept_count.get(rnd, 0) + 1
+        cand.kept = kept
+        cand.keep_reason = d.get("reason") or ""
+        cand.rev = s.rev
+    elif kept:
+        s.kept_count[rnd] = s.kept_count.get(rnd, 0) + 1
+    s.rev_candidates = s.rev
+    s.rev_rewards = s.rev
+
+
+# ---------------------------------------------------------------- review
+def _review_waiting(s: RunState, e: EventLike, d: dict) -> None:
+    s.status = "awaiting_review"
+    s.review_mode = d.get("mode") or s.review_mode
+    s.review_pending = [int(c) for c in d.get("candidate_ids") or []]
+    for cid in s.review_pending:
+        cand = s.candidates.get(cid)
+        if cand is not None:
+            cand.review, cand.rev = "pending", s.rev
+    _log(s, e.ts, "warning", f"waiting for review of {d.get('count', len(s.review_pending))} candidates")
+    s.rev_header = s.rev_candidates = s.rev
+
+
+_DECIDED = {"approve": "approved", "reject": "rejected", "edit": "edited", "undo": "pending"}
+
+
+def _review_decided(s: RunState, e: EventLike, d: dict) -> None:
+    cid = int(d.get("candidate_id", -1))
+    decision = _DECIDED.get(d.get("decision") or "", d.get("decision"))
+    cand = s.candidates.get(cid)
+    if cand is not None:
+        cand.review, cand.rev = decision, s.rev
+    if decision == "pending":
+        if cid not in s.review_pending:
+            s.review_pending.append(cid)
+    elif cid in s.review_pending:
+        s.review_pending.remove(cid)
+    s.rev_header = s.rev_candidates = s.rev
+
+
+def _review_done(s: RunState, e: EventLike, d: dict) -> None:
+    s.review_pending = []
+    s.review_counts = {k: int(d.get(k) or 0) for k in ("approved", "rejected", "edited")}
+    if s.status == "awaiting_review":
+        s.status = "running"
+    msg = ", ".join(f"{v} {k}" for k, v in s.review_counts.items())
+    if d.get("skipped_mstep"):
+        msg += "; M-step skipped"
+    _log(s, e.ts, "info", f"review done: {msg}")
+    s.rev_header = s.rev
+
+
+# ---------------------------------------------------------------- M-step, evaluation, metrics
+def _mstep_progress(s: RunState, e: EventLike, d: dict) -> None:
+    s.mstep = {"round": e.round, **d}
+    if d.get("loss") is not None:
+        s.mstep_loss.append((int(e.round or 0), int(d.get("step") or 0), float(d["loss"])))
+    s.rev_metrics = s.rev
+
+
+def _mstep_done(s: RunState, e: EventLike, d: dict) -> None:
+    s.mstep_done[int(e.round or 0)] = dict(d)
+    if d.get("skipped"):
+        _log(s, e.ts, "warning", f"M-step skipped: {d.get('reason') or 'no approved self-edits'}")
+    else:
+        loss = d.get("loss")
+        _log(s, e.ts, "info", f"M-step done on {d.get('examples', '?')} self-edits"
+             + (f", loss {loss:.4f}" if isinstance(loss, (int, float)) else ""))
+    s.rev_metrics = s.rev
+
+
+def _eval_result(s: RunState, e: EventLike, d: dict) -> None:
+    rnd = int(d.get("round", e.round or 0))
+    s.evals[rnd] = dict(d)
+    se = _float(d.get("self_edit"))
+    if se is not None and (s.best_heldout is None or se > s.best_heldout):
+        s.best_heldout = se
+    s.rev_metrics = s.rev_header = s.rev
+
+
+def _metric(s: RunState, e: EventLike, d: dict) -> None:
+    name = d.get("name")
+    value = _float(d.get("value"))
+    if not name or value is None:
+        return
+    s.metrics.setdefault(name, {})[int(e.round or 0)] = value
+    s.rev_metrics = s.rev
+
+
+def _telemetry(s: RunState, e: EventLike, d: dict) -> None:
+    s.telemetry.append(Telemetry(ts=e.ts, cpu_pct=float(d.get("cpu_pct") or 0.0),
+                                 rss_mb=float(d.get("rss_mb") or 0.0),
+                                 gpus=list(d.get("gpus") or [])))
+    s.rev_telemetry = s.rev
+
+
+# ---------------------------------------------------------------- log
+def _log_event(s: RunState, e: EventLike, d: dict) -> None:
+    _log(s, e.ts, d.get("level") or "info", d.get("message") or "")
+
+
+def _command_ack(s: RunState, e: EventLike, d: dict) -> None:
+    level = "info" if d.get("ok", True) else "warning"
+    _log(s, e.ts, level, f"{d.get('kind', 'command')}: {d.get('message') or ('ok' if d.get('ok', True) else 'refused')}")
+
+
+def _log(s: RunState, ts: float, level: str, message: str) -> None:
+    s.log_seq += 1
+    s.log.append(LogLine(seq=s.log_seq, ts=ts, level=level.lower(), message=message))
+    s.rev_log = s.rev
+
+
+def _float(value) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+_HANDLERS = {
+    "run_created": _run_created,
+    "run_started": _run_started,
+    "run_paused": _status("paused", "paused"),
+    "run_resumed": _status("running", "resumed"),
+    "run_finished": _terminal,
+    "run_failed": _terminal,
+    "run_stopped": _terminal,
+    "round_started": _round_started,
+    "round_finished": _round_finished,
+    "phase": _phase,
+    "progress": _progress,
+    "contexts": _contexts,
+    "candidate_sampled": _candidate_sampled,
+    "candidate_scored": _candidate_scored,
+    "candidate_filtered": _candidate_filtered,
+    "review_waiting": _review_waiting,
+    "review_decided": _review_decided,
+    "review_done": _review_done,
+    "mstep_progress": _mstep_progress,
+    "mstep_done": _mstep_done,
+    "eval_result": _eval_result,
+    "metric": _metric,
+    "telemetry": _telemetry,
+    "log": _log_event,
+    "command_ack": _command_ack,
+}

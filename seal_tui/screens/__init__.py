@@ -1,0 +1,1 @@
+"""The console's screens: runs (home), new run, run dashboard, and the dialogs."""

@@ -1,0 +1,317 @@
+"""The run dashboard: one run, live, from its events.
+
+An event source (a thread worker) posts batches of events; the reducer folds them
+into ``RunState``; a throttled sync (at most ~10 per second) redraws only the
+panes whose part of the state changed. Live tail, attach and replay differ only
+in the source.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from ..format import clock_time
+from ..launcher import EngineProcess
+from ..messages import CandidateChosen, EventsArrived, FollowChanged, Liveness, RunLiveness, SourceFailed
+from ..reducer import apply
+from ..sources import EventSource, LiveTail
+from ..state import LIVE_STATUSES, RunState
+from ..widgets.accuracy_plot import AccuracyView
+from ..widgets.candidate_detail import CandidateDetail
+from ..widgets.candidates_table import CandidatesTable
+from ..widgets.engine_log import EngineLog
+from ..widgets.pane import Pane
+from ..widgets.rewards_pane import RewardsPane
+from ..widgets.run_header import RunHeader
+from ..widgets.system_pane import SystemPane
+from .confirm import ConfirmScreen
+
+PANES = (("candidates", "Candidates"), ("detail", "Detail"), ("rewards", "Rewards"),
+         ("accuracy", "Accuracy"), ("system", "System"), ("log", "Log"))
+PANE_NAMES = tuple(name for name, _ in PANES)
+SYNC_INTERVAL_S = 0.1        # the most often panes redraw while events stream in
+NARROW_WIDTH, NARROW_HEIGHT = 110, 32   # below either, one pane at a time with a tab strip
+
+
+class DashboardScreen(Screen):
+    BINDINGS = [
+        Binding("p", "pause", "Pause/resume", id="dashboard.pause", tooltip="Ask the engine to pause, or to resume"),
+        Binding("s", "stop", "Stop", id="dashboard.stop", tooltip="Stop the run (asks first)"),
+        Binding("tab", "next_pane", "Next pane", id="dashboard.next_pane", tooltip="Move the keys to the next pane"),
+        Binding("shift+tab", "prev_pane", "Previous pane", show=False, id="dashboard.prev_pane"),
+        Binding("enter", "open_candidate", "Open candidate", id="dashboard.open_candidate",
+                tooltip="Show the selected candidate in full"),
+        Binding("b", "back", "Back", id="dashboard.back", tooltip="Back to the runs (the run keeps going)"),
+        Binding("escape", "back", "Back", show=False, id="dashboard.back_escape"),
+        Binding("question_mark", "app.help", "Help", id="dashboard.help"),
+        *(Binding(str(i), f"show_pane('{name}')", f"{title} pane", show=False, id=f"dashboard.pane_{name}")
+          for i, (name, title) in enumerate(PANES, 1)),
+    ]
+
+    def __init__(self, run_id: str, *, source: EventSource | None = None,
+                 process: EngineProcess | None = None) -> None:
+        super().__init__(id="dashboard-screen")
+        self.run_id = run_id
+        self.source = source
+        self.process = process
+        self.state = RunState(run_id=run_id)
+        self.liveness: Liveness | None = None
+        self.notice: str | None = None
+        self.current_pane = "candidates"
+        self.selected_id: int | None = None
+        self.lag_samples: deque = deque(maxlen=2000)   # seconds from event written to shown
+        self._sync_scheduled = False
+        self._last_sync = 0.0
+        self._synced: dict[str, int] = {}
+        self._process_reported = False
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="run-header")
+        yield Static(id="pane-tabs")
+        with Container(id="panes"):
+            yield Pane(CandidatesTable(id="candidates"), name="candidates", title="Candidates")
+            yield Pane(CandidateDetail(id="detail"), name="detail", title="Detail")
+            yield Pane(VerticalScroll(RewardsPane(id="rewards"), id="rewards-scroll"), name="rewards",
+                       title="Rewards per round")
+            yield Pane(AccuracyView(id="accuracy-view"), name="accuracy", title="Accuracy per round")
+            yield Pane(SystemPane(id="system"), name="system", title="System")
+            yield Pane(EngineLog(id="log"), name="log", title="Engine log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.source is None:
+            self.source = LiveTail(self.app.runs_dir, self.run_id, poll_s=self.app.poll_s)
+        self._apply_size(self.app.size.width, self.app.size.height)
+        self._show_pane(self.current_pane, focus=True)
+        self._sync()
+        self._pump()
+        self.set_interval(1.0, self._tick)
+
+    def on_resize(self, event) -> None:
+        self._apply_size(event.size.width, event.size.height)
+
+    def _apply_size(self, width: int, height: int) -> None:
+        narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
+        self.set_class(narrow, "-narrow")
+        self._render_tabs()
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    def _render_tabs(self) -> None:
+        parts = []
+        for i, (name, title) in enumerate(PANES, 1):
+            label = f" {i} {title} "
+            parts.append(f"[reverse b]{label}[/]" if name == self.current_pane
+                         else f"[@click=screen.show_pane('{name}')]{label}[/]")
+        self.query_one("#pane-tabs", Static).update("│".join(parts))
+
+    def _show_pane(self, name: str, focus: bool = True) -> None:
+        self.current_pane = name
+        for pane in self.query(Pane):
+            pane.set_class(pane.pane_name == name, "-current")
+        self._render_tabs()
+        if focus:
+            self.query_one(f"#{name}-pane", Pane).focus_target.focus()
+
+    def action_show_pane(self, name: str) -> None:
+        self._show_pane(name)
+
+    def action_next_pane(self) -> None:
+        self._show_pane(PANE_NAMES[(PANE_NAMES.index(self.current_pane) + 1) % len(PANE_NAMES)])
+
+    def action_prev_pane(self) -> None:
+        self._show_pane(PANE_NAMES[(PANE_NAMES.index(self.current_pane) - 1) % len(PANE_NAMES)])
+
+    def on_descendant_focus(self, event) -> None:
+        for node in event.widget.ancestors_with_self:
+            if isinstance(node, Pane):
+                if node.pane_name != self.current_pane:
+                    self._show_pane(node.pane_name, focus=False)
+                return
+
+    # ------------------------------------------------------------------ events in
+    @work(thread=True, exclusive=True, group="event-source", exit_on_error=False)
+    def _pump(self) -> None:
+        worker = get_current_worker()
+        for message in self.source.stream(lambda: worker.is_cancelled):
+            if worker.is_cancelled:
+                return
+            self.post_message(message)
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        if message.run_id != self.run_id:
+            return
+        apply(self.state, message.events)
+        self.source.ack()
+        self._schedule_sync()
+
+    def on_run_liveness(self, message: RunLiveness) -> None:
+        changed = message.liveness != self.liveness
+        self.liveness = message.liveness
+        if changed:
+            self._update_notice()
+            self._schedule_sync()
+
+    def on_source_failed(self, message: SourceFailed) -> None:
+        self.notice = f"cannot read the run store: {message.error}"
+        self._schedule_sync()
+
+    def _schedule_sync(self) -> None:
+        if self._sync_scheduled:
+            return
+        self._sync_scheduled = True
+        wait = max(0.005, SYNC_INTERVAL_S - (time.monotonic() - self._last_sync))
+        self.set_timer(wait, self._sync)
+
+    def _tick(self) -> None:
+        """Once a second: elapsed and ETA move on; a spawned engine that died is reported."""
+        self._check_process()
+        self._sync()
+
+    # ------------------------------------------------------------------ status
+    def display_status(self) -> str:
+        live = self.liveness
+        if live is not None and live.stale:
+            return "stale"
+        if self.state.events_seen == 0:
+            if self.process is not None and self.process.exit_code() is not None:
+                return "failed"
+            if live is not None and live.exists and live.status:
+                return live.status
+            return "starting"
+        if live is not None and live.status == "failed" and self.state.status in LIVE_STATUSES:
+            return "failed"
+        return self.state.status
+
+    def _update_notice(self) -> None:
+        live = self.liveness
+        if live is not None and live.stale:
+            beat = f" since {clock_time(live.heartbeat_at)}" if live.heartbeat_at else ""
+            self.notice = f"stale: the engine stopped responding{beat} without recording an end"
+        elif live is not None and live.status == "failed" and live.error and not self.state.error:
+            self.notice = f"error: {live.error}"
+        elif not self._process_reported:
+            self.notice = None
+
+    def _check_process(self) -> None:
+        proc = self.process
+        if proc is None or self._process_reported:
+            return
+        code = proc.exit_code()
+        if code is None:
+            return
+        self._process_reported = True
+        if code == 0 and not self.state.is_live:
+            return
+        tail = proc.output_tail()
+        last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
+        self.notice = f"engine exited with code {code}: {last}  (full output: {proc.output_path})"
+        log = self.query_one(EngineLog)
+        now = self.app.clock()
+        log.console_line(now, "error", f"engine process {proc.pid} exited with code {code}; its last output:")
+        log.console_line(now, "error", tail or "(none)")
+        self._schedule_sync()
+
+    # ------------------------------------------------------------------ drawing
+    def _changed(self, section: str, rev: int) -> bool:
+        if self._synced.get(section) == rev:
+            return False
+        self._synced[section] = rev
+        return True
+
+    def _sync(self) -> None:
+        self._sync_scheduled = False
+        self._last_sync = time.monotonic()
+        s = self.state
+        self.query_one(RunHeader).show(s, self.display_status(), self.app.clock(), self.notice)
+        table = self.query_one(CandidatesTable)
+        if self._changed("candidates", s.rev_candidates) or self._changed("dropped", s.candidates_dropped):
+            table.sync(s)
+            self._candidates_subtitle()
+            if self.selected_id is not None:
+                self.query_one(CandidateDetail).show(s, self.selected_id)
+        if self._changed("rewards", s.rev_rewards):
+            self.query_one(RewardsPane).show(s)
+        if self._changed("metrics", s.rev_metrics):
+            self.query_one(AccuracyView).show(s)
+        if self._changed("telemetry", s.rev_telemetry):
+            self.query_one(SystemPane).show(s)
+        if self._changed("log", s.rev_log):
+            self.query_one(EngineLog).sync(s)
+        if s.last_ts is not None and s.is_live:
+            self.lag_samples.append(time.time() - s.last_ts)
+
+    def _candidates_subtitle(self) -> None:
+        table = self.query_one(CandidatesTable)
+        pane = self.query_one("#candidates-pane", Pane)
+        sub = f"{table.row_count} shown · {table.sort_label}"
+        if table.pending:
+            sub += f" · ▼ {table.pending} new: f to follow"
+        elif table.following:
+            sub += " · following"
+        pane.border_subtitle = sub
+
+    @on(FollowChanged)
+    def _follow_changed(self) -> None:
+        self._candidates_subtitle()
+
+    @on(CandidateChosen)
+    def _candidate_chosen(self, message: CandidateChosen) -> None:
+        if message.candidate_id is None:
+            return
+        self.selected_id = message.candidate_id
+        self.query_one(CandidateDetail).show(self.state, self.selected_id)
+        if message.open_detail:
+            self._show_pane("detail")
+
+    # ------------------------------------------------------------------ actions
+    def action_open_candidate(self) -> None:
+        if self.selected_id is not None:
+            self.query_one(CandidateDetail).show(self.state, self.selected_id)
+            self._show_pane("detail")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_pause(self) -> None:
+        status = self.display_status()
+        if status in ("running", "awaiting_review", "created", "starting"):
+            self.app.store.send_command(self.run_id, "pause")
+            self.notify("Pause requested: the engine pauses after its current step.", title="Pause")
+        elif status == "paused":
+            self.app.store.send_command(self.run_id, "resume")
+            self.notify("Resume requested.", title="Resume")
+        else:
+            self.notify(f"The run is {status.replace('_', ' ')}: nothing to pause or resume.",
+                        severity="warning")
+
+    def action_stop(self) -> None:
+        status = self.display_status()
+        if status not in LIVE_STATUSES and status != "starting":
+            self.notify(f"The run is {status.replace('_', ' ')}: nothing to stop.", severity="warning")
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.app.store.send_command(self.run_id, "stop")
+                self.notify("Stop requested: the engine stops after its current step.", title="Stop")
+
+        self.app.push_screen(ConfirmScreen(
+            f"Stop run {self.state.name or self.run_id}?",
+            "The engine finishes its current step, records the run as stopped and exits. "
+            "Rounds already trained keep their saved policies.", yes_label="Stop"), done)
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_group(self, "event-source")

@@ -1,0 +1,216 @@
+"""New run: a preset or a TOML file, the common fields, the engine's own validation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from ..launcher import LaunchSpec
+
+
+@dataclass(frozen=True)
+class FormField:
+    key: str          # section.field in the engine's config
+    label: str
+    kind: str         # text, int, float or choice
+    help: str
+
+
+FIELDS = (
+    FormField("model.name_or_path", "Model", "text", "hub id or local folder; 'sandbox' is the built-in tiny model"),
+    FormField("data.path", "Data", "text", "SQuAD-format JSON file; 'sandbox' is the built-in world"),
+    FormField("run.rounds", "Rounds", "int", "ReSTEM rounds"),
+    FormField("sample.k", "Self-edits per context (K)", "int", "candidates sampled per passage"),
+    FormField("inner.lora_r", "Inner-loop LoRA rank", "int", "rank of the adapter each candidate trains"),
+    FormField("inner.lr", "Inner-loop learning rate", "float", "AdamW learning rate of the inner loop"),
+    FormField("grader.kind", "Grader", "choice", "how answers are judged against the gold ones"),
+    FormField("run.review", "Review", "choice", "auto: the filter decides; kept/all: you review before training"),
+)
+
+
+def field_id(key: str) -> str:
+    return "field-" + key.replace(".", "-").replace("_", "-")
+
+
+def config_value(cfg, key: str):
+    section, name = key.split(".")
+    return getattr(getattr(cfg, section), name)
+
+
+def as_text(value) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+class NewRunScreen(Screen[object]):
+    """Dismisses with the started ``EngineProcess`` (or None when cancelled)."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start run", id="new_run.start", tooltip="Validate and start the run", priority=True),
+        Binding("escape", "cancel", "Back", id="new_run.back", tooltip="Back to the runs (also the Cancel button)"),
+        Binding("ctrl+b", "cancel", "Back", show=False, id="new_run.back_b"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="new-run-screen")
+        from engine.config import GRADERS, REVIEW_MODES, preset_names
+
+        self.presets = preset_names()
+        self.choices = {"grader.kind": GRADERS, "run.review": REVIEW_MODES}
+        self.base = None          # the config of the preset (and file) before the form's edits
+        self.valid = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]New run[/b] · pick a preset or a TOML file, adjust, then [b]Ctrl+S[/b] (or Start)",
+                     id="new-run-title")
+        with VerticalScroll(id="new-run-form"):
+            with Grid(id="new-run-grid"):
+                yield Label("Preset")
+                yield Select([(p, p) for p in self.presets], value="sandbox" if "sandbox" in self.presets
+                             else self.presets[0], allow_blank=False, id="field-preset")
+                yield Label("Config file (TOML)")
+                yield Input(placeholder="optional: path/to/config.toml", id="field-config")
+                yield Label("Name")
+                yield Input(placeholder="optional: made from the preset and the time", id="field-name")
+                for fld in FIELDS:
+                    yield Label(fld.label)
+                    if fld.kind == "choice":
+                        yield Select([(c, c) for c in self.choices[fld.key]], allow_blank=False,
+                                     id=field_id(fld.key), tooltip=fld.help)
+                    else:
+                        yield Input(id=field_id(fld.key), tooltip=fld.help,
+                                    type="integer" if fld.kind == "int" else "text")
+            yield Static(id="new-run-summary")
+            with Horizontal(id="new-run-buttons"):
+                yield Button("Start (Ctrl+S)", id="new-run-start", variant="success")
+                yield Button("Cancel (Esc)", id="new-run-cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load_base()
+        self.query_one("#field-preset", Select).focus()
+
+    # ------------------------------------------------------------------ form <-> config
+    def _load_base(self) -> None:
+        """Fill the fields from the preset (and the config file, if any)."""
+        from engine.config import ConfigError, load_config
+
+        try:
+            self.base = load_config(self._config_path(), self._preset())
+        except ConfigError as exc:
+            self.base = None
+            self._show_error(str(exc))
+            return
+        with self.prevent(Input.Changed, Select.Changed):
+            for fld in FIELDS:
+                value = config_value(self.base, fld.key)
+                widget = self.query_one("#" + field_id(fld.key))
+                if isinstance(widget, Select):
+                    widget.value = value
+                else:
+                    widget.value = as_text(value)
+        self.validate_form()
+
+    def _preset(self) -> str:
+        return str(self.query_one("#field-preset", Select).value)
+
+    def _config_path(self) -> str | None:
+        return self.query_one("#field-config", Input).value.strip() or None
+
+    def overrides(self) -> list[str]:
+        """``--set`` items for the fields that differ from the preset (and file)."""
+        items = []
+        for fld in FIELDS:
+            widget = self.query_one("#" + field_id(fld.key))
+            raw = str(widget.value).strip()
+            if self.base is not None and raw == as_text(config_value(self.base, fld.key)):
+                continue
+            if fld.kind in ("text", "choice"):
+                raw = json.dumps(raw)
+            items.append(f"{fld.key}={raw}")
+        return items
+
+    def validate_form(self) -> bool:
+        from engine.config import ConfigError, load_config
+
+        for widget in self.query(".-invalid"):
+            widget.remove_class("-invalid")
+        try:
+            cfg = load_config(self._config_path(), self._preset(), self.overrides())
+        except ConfigError as exc:
+            self._show_error(str(exc))
+            return False
+        self.valid = True
+        per_round = cfg.data.n_train * cfg.sample.k
+        self.query_one("#new-run-summary", Static).update(
+            f"[green]✓ valid[/green] · {cfg.run.preset}: {cfg.run.rounds} rounds × {cfg.data.n_train} passages "
+            f"× K={cfg.sample.k} = {per_round} inner-loop updates per round · held-out {cfg.data.n_heldout} "
+            f"passages · grader {cfg.grader.kind} · review {cfg.run.review} · device {cfg.run.device}")
+        self.query_one("#new-run-start", Button).disabled = False
+        return True
+
+    def _show_error(self, message: str) -> None:
+        self.valid = False
+        summary = self.query_one("#new-run-summary", Static)
+        summary.update(f"[b red]✗ {_escape(message)}[/b red]")
+        key = message.split(" ", 1)[0].split(":", 1)[0]
+        for fld in FIELDS:
+            if message.startswith(fld.key) or f" {fld.key} " in message or key == fld.key:
+                self.query_one("#" + field_id(fld.key)).add_class("-invalid")
+        if message.startswith("config file") or "TOML" in message:
+            self.query_one("#field-config", Input).add_class("-invalid")
+        self.query_one("#new-run-start", Button).disabled = True
+
+    @on(Select.Changed, "#field-preset")
+    @on(Input.Submitted, "#field-config")
+    def _base_changed(self) -> None:
+        self._load_base()
+
+    @on(Input.Changed, "#field-config")
+    def _config_typed(self, event: Input.Changed) -> None:
+        path = event.value.strip()
+        if not path or Path(path).is_file():
+            self._load_base()
+        else:
+            self._show_error(f"config file {path} does not exist; pass the path of a TOML file")
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _field_changed(self, event) -> None:
+        if event.control.id in ("field-preset", "field-config", "field-name"):
+            return
+        self.validate_form()
+
+    # ------------------------------------------------------------------ actions
+    def spec(self) -> LaunchSpec:
+        return LaunchSpec(preset=self._preset(), config_path=self._config_path(),
+                          overrides=self.overrides(),
+                          name=self.query_one("#field-name", Input).value.strip() or None)
+
+    def action_start(self) -> None:
+        if not self.validate_form():
+            self.notify("Fix the highlighted field first.", severity="error")
+            return
+        self.app.start_run(self.spec())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#new-run-start")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    @on(Button.Pressed, "#new-run-cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")

@@ -1,0 +1,161 @@
+"""The home screen: every run in the store, newest first."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from ..messages import RunsLoaded
+from ..widgets.runs_table import RunsTable
+from .confirm import ConfirmScreen
+
+REFRESH_S = 2.0
+
+
+def load_runs(store) -> list[dict]:
+    runs = store.list_runs()
+    for run in runs:
+        run["display_status"] = store.display_status(run)
+    return runs
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open_run", "Open", id="runs.open", tooltip="Open the selected run's dashboard"),
+        Binding("n", "new_run", "New run", id="runs.new", tooltip="Start a run from a preset or a TOML file"),
+        Binding("slash", "filter", "Filter", id="runs.filter", tooltip="Show only runs whose name, status, preset or model match"),
+        Binding("d", "delete_run", "Delete", id="runs.delete", tooltip="Delete the selected run (not while it runs)"),
+        Binding("question_mark", "app.help", "Help", id="runs.help"),
+        Binding("q", "app.quit", "Quit", id="runs.quit", tooltip="Quit the console (runs keep running)"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="runs-screen")
+        self.runs: list[dict] = []
+        self.needle = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="runs-title")
+        yield Input(placeholder="filter runs: name, status, preset or model (Enter keeps it, Esc clears)",
+                    id="runs-filter")
+        yield RunsTable(id="runs-table")
+        yield Static(id="runs-empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        store = self.app.store
+        self.query_one("#runs-title", Static).update(
+            f"[b]seal-tui[/b] · runs in [i]{self.app.display_runs_dir}[/i]")
+        self.runs = load_runs(store)
+        self._show()
+        self.query_one(RunsTable).focus()
+        self.set_interval(REFRESH_S, self.reload)
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    # ------------------------------------------------------------------ loading
+    @work(thread=True, exclusive=True, group="runs-reload")
+    def reload(self) -> None:
+        from engine.store import Store
+
+        store = Store(self.app.runs_dir)
+        try:
+            self.post_message(RunsLoaded(load_runs(store)))
+        finally:
+            store.close()
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        self.runs = message.runs
+        self._show()
+
+    def _show(self) -> None:
+        table = self.query_one(RunsTable)
+        table.show_runs(self.runs, self.app.clock(), self.needle)
+        empty = self.query_one("#runs-empty", Static)
+        if not self.runs:
+            empty.update("No runs yet. Press [b]n[/b] to start one: the [b]sandbox[/b] preset "
+                         "trains a tiny model on a CPU and finishes in minutes.")
+        elif not table.row_count:
+            empty.update(f"No run matches “{self.needle}”. Press [b]/[/b] to change the filter.")
+        else:
+            empty.update("")
+        empty.display = not table.row_count
+        table.display = bool(table.row_count)
+
+    # ------------------------------------------------------------------ actions
+    def action_open_run(self) -> None:
+        run_id = self.query_one(RunsTable).selected_run_id
+        if run_id:
+            self.app.open_run(run_id)
+
+    @on(RunsTable.RowSelected)
+    def _row_selected(self, event: RunsTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key is not None:
+            self.app.open_run(event.row_key.value)
+
+    def action_new_run(self) -> None:
+        self.app.new_run()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.needle = event.value.strip()
+        self._show()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.remove_class("-shown")
+        self.query_one(RunsTable).focus()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        if box.has_class("-shown"):
+            box.value = ""
+            box.remove_class("-shown")
+            self.query_one(RunsTable).focus()
+
+    def action_delete_run(self) -> None:
+        table = self.query_one(RunsTable)
+        run_id = table.selected_run_id
+        if not run_id:
+            return
+        run = table.runs[run_id]
+        if run["display_status"] in ("created", "running", "paused", "awaiting_review"):
+            self.notify(f"{run.get('name') or run_id} is {run['display_status'].replace('_', ' ')}: "
+                        "stop it first (open it and press s), then delete it.",
+                        title="Cannot delete a running run", severity="warning")
+            return
+        run_dir = run.get("run_dir") or ""
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._delete(run_id, run_dir)
+
+        self.app.push_screen(ConfirmScreen(
+            f"Delete run {run.get('name') or run_id}?",
+            f"Its events, candidates and metrics are removed from the store, and its folder "
+            f"{run_dir or '(none)'} (policies, adapters, logs) is deleted. This cannot be undone.",
+            yes_label="Delete"), done)
+
+    def _delete(self, run_id: str, run_dir: str) -> None:
+        self.app.store.delete_run(run_id)
+        path = Path(run_dir) if run_dir else None
+        runs_root = Path(self.app.runs_dir).resolve()
+        if path and path.exists() and runs_root in path.resolve().parents:
+            shutil.rmtree(path, ignore_errors=True)
+        self.notify(f"Deleted {run_id}.")
+        self.runs = [r for r in self.runs if r["id"] != run_id]
+        self._show()

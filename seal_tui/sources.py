@@ -1,0 +1,100 @@
+"""Event sources: where a dashboard's events come from.
+
+A source is an object with ``stream(cancelled)``, a generator run in a thread
+worker that yields messages (``EventsArrived``, ``RunLiveness``...) for the
+dashboard to post. This issue has the live tail of the store; a replay source
+(events read at a chosen speed, with pause, step and seek) plugs in the same way.
+
+Sources hold back when the UI has not consumed what they sent (``ack`` after
+handling each ``EventsArrived``), so a fast writer never floods the message queue.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Protocol
+
+from textual.message import Message
+
+from .messages import EventsArrived, Liveness, RunLiveness, SourceFailed
+
+
+class EventSource(Protocol):
+    run_id: str
+
+    def stream(self, cancelled: Callable[[], bool]) -> Iterator[Message]: ...
+
+    def ack(self) -> None: ...
+
+
+class LiveTail:
+    """Reads a run's events from the store by id, from the first, then follows new ones.
+
+    Opening a finished run, attaching to a running one and watching a new one
+    are all the same: read everything after ``last_id``, then poll.
+    """
+
+    def __init__(self, runs_dir: Path, run_id: str, *, poll_s: float = 0.1,
+                 batch: int = 5000, liveness_s: float = 1.0, max_in_flight: int = 4,
+                 last_id: int = 0) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.run_id = run_id
+        self.poll_s = poll_s
+        self.batch = batch
+        self.liveness_s = liveness_s
+        self.last_id = last_id
+        self._credits = threading.Semaphore(max_in_flight)
+
+    def ack(self) -> None:
+        self._credits.release()
+
+    def _wait_credit(self, cancelled: Callable[[], bool]) -> bool:
+        while not cancelled():
+            if self._credits.acquire(timeout=0.1):
+                return True
+        return False
+
+    def stream(self, cancelled: Callable[[], bool]) -> Iterator[Message]:
+        from engine.store import Store, StoreError
+
+        try:
+            store = Store(self.runs_dir)
+        except StoreError as exc:
+            yield SourceFailed(self.run_id, str(exc))
+            return
+        try:
+            next_check = 0.0
+            while not cancelled():
+                events = store.events_after(self.run_id, self.last_id, self.batch)
+                if events:
+                    if not self._wait_credit(cancelled):
+                        return
+                    self.last_id = events[-1].id
+                    yield EventsArrived(self.run_id, events)
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + self.liveness_s
+                    yield RunLiveness(self.run_id, _liveness(store, self.run_id))
+                if len(events) < self.batch:
+                    _sleep(self.poll_s, cancelled)
+        finally:
+            store.close()
+
+
+def _liveness(store, run_id: str) -> Liveness:
+    run = store.get_run(run_id)
+    if run is None:
+        return Liveness(exists=False)
+    return Liveness(exists=True, status=run.get("status"), stale=store.is_stale(run),
+                    error=run.get("error"), heartbeat_at=run.get("heartbeat_at"))
+
+
+def _sleep(seconds: float, cancelled: Callable[[], bool]) -> None:
+    end = time.monotonic() + seconds
+    while not cancelled():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.05))

@@ -1,0 +1,151 @@
+"""What the console knows about one run: a plain dataclass the reducer fills.
+
+Every buffer is bounded, so a dashboard left open on a long run keeps a flat
+memory profile. Widgets read this state; only ``reducer.reduce`` writes it.
+Section revisions (``rev_*``) tell a widget whether it needs to redraw.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_CANDIDATES = 5000        # rows kept for the table and the detail pane
+MAX_REWARDS_PER_ROUND = 20000
+MAX_LOG_LINES = 1000
+MAX_TELEMETRY = 300          # ~10 minutes at one sample every 2 s
+MAX_MSTEP_POINTS = 2000
+
+LIVE_STATUSES = ("created", "running", "paused", "awaiting_review")
+PHASE_LABELS = {
+    "setup": "setup", "sample": "sample", "inner_loop": "inner loop",
+    "filter": "filter", "review": "review", "train": "train (M-step)",
+    "eval": "eval", "done": "done",
+}
+
+
+@dataclass
+class Candidate:
+    """One sampled self-edit and what the inner loop, filter and review made of it."""
+
+    id: int
+    round: int
+    context_idx: int
+    cand_idx: int
+    title: str
+    self_edit: str
+    seq: int                              # arrival order in this run
+    reward: float | None = None
+    baseline: float | None = None
+    gain: float | None = None
+    kept: bool | None = None
+    keep_reason: str = ""
+    review: str | None = None             # pending / approved / rejected / edited
+    train_sequences: list[str] = field(default_factory=list)
+    answers: list[dict] = field(default_factory=list)
+    rev: int = 0                          # state.rev when it last changed
+
+    @property
+    def first_line(self) -> str:
+        for line in self.self_edit.splitlines():
+            if line.strip():
+                return line.strip()
+        return ""
+
+
+@dataclass
+class LogLine:
+    seq: int
+    ts: float
+    level: str
+    message: str
+
+
+@dataclass
+class Telemetry:
+    ts: float
+    cpu_pct: float
+    rss_mb: float
+    gpus: list[dict]
+
+
+@dataclass
+class RunState:
+    run_id: str
+    name: str = ""
+    preset: str = ""
+    model: str = ""
+    source: str = "engine"
+    config: dict[str, Any] = field(default_factory=dict)
+    status: str = "created"
+    error: str | None = None
+    stop_reason: str | None = None
+    rounds: int = 0
+    round: int = 0
+    phase: str = "setup"
+    phase_total: int = 0
+    phase_done: int = 0
+    phase_started_ts: float | None = None
+    created_ts: float | None = None
+    started_ts: float | None = None
+    finished_ts: float | None = None
+    last_ts: float | None = None
+    last_event_id: int = 0
+    events_seen: int = 0
+    best_heldout: float | None = None
+
+    contexts: dict[str, dict[int, dict]] = field(default_factory=dict)
+    candidates: dict[int, Candidate] = field(default_factory=dict)
+    candidates_dropped: int = 0
+    rewards: dict[int, list[float]] = field(default_factory=dict)
+    baselines: dict[int, list[float]] = field(default_factory=dict)
+    kept_count: dict[int, int] = field(default_factory=dict)
+    evals: dict[int, dict] = field(default_factory=dict)
+    metrics: dict[str, dict[int, float]] = field(default_factory=dict)
+    mstep: dict[str, Any] = field(default_factory=dict)
+    mstep_loss: deque = field(default_factory=lambda: deque(maxlen=MAX_MSTEP_POINTS))
+    mstep_done: dict[int, dict] = field(default_factory=dict)
+    review_pending: list[int] = field(default_factory=list)
+    review_mode: str | None = None
+    review_counts: dict[str, int] = field(default_factory=dict)
+    telemetry: deque = field(default_factory=lambda: deque(maxlen=MAX_TELEMETRY))
+    log: deque = field(default_factory=lambda: deque(maxlen=MAX_LOG_LINES))
+    log_seq: int = 0
+
+    rev: int = 0
+    rev_header: int = 0
+    rev_candidates: int = 0
+    rev_rewards: int = 0
+    rev_metrics: int = 0
+    rev_telemetry: int = 0
+    rev_log: int = 0
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def phase_label(self) -> str:
+        return PHASE_LABELS.get(self.phase, self.phase or "")
+
+    def context(self, idx: int, split: str = "train") -> dict | None:
+        return self.contexts.get(split, {}).get(idx)
+
+    def elapsed(self, now: float) -> float | None:
+        start = self.started_ts or self.created_ts
+        if start is None:
+            return None
+        end = self.finished_ts if not self.is_live and self.finished_ts else now
+        return max(0.0, end - start)
+
+    def eta(self, now: float) -> float | None:
+        """Seconds left in the current phase at its rate so far (None: unknown)."""
+        if not self.is_live or self.status != "running":
+            return None
+        if not self.phase_total or not self.phase_done or self.phase_started_ts is None:
+            return None
+        if self.phase_done >= self.phase_total:
+            return 0.0
+        spent = max(0.0, now - self.phase_started_ts)
+        return spent / self.phase_done * (self.phase_total - self.phase_done)

@@ -1,0 +1,1 @@
+"""The console's widgets, one module each; each renders a part of a ``RunState``."""

@@ -1,0 +1,115 @@
+"""Held-out accuracy per round (no adaptation, passage only, self-edits), mean train
+reward, and the M-step loss on the right axis, drawn with plotext."""
+
+from __future__ import annotations
+
+from statistics import fmean
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from ..state import RunState
+
+SERIES = (  # key in eval_result, legend label, colour
+    ("none", "none", "red"),
+    ("passage", "passage", "yellow"),
+    ("self_edit", "self-edits", "green"),
+)
+EXTRA = (("train_reward", "train reward", "cyan"), ("mstep_loss", "M-step loss →", "magenta"))
+
+
+def accuracy_series(state: RunState) -> dict[str, tuple[list[int], list[float]]]:
+    """Each curve as (rounds, values); the plot and the tests read the same numbers."""
+    out: dict[str, tuple[list[int], list[float]]] = {}
+    for key, _, _ in SERIES:
+        pts = [(r, float(ev[key])) for r, ev in sorted(state.evals.items())
+               if ev.get(key) is not None]
+        if pts:
+            out[key] = ([p[0] for p in pts], [p[1] for p in pts])
+    reward = dict(state.metrics.get("train_reward_mean", {}))
+    for rnd, vals in state.rewards.items():
+        if rnd not in reward and vals:
+            reward[rnd] = fmean(vals)
+    if reward:
+        rounds = sorted(reward)
+        out["train_reward"] = (rounds, [reward[r] for r in rounds])
+    loss = {r: float(d["loss"]) for r, d in state.mstep_done.items()
+            if not d.get("skipped") and d.get("loss") is not None}
+    for rnd, value in state.metrics.get("mstep_loss", {}).items():
+        loss.setdefault(rnd, value)
+    if loss:
+        rounds = sorted(loss)
+        out["mstep_loss"] = (rounds, [loss[r] for r in rounds])
+    return out
+
+
+def legend(series: dict) -> Text:
+    """Each curve's colour, name and latest value (the plot is too small for plotext's legend)."""
+    out = Text()
+    if not series:
+        return Text("waiting for the first held-out evaluation (round 0)", style="dim")
+    last_round = max(xs[-1] for xs, _ in series.values())
+    out.append(f"R{last_round} held-out: ", style="bold")
+    for key, label, color in SERIES + EXTRA:
+        if key not in series:
+            continue
+        value = series[key][1][-1]
+        shown = f"{value:.2f}" if key in ("train_reward", "mstep_loss") else f"{value:.0%}"
+        out.append("■ ", style=color)
+        out.append(f"{label} {shown} ")
+    out.rstrip()
+    return out
+
+
+class AccuracyView(Vertical):
+    """The legend line above the plot."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(legend({}), id="accuracy-legend")
+        yield AccuracyPlot(id="accuracy")
+
+    def show(self, state: RunState) -> None:
+        series = accuracy_series(state)
+        self.query_one("#accuracy-legend", Static).update(legend(series))
+        self.query_one(AccuracyPlot).show_series(series)
+
+
+class AccuracyPlot(PlotextPlot):
+    can_focus = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._series: dict = {}
+        self._drawn: dict | None = None
+
+    def show_series(self, series: dict) -> None:
+        if series == self._drawn:
+            return
+        self._series = series
+        self._drawn = series
+        self._draw()
+        self.refresh()
+
+    def _draw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        series = self._series
+        rounds = sorted({r for xs, _ in series.values() for r in xs}) or [0, 1]
+        for key, _, color in SERIES + EXTRA[:1]:
+            if key in series:
+                xs, ys = series[key]
+                plt.plot(xs, ys, color=color, marker="hd")
+        if "mstep_loss" in series:
+            xs, ys = series["mstep_loss"]
+            plt.plot(xs, ys, color="magenta", marker="dot", yside="right")
+        lo, hi = min(rounds), max(rounds)
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        plt.xlim(lo, hi)
+        plt.ylim(0, 1)
+        plt.xticks(rounds, [str(r) for r in rounds])
+        plt.yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
+        plt.xlabel("round")
