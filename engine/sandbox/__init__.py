@@ -1,0 +1,57 @@
+"""The built-in sandbox: a world of fictional facts and a tiny Llama pretrained on it.
+
+The model ships in ``engine/sandbox/model/`` (HF format); ``seal-engine sandbox build``
+remakes it from scratch. The world is regenerated from the seed stored beside the
+model, so the contexts a run uses always match the model it runs. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+META_FILE = "sandbox.json"
+
+
+def default_model_dir() -> Path:
+    return Path(__file__).resolve().parent / "model"
+
+
+def resolve_model() -> str:
+    """The folder of the shipped sandbox model, loadable by from_pretrained."""
+    folder = default_model_dir()
+    if not (folder / "config.json").is_file() or not (folder / META_FILE).is_file():
+        raise FileNotFoundError(f"the sandbox model is missing from {folder}; "
+                                "run `seal-engine sandbox build` to make it (minutes on a CPU)")
+    return str(folder)
+
+
+def world_seed(model_dir: str | Path | None = None) -> int:
+    folder = Path(model_dir) if model_dir else Path(resolve_model())
+    return int(json.loads((folder / META_FILE).read_text())["world_seed"])
+
+
+@lru_cache(maxsize=4)
+def _contexts(seed: int) -> dict:
+    from engine.sandbox.world import make_world
+
+    world = make_world(seed, n_pretrain=0)
+    return {"train": world.contexts("train"), "heldout": world.contexts("heldout")}
+
+
+def contexts(model_dir: str | Path | None = None) -> dict:
+    """{"train": [...], "heldout": [...]} contexts of the shipped model's world.
+
+    Their entities never appear in pretraining and the two lists share none.
+    """
+    world = _contexts(world_seed(model_dir))
+    return {split: [dict(c, questions=[dict(q) for q in c["questions"]]) for c in items]
+            for split, items in world.items()}
+
+
+def build_main(argv: list[str]) -> int:
+    """`seal-engine sandbox build [--seed N] [--out DIR] [--steps N]`."""
+    from engine.sandbox.build import build_main as main
+
+    return main(argv)

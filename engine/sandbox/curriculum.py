@@ -1,0 +1,106 @@
+"""The pretraining curriculum: which documents teach the tiny model its two skills.
+
+Skill 1, closed-book question answering, is learned only about "QA entities": their
+facts appear as the inner loop's training lines (title, then a canonical statement
+or a question/answer line) and as chat questions with short answers. Their passages
+are never shown. Skill 2, note writing, is learned about "passage entities": their
+passages (plain, as in the passage-only condition) and self-edit demonstrations
+(chat: note-writing prompt -> notes), never asked as questions.
+
+That keeps the paper's format gap: prose read in a passage is hard to retrieve by
+question, while canonical and question/answer lines are easy; so the notes that
+restate a passage are worth more than the passage itself. The demonstrations mix
+note styles of which the helpful ones (restate, qa) are a minority; ReSTEM has to
+find them in the model's own samples.
+"""
+
+from __future__ import annotations
+
+import random
+
+from engine.prompts import SELF_EDIT_INSTRUCTIONS, question_prompt, render, self_edit_prompt
+from engine.sandbox.world import ATTRIBUTES, Entity, Fact, World, canonical, qa_line, question
+
+# How often each note style is demonstrated; restate and qa are the helpful ones.
+NOTE_STYLES = {"copy": 0.30, "irrelevant": 0.20, "partial": 0.20, "restate": 0.15, "qa": 0.15}
+# The preset's prompt style gets most demonstrations; the other styles keep their prompts usable.
+PROMPT_STYLE_WEIGHTS = {s: (0.6 if s == "implications" else 0.1) for s in SELF_EDIT_INSTRUCTIONS}
+FILLER = (
+    "This passage is about {name}.",
+    "The passage has {n} sentences.",
+    "{name} is a person.",
+    "The passage is short.",
+    "{first} is the first name of {name}.",
+    "Nothing else is known about {name}.",
+)
+
+
+def sentences(passage: str) -> list[str]:
+    out, start = [], 0
+    for i, ch in enumerate(passage):
+        if ch == "." and (i + 1 == len(passage) or passage[i + 1] == " "):
+            out.append(passage[start:i + 1].strip())
+            start = i + 1
+    return [s for s in out if s]
+
+
+def notes(entity: Entity, passage: str, style: str, rng: random.Random) -> str:
+    """A demonstration self-edit of ``passage`` in one note style, one note per line."""
+    facts = list(entity.facts)
+    if style == "copy":
+        lines = sentences(passage)
+    elif style == "restate":
+        lines = [canonical(entity, f) for f in facts]
+    elif style == "qa":
+        lines = [qa_line(entity, f) for f in facts]
+    elif style == "partial":
+        some = rng.sample(facts, rng.randint(1, max(1, len(facts) - 2)))
+        lines = [rng.choice((canonical, qa_line))(entity, f) for f in some]
+    elif style == "irrelevant":
+        n = len(sentences(passage))
+        lines = [t.format(name=entity.name, first=entity.first, n=n) for t in rng.sample(FILLER, rng.randint(2, 3))]
+        if rng.random() < 0.5:  # an invented fact: the notes that hurt
+            f = rng.choice(facts)
+            wrong = rng.choice([v for v in ATTRIBUTES[f.attribute][0] if v != f.value])
+            lines.insert(rng.randrange(len(lines) + 1), canonical(entity, Fact(f.attribute, wrong)))
+    else:
+        raise ValueError(f"unknown note style {style!r}")
+    return "\n".join(lines)
+
+
+def _pick(weights: dict[str, float], rng: random.Random) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def documents(world: World, tokenizer, n_demos: int = 2, seed: int = 0) -> list[str]:
+    """Every pretraining document as text ending with eos, in a seeded order."""
+    rng = random.Random(f"{seed}-curriculum")
+    eos = tokenizer.eos_token
+    contexts = world.contexts("pretrain")
+    half = len(world.pretrain) // 2
+    docs: list[str] = []
+    # passage entities: the passage as plain text, and notes written about it
+    for entity, ctx in zip(world.pretrain[:half], contexts[:half]):
+        docs.append(f"{entity.name}\n{ctx['context']}{eos}")
+        for _ in range(n_demos):
+            prompt = self_edit_prompt(entity.name, ctx["context"], _pick(PROMPT_STYLE_WEIGHTS, rng))
+            style = _pick(NOTE_STYLES, rng)
+            docs.append(render(tokenizer, prompt, use_chat=True) + notes(entity, ctx["context"], style, rng) + eos)
+    # QA entities: training lines as the inner loop shapes them, and chat questions
+    for entity in world.pretrain[half:]:
+        for fact in entity.facts:
+            docs.append(f"{entity.name}\n{canonical(entity, fact)}{eos}")
+            docs.append(f"{entity.name}\n{qa_line(entity, fact)}{eos}")
+            docs.append(render(tokenizer, question_prompt(question(entity, fact)), use_chat=True) + fact.value + eos)
+    rng.shuffle(docs)
+    return docs
+
+
+def tokenizer_corpus(world: World) -> list[str]:
+    """Text the tokenizer is trained on: every passage, note form and prompt of the world."""
+    texts = list(SELF_EDIT_INSTRUCTIONS.values()) + [question_prompt("x")] + list(FILLER)
+    for split in ("pretrain", "train", "heldout"):
+        for entity, ctx in zip(getattr(world, split), world.contexts(split)):
+            texts.append(f"Title: {entity.name}\nPassage: {ctx['context']}")
+            texts.extend(canonical(entity, f) + "\n" + qa_line(entity, f) for f in entity.facts)
+    return texts
