@@ -101,13 +101,13 @@ class SealApp(App):
 
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every described key binding of the screen is also a palette command."""
+        """Every key binding of ours (those with an id) on this screen is also a palette command."""
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.action in seen:
+            if not binding.id or not binding.description or binding.description in seen:
                 continue
-            seen.add(binding.action)
+            seen.add(binding.description)
             help_text = binding.tooltip or f"key: {self.get_key_display(binding)}"
             yield SystemCommand(binding.description, help_text,
                                 partial(self.call_later, self.run_action, binding.action, active.node))

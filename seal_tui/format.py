@@ -16,6 +16,16 @@ STATUS_ICON = {
 }
 SPARK = "▁▂▃▄▅▆▇█"
 
+# Model output can hold any byte; a terminal must never receive raw control codes.
+_UNPRINTABLE = {c: "\ufffd" for c in (*range(0x00, 0x20), 0x7f, *range(0x80, 0xa0))}
+_UNPRINTABLE[0x0a] = "\n"
+_UNPRINTABLE[0x09] = " "
+
+
+def printable(text) -> str:
+    """``text`` with control characters (but newlines) shown as U+FFFD."""
+    return str(text if text is not None else "").translate(_UNPRINTABLE)
+
 
 def status_label(status: str) -> str:
     return status.replace("_", " ")

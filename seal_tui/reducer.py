@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, Protocol
 
+from .format import printable
 from .state import (
     MAX_CANDIDATES, MAX_REWARDS_PER_ROUND, Candidate, LogLine, RunState, Telemetry,
 )
@@ -65,14 +66,12 @@ def _run_started(s: RunState, e: EventLike, d: dict) -> None:
     s.finished_ts = None
     if s.started_ts is None:
         s.started_ts = e.ts
-    _log(s, e.ts, "info", f"engine started (pid {d.get('pid', '?')})")
     s.rev_header = s.rev
 
 
-def _status(status: str, message: str):
+def _status(status: str):
     def handler(s: RunState, e: EventLike, d: dict) -> None:
         s.status = status
-        _log(s, e.ts, "info", message)
         s.rev_header = s.rev
     return handler
 
@@ -84,14 +83,10 @@ def _terminal(s: RunState, e: EventLike, d: dict) -> None:
         if d.get("best_heldout") is not None:
             s.best_heldout = float(d["best_heldout"])
         s.phase = "done"
-        _log(s, e.ts, "info", "run finished" + (
-            f": best held-out accuracy {s.best_heldout:.1%}" if s.best_heldout is not None else ""))
     elif e.kind == "run_failed":
-        s.error = str(d.get("error") or "unknown error")
-        _log(s, e.ts, "error", f"run failed: {s.error}")
+        s.error = printable(d.get("error") or "unknown error")
     else:
-        s.stop_reason = d.get("reason") or "stopped"
-        _log(s, e.ts, "warning", f"run stopped: {s.stop_reason}")
+        s.stop_reason = printable(d.get("reason") or "stopped")
     s.rev_header = s.rev
 
 
@@ -131,7 +126,11 @@ def _contexts(s: RunState, e: EventLike, d: dict) -> None:
     split = d.get("split") or "train"
     bucket = s.contexts.setdefault(split, {})
     for item in d.get("items") or []:
-        bucket[int(item["idx"])] = item
+        bucket[int(item["idx"])] = {
+            "idx": int(item["idx"]), "title": printable(item.get("title")),
+            "context": printable(item.get("context")),
+            "questions": [{"question": printable(q.get("question")), "answer": printable(q.get("answer"))}
+                          for q in item.get("questions") or []]}
 
 
 def _candidate_sampled(s: RunState, e: EventLike, d: dict) -> None:
@@ -140,8 +139,8 @@ def _candidate_sampled(s: RunState, e: EventLike, d: dict) -> None:
         return
     s.candidates[cid] = Candidate(
         id=cid, round=int(e.round or 0), context_idx=int(d.get("context_idx", 0)),
-        cand_idx=int(d.get("cand_idx", 0)), title=d.get("title") or "",
-        self_edit=d.get("self_edit") or "", seq=s.rev, rev=s.rev)
+        cand_idx=int(d.get("cand_idx", 0)), title=printable(d.get("title")),
+        self_edit=printable(d.get("self_edit")), seq=s.rev, rev=s.rev)
     while len(s.candidates) > MAX_CANDIDATES:
         del s.candidates[next(iter(s.candidates))]
         s.candidates_dropped += 1
@@ -158,8 +157,9 @@ def _candidate_scored(s: RunState, e: EventLike, d: dict) -> None:
     cand.reward = _float(d.get("reward"))
     cand.baseline = _float(d.get("baseline"))
     cand.gain = _float(d.get("gain"))
-    cand.train_sequences = list(d.get("train_sequences") or [])
-    cand.answers = list(d.get("answers") or [])
+    cand.train_sequences = [printable(t) for t in d.get("train_sequences") or []]
+    cand.answers = [{k: printable(v) if isinstance(v, str) else v for k, v in a.items()}
+                    for a in d.get("answers") or []]
     cand.rev = s.rev
     rnd = int(e.round or cand.round)
     if cand.reward is not None:
@@ -201,7 +201,6 @@ def _review_waiting(s: RunState, e: EventLike, d: dict) -> None:
         cand = s.candidates.get(cid)
         if cand is not None:
             cand.review, cand.rev = "pending", s.rev
-    _log(s, e.ts, "warning", f"waiting for review of {d.get('count', len(s.review_pending))} candidates")
     s.rev_header = s.rev_candidates = s.rev
 
 
@@ -227,10 +226,6 @@ def _review_done(s: RunState, e: EventLike, d: dict) -> None:
     s.review_counts = {k: int(d.get(k) or 0) for k in ("approved", "rejected", "edited")}
     if s.status == "awaiting_review":
         s.status = "running"
-    msg = ", ".join(f"{v} {k}" for k, v in s.review_counts.items())
-    if d.get("skipped_mstep"):
-        msg += "; M-step skipped"
-    _log(s, e.ts, "info", f"review done: {msg}")
     s.rev_header = s.rev
 
 
@@ -244,12 +239,6 @@ def _mstep_progress(s: RunState, e: EventLike, d: dict) -> None:
 
 def _mstep_done(s: RunState, e: EventLike, d: dict) -> None:
     s.mstep_done[int(e.round or 0)] = dict(d)
-    if d.get("skipped"):
-        _log(s, e.ts, "warning", f"M-step skipped: {d.get('reason') or 'no approved self-edits'}")
-    else:
-        loss = d.get("loss")
-        _log(s, e.ts, "info", f"M-step done on {d.get('examples', '?')} self-edits"
-             + (f", loss {loss:.4f}" if isinstance(loss, (int, float)) else ""))
     s.rev_metrics = s.rev
 
 
@@ -285,12 +274,12 @@ def _log_event(s: RunState, e: EventLike, d: dict) -> None:
 
 def _command_ack(s: RunState, e: EventLike, d: dict) -> None:
     level = "info" if d.get("ok", True) else "warning"
-    _log(s, e.ts, level, f"{d.get('kind', 'command')}: {d.get('message') or ('ok' if d.get('ok', True) else 'refused')}")
+    _log(s, e.ts, level, f"{d.get('kind', 'console')} command: {d.get('message') or ('done' if d.get('ok', True) else 'refused')}")
 
 
 def _log(s: RunState, ts: float, level: str, message: str) -> None:
     s.log_seq += 1
-    s.log.append(LogLine(seq=s.log_seq, ts=ts, level=level.lower(), message=message))
+    s.log.append(LogLine(seq=s.log_seq, ts=ts, level=level.lower(), message=printable(message)))
     s.rev_log = s.rev
 
 
@@ -304,8 +293,8 @@ def _float(value) -> float | None:
 _HANDLERS = {
     "run_created": _run_created,
     "run_started": _run_started,
-    "run_paused": _status("paused", "paused"),
-    "run_resumed": _status("running", "resumed"),
+    "run_paused": _status("paused"),
+    "run_resumed": _status("running"),
     "run_finished": _terminal,
     "run_failed": _terminal,
     "run_stopped": _terminal,

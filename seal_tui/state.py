@@ -133,10 +133,10 @@ class RunState:
         return self.contexts.get(split, {}).get(idx)
 
     def elapsed(self, now: float) -> float | None:
-        start = self.started_ts or self.created_ts
+        start = self.started_ts if self.started_ts is not None else self.created_ts
         if start is None:
             return None
-        end = self.finished_ts if not self.is_live and self.finished_ts else now
+        end = self.finished_ts if not self.is_live and self.finished_ts is not None else now
         return max(0.0, end - start)
 
     def eta(self, now: float) -> float | None:

@@ -84,6 +84,7 @@ class AccuracyPlot(PlotextPlot):
         super().__init__(id=id)
         self._series: dict = {}
         self._drawn: dict | None = None
+        self._cache = None
 
     def show_series(self, series: dict) -> None:
         if series == self._drawn:
@@ -91,7 +92,15 @@ class AccuracyPlot(PlotextPlot):
         self._series = series
         self._drawn = series
         self._draw()
+        self._cache = None
         self.refresh()
+
+    def render(self):
+        # plotext's build is slow; redraw only when the data, the size or the theme changed
+        key = (self.size, self.app.theme)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, super().render())
+        return self._cache[1]
 
     def _draw(self) -> None:
         plt = self.plt

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -15,6 +13,33 @@ from ..state import Candidate, RunState
 
 def _section(title: str) -> Text:
     return Text(f"\n{title}", style="bold underline")
+
+
+def _mark(ok: bool) -> Text:
+    return Text("✓" if ok else "✗", style="bold green" if ok else "bold red")
+
+
+def _answer(i: int, a: dict) -> Text:
+    """One question: the question, the gold answer, the answer before and after adaptation."""
+    cb, ca = bool(a.get("correct_before")), bool(a.get("correct_after"))
+    out = Text()
+    out.append(f"{i:>2}. ", style="dim")
+    out.append(str(a.get("question", "")), style="bold")
+    out.append("\n    gold    ", style="dim")
+    out.append(str(a.get("gold", "")))
+    out.append("\n    before  ", style="dim")
+    out.append_text(_mark(cb))
+    out.append(" " + (str(a.get("answer_before", "")) or "(empty)"), style="" if a.get("answer_before") else "dim")
+    out.append("\n    after   ", style="dim")
+    out.append_text(_mark(ca))
+    out.append(" " + (str(a.get("answer_after", "")) or "(empty)"), style="" if a.get("answer_after") else "dim")
+    if ca and not cb:
+        out.append("  learned", style="green")
+    elif cb and not ca:
+        out.append("  forgotten", style="red")
+    if a.get("reason"):
+        out.append(f"  ({a['reason']})", style="dim")
+    return out
 
 
 def render_candidate(cand: Candidate, context: dict | None) -> Group:
@@ -56,25 +81,8 @@ def render_candidate(cand: Candidate, context: dict | None) -> Group:
         right = sum(1 for a in cand.answers if a.get("correct_after"))
         before = sum(1 for a in cand.answers if a.get("correct_before"))
         parts.append(_section(f"Questions ({before}/{len(cand.answers)} before → {right}/{len(cand.answers)} after)"))
-        table = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
-        table.add_column("#", justify="right", style="dim", no_wrap=True)
-        table.add_column("Question", ratio=3)
-        table.add_column("Gold", ratio=2)
-        table.add_column("Before", ratio=2)
-        table.add_column("After", ratio=2)
-        table.add_column("", no_wrap=True)
         for i, a in enumerate(cand.answers, 1):
-            cb, ca = bool(a.get("correct_before")), bool(a.get("correct_after"))
-            verdict = Text("✓" if ca else "✗", style="bold green" if ca else "bold red")
-            if ca and not cb:
-                verdict.append(" +", style="green")
-            elif cb and not ca:
-                verdict.append(" −", style="red")
-            table.add_row(str(i), a.get("question", ""), a.get("gold", ""),
-                          Text(str(a.get("answer_before", "")), style="green" if cb else ""),
-                          Text(str(a.get("answer_after", "")), style="green" if ca else ""),
-                          verdict)
-        parts.append(table)
+            parts.append(_answer(i, a))
     elif context is not None and context.get("questions"):
         parts.append(_section(f"Questions ({len(context['questions'])}, answers after scoring)"))
         qs = Text()

@@ -74,7 +74,7 @@ class CandidatesTable(DataTable):
         Binding("enter", "select_cursor", "Open", id="candidates.open", tooltip="Show the candidate in full"),
         Binding("f", "follow", "Follow", id="candidates.follow", tooltip="Jump to the newest candidate and follow new ones"),
         Binding("o", "cycle_sort", "Sort", id="candidates.sort", tooltip="Sort by arrival, reward, gain or context"),
-        Binding("end", "follow", "Newest", show=False, id="candidates.end"),
+        Binding("end", "follow", "Follow", show=False, id="candidates.end"),
     ]
 
     COLUMNS = (("round", "Rnd", 3), ("context", "Ctx", 4), ("cand", "#", 3),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Log
 
-from ..format import clock_time
+from ..format import clock_time, printable
 from ..state import RunState
 
 LEVELS = {"debug": "DEBUG", "info": "INFO ", "warning": "WARN ", "warn": "WARN ",
@@ -28,4 +28,4 @@ class EngineLog(Log):
     def console_line(self, ts: float, level: str, message: str) -> None:
         """A line from the console itself (e.g. the engine process died before logging)."""
         for text in message.splitlines() or [""]:
-            self.write_line(f"{clock_time(ts)} {LEVELS.get(level, 'INFO '):<5} {text}")
+            self.write_line(f"{clock_time(ts)} {LEVELS.get(level, 'INFO '):<5} {printable(text)}")

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ..format import STATUS_ICON, STATUS_STYLE, date_time, duration, pct, status_label
+from ..format import STATUS_ICON, STATUS_STYLE, date_time, duration, pct, printable, status_label
 
 COLUMNS = (("name", "Name", None), ("status", "Status", 16), ("preset", "Preset", 11),
            ("model", "Model", 18), ("round", "Round", 5), ("best", "Held-out", 8),
@@ -23,10 +23,10 @@ def run_cells(run: dict, now: float) -> list:
     dur = (end or now) - start if start else None
     rounds = run.get("rounds") or 0
     return [
-        Text(run.get("name") or run["id"], style="bold", overflow="ellipsis", no_wrap=True),
+        Text(printable(run.get("name") or run["id"]), style="bold", overflow="ellipsis", no_wrap=True),
         Text(f"{STATUS_ICON.get(status, '·')} {status_label(status)}", style=STATUS_STYLE.get(status, "")),
         Text(run.get("preset") or "–"),
-        Text(run.get("model") or "–", overflow="ellipsis", no_wrap=True),
+        Text(printable(run.get("model") or "–"), overflow="ellipsis", no_wrap=True),
         Text(f"{run.get('current_round') or 0}/{rounds}" if rounds else "–", justify="right"),
         Text(pct(run.get("best_heldout")), justify="right"),
         Text(date_time(start)),

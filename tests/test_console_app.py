@@ -1,0 +1,432 @@
+"""Pilot tests of the console on stores that a real engine run wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from textual.geometry import Region
+
+from engine.store import Store
+from seal_tui.app import SealApp
+from seal_tui.screens.confirm import ConfirmScreen
+from seal_tui.screens.dashboard import DashboardScreen
+from seal_tui.screens.help import HelpScreen
+from seal_tui.screens.new_run import NewRunScreen, field_id
+from seal_tui.screens.runs import RunsScreen
+from seal_tui.testing import T0, copy_store, cut_mid_run, normalized_copy, wait_for_dashboard
+from seal_tui.widgets.accuracy_plot import accuracy_series
+from seal_tui.widgets.candidate_detail import CandidateDetail
+from seal_tui.widgets.candidates_table import CandidatesTable
+from seal_tui.widgets.engine_log import EngineLog
+from seal_tui.widgets.rewards_pane import RewardsPane
+from seal_tui.widgets.run_header import RunHeader
+from seal_tui.widgets.runs_table import RunsTable
+from seal_tui.widgets.system_pane import SystemPane
+
+NOW = T0 + 600.0     # the frozen clock of every test app
+
+
+@pytest.fixture(scope="session")
+def recording(request) -> tuple[Path, str]:
+    """(runs_dir, run_id) of a real engine run: the session's ``recorded_run``.
+
+    For quick local iterations, SEAL_TUI_RECORDING=<runs_dir>::<run_id> reuses a
+    recording made earlier with the same engine.
+    """
+    env = os.environ.get("SEAL_TUI_RECORDING")
+    if env:
+        runs_dir, run_id = env.split("::")
+        return Path(runs_dir), run_id
+    return request.getfixturevalue("recorded_run")
+
+
+@pytest.fixture(scope="session")
+def normalized(recording, tmp_path_factory) -> tuple[Path, str]:
+    dest = tmp_path_factory.mktemp("console-store") / "runs"
+    return dest, normalized_copy(recording[0], recording[1], dest)
+
+
+@pytest.fixture
+def runs(normalized, tmp_path, monkeypatch) -> tuple[Path, str]:
+    """A private copy of the normalized store, as ``runs`` in the test's working folder."""
+    monkeypatch.chdir(tmp_path)
+    copy_store(normalized[0], tmp_path / "runs")
+    return Path("runs"), normalized[1]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def pilot_test(fn):
+    """Run an async Pilot test on its own event loop (no asyncio plugin needed)."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+    return run
+
+
+def make_app(runs_dir: Path, **kw) -> SealApp:
+    return SealApp(runs_dir, clock=lambda: NOW, poll_s=0.02, keymap={}, **kw)
+
+
+def text_of(widget) -> str:
+    """What a widget draws (all of it, also the part scrolled out of view), as plain text."""
+    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return "\n".join(line.text.rstrip() for line in lines)
+
+
+async def open_dashboard(pilot, run_id: str) -> DashboardScreen:
+    pilot.app.open_run(run_id)
+    await wait_for_dashboard(pilot)
+    return pilot.app.screen
+
+
+# ---------------------------------------------------------------------- runs screen
+@pilot_test
+async def test_runs_screen_lists_the_recorded_run(runs):
+    runs_dir, run_id = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, RunsScreen)
+        table = app.screen.query_one(RunsTable)
+        assert table.row_count == 1
+        cells = [c.plain for c in table.get_row(run_id)]
+        assert cells[0] == "recorded"
+        assert "finished" in cells[1]
+        assert cells[2] == "squad-small" and cells[3] == "tiny-llama" and cells[4] == "2/2"
+        await pilot.press("enter")
+        await wait_for_dashboard(pilot)
+        assert isinstance(app.screen, DashboardScreen) and app.screen.run_id == run_id
+
+
+@pilot_test
+async def test_filter_and_delete(runs):
+    runs_dir, run_id = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(RunsTable)
+        await pilot.press("slash", *"nomatch")
+        await pilot.pause()
+        assert table.row_count == 0
+        assert "No run matches" in text_of(app.screen.query_one("#runs-empty"))
+        await pilot.press(*["backspace"] * 7, *"record", "enter")
+        await pilot.pause()
+        assert table.row_count == 1
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")                        # no: nothing happens
+        await pilot.pause()
+        assert Store(runs_dir).get_run(run_id) is not None
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert Store(runs_dir).get_run(run_id) is None
+        assert Store(runs_dir).count_events(run_id) == 0
+        assert table.row_count == 0
+
+
+@pilot_test
+async def test_a_running_run_cannot_be_deleted(runs):
+    runs_dir, run_id = runs
+    cut_mid_run(runs_dir, run_id)
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("d")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any("Cannot delete" in (n.title or "") for n in app._notifications)
+        assert Store(runs_dir).get_run(run_id) is not None
+
+
+# ---------------------------------------------------------------------- dashboard panes
+@pilot_test
+async def test_dashboard_panes_show_the_runs_data(runs):
+    runs_dir, run_id = runs
+    store = Store(runs_dir)
+    app = make_app(runs_dir)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        header = text_of(screen.query_one(RunHeader))
+        assert "finished" in header and "recorded" in header and "round 2/2" in header
+        assert "elapsed" in header
+
+        table = screen.query_one(CandidatesTable)
+        stored = store.candidates(run_id)
+        assert table.row_count == len(stored) == 24
+        newest = stored[-1]
+        assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == str(newest["id"])
+        assert "following" in screen.query_one("#candidates-pane").border_subtitle
+
+        detail_text = " ".join(text_of(screen.query_one("#detail-body")).split())
+        answers = store.answers(newest["id"])
+        assert " ".join(answers[0]["question"].split()) in detail_text
+        assert f"gold {' '.join(answers[0]['gold'].split())}" in detail_text
+        assert f"Round {newest['round']} · context {newest['context_idx']} · candidate {newest['cand_idx']}" in detail_text
+
+        rewards = text_of(screen.query_one(RewardsPane))
+        assert "R1 n=12" in rewards and "R2 n=12" in rewards and "kept 4" in rewards
+
+        series = accuracy_series(screen.state)
+        evals = [e.data for e in store.iter_events(run_id) if e.kind == "eval_result"]
+        assert series["self_edit"] == ([e["round"] for e in evals], [e["self_edit"] for e in evals])
+        assert series["none"][1] == [e["none"] for e in evals]
+        assert len(series["mstep_loss"][0]) == 2
+        assert "self-edits" in text_of(screen.query_one("#accuracy-legend"))
+
+        system = text_of(screen.query_one(SystemPane))
+        assert "no GPU" in system and "CPU" in system and "RSS" in system
+
+        log = screen.query_one(EngineLog)
+        last_log = [e.data["message"] for e in store.iter_events(run_id) if e.kind == "log"][-1]
+        assert log.lines[-1].endswith(last_log)
+
+
+@pilot_test
+async def test_keys_move_between_panes_and_open_a_candidate(runs):
+    runs_dir, run_id = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        table = screen.query_one(CandidatesTable)
+        assert app.focused is table
+        await pilot.press("tab")
+        assert screen.current_pane == "detail" and app.focused is screen.query_one(CandidateDetail)
+        await pilot.press("tab", "tab", "tab", "tab", "tab")
+        assert screen.current_pane == "candidates" and app.focused is table
+        await pilot.press("shift+tab")
+        assert screen.current_pane == "log"
+        await pilot.press("1", "up", "up")
+        await pilot.pause()
+        assert not table.following
+        chosen = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.current_pane == "detail"
+        assert screen.query_one(CandidateDetail).candidate_id == int(chosen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "dashboard.pause" in app.screen.text and "dashboard.stop" in app.screen.text
+        await pilot.press("escape")
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+
+
+@pilot_test
+async def test_sorting_and_following(runs):
+    runs_dir, run_id = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        table = screen.query_one(CandidatesTable)
+        await pilot.press("o")
+        await pilot.pause()
+        assert table.sort_name == "reward" and not table.following
+        rewards = [table.get_cell_at((i, 3)).sort_key for i in range(table.row_count)]
+        assert rewards == sorted(rewards, reverse=True)
+        assert "reward ↓" in screen.query_one("#candidates-pane").border_subtitle
+        await pilot.press("f")
+        await pilot.pause()
+        assert table.sort_name == "arrival" and table.following
+        assert table.cursor_row == table.row_count - 1
+
+
+@pilot_test
+async def test_new_rows_wait_while_the_user_looks_elsewhere(runs, normalized):
+    """A live run: rows stream in while following; after scrolling up they are counted as pending."""
+    runs_dir, run_id = runs
+    last = cut_mid_run(runs_dir, run_id, after_kind="candidate_sampled", nth=12)
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        table = screen.query_one(CandidatesTable)
+        assert table.row_count == 12 and table.following
+        assert "running" in text_of(screen.query_one(RunHeader))
+        await pilot.press("up", "up")
+        await pilot.pause()
+        assert not table.following
+        _append_recorded(normalized[0], runs_dir, run_id, after=last, kinds=("candidate_sampled",), limit=6)
+        await wait_for_dashboard(pilot)
+        assert table.row_count == 12 and table.pending == 6
+        assert "6 new" in screen.query_one("#candidates-pane").border_subtitle
+        await pilot.press("end")
+        await pilot.pause()
+        assert table.row_count == 18 and table.following and table.pending == 0
+        assert table.cursor_row == 17
+
+
+def _append_recorded(src_runs: Path, runs_dir: Path, run_id: str, *, after: int,
+                     kinds: tuple[str, ...] | None = None, limit: int = 10 ** 9) -> None:
+    """Write the recording's next events into the live copy, as the engine did."""
+    src = sqlite3.connect(str(src_runs / "seal.db"))
+    sql = "SELECT id, run_id, ts, kind, round, phase, data_json FROM events WHERE run_id=? AND id>?"
+    rows = [r for r in src.execute(sql + " ORDER BY id", (run_id, after)) if not kinds or r[3] in kinds][:limit]
+    dst = sqlite3.connect(str(runs_dir / "seal.db"))
+    with dst:
+        dst.executemany("INSERT INTO events(id, run_id, ts, kind, round, phase, data_json) VALUES (?,?,?,?,?,?,?)",
+                        rows)
+    src.close()
+    dst.close()
+
+
+# ---------------------------------------------------------------------- control
+@pilot_test
+async def test_pause_resume_and_stop_write_commands(runs):
+    runs_dir, run_id = runs
+    cut_mid_run(runs_dir, run_id)
+    store = Store(runs_dir)
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        await pilot.press("p")
+        await pilot.pause()
+        assert [c["kind"] for c in store.pending_commands(run_id)] == ["pause"]
+        # the engine acknowledges and pauses
+        cmd = store.pending_commands(run_id)[0]
+        store.ack_command(run_id, cmd, True, "paused")
+        store.append_event(run_id, "run_paused", {}, round_=1, phase="inner_loop")
+        await wait_for_dashboard(pilot)
+        assert "paused" in text_of(screen.query_one(RunHeader))
+        assert "pause command: paused" in screen.query_one(EngineLog).lines[-1]
+        await pilot.press("p")
+        await pilot.pause()
+        assert [c["kind"] for c in store.pending_commands(run_id)] == ["resume"]
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert [c["kind"] for c in store.pending_commands(run_id)] == ["resume"]
+        await pilot.press("s", "y")
+        await pilot.pause()
+        assert [c["kind"] for c in store.pending_commands(run_id)] == ["resume", "stop"]
+
+
+@pilot_test
+async def test_pause_on_a_finished_run_writes_nothing(runs):
+    runs_dir, run_id = runs
+    store = Store(runs_dir)
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_dashboard(pilot, run_id)
+        await pilot.press("p", "s")
+        await pilot.pause()
+        assert store.pending_commands(run_id) == []
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+@pilot_test
+async def test_an_engine_failure_shows_in_the_dashboard(runs):
+    runs_dir, run_id = runs
+    cut_mid_run(runs_dir, run_id)
+    store = Store(runs_dir)
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        store.update_run(run_id, status="failed", error="RuntimeError: CUDA out of memory")
+        store.append_event(run_id, "log", {"level": "error", "message": "run failed: RuntimeError: CUDA out of memory"})
+        store.append_event(run_id, "run_failed", {"error": "RuntimeError: CUDA out of memory"})
+        await wait_for_dashboard(pilot)
+        header = text_of(screen.query_one(RunHeader))
+        assert "failed" in header and "RuntimeError: CUDA out of memory" in header
+        assert "run failed" in screen.query_one(EngineLog).lines[-1]
+        await pilot.press("b")
+        await pilot.pause()
+        table = app.screen.query_one(RunsTable)
+        app.screen.reload()
+        await pilot.pause(0.3)
+        assert "failed" in table.get_row(run_id)[1].plain
+
+
+@pilot_test
+async def test_a_dead_engine_shows_as_stale(runs):
+    runs_dir, run_id = runs
+    cut_mid_run(runs_dir, run_id)
+    Store(runs_dir).update_run(run_id, pid=2 ** 22 + 12345)     # no such process
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        header = text_of(screen.query_one(RunHeader))
+        assert "stale" in header and "stopped responding" in header
+
+
+# ---------------------------------------------------------------------- small terminals
+@pilot_test
+async def test_80x24_shows_one_pane_at_a_time(runs):
+    runs_dir, run_id = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        assert screen.narrow
+        shown = [p.pane_name for p in screen.query(".pane") if p.display and p.region.height]
+        assert shown == ["candidates"]
+        await pilot.press("4")
+        await pilot.pause()
+        shown = [p.pane_name for p in screen.query(".pane") if p.region.height]
+        assert shown == ["accuracy"]
+        assert screen.query_one("#accuracy").region.height >= 10
+
+
+# ---------------------------------------------------------------------- new run
+@pilot_test
+async def test_new_run_form_validates_with_the_engines_rules(runs):
+    runs_dir, _ = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, NewRunScreen)
+        assert form.query_one("#" + field_id("model.name_or_path")).value == "sandbox"
+        assert "✓ valid" in text_of(form.query_one("#new-run-summary"))
+        k = form.query_one("#" + field_id("sample.k"))
+        k.value = "0"
+        await pilot.pause()
+        summary = text_of(form.query_one("#new-run-summary"))
+        assert "sample.k = 0: must be >= 1" in summary
+        assert k.has_class("-invalid") and form.query_one("#new-run-start").disabled
+        await pilot.press("ctrl+s")                 # refuses to start
+        await pilot.pause()
+        assert isinstance(app.screen, NewRunScreen)
+        k.value = "2"
+        await pilot.pause()
+        assert not form.query_one("#new-run-start").disabled
+        assert form.overrides() == ["sample.k=2"]
+        form.query_one("#field-preset").value = "squad-paper"
+        await pilot.pause()
+        assert form.query_one("#" + field_id("model.name_or_path")).value == "Qwen/Qwen2.5-7B"
+        assert form.query_one("#" + field_id("grader.kind")).value == "llm"
+        form.query_one("#field-config").value = "missing.toml"
+        await pilot.pause()
+        assert "config file missing.toml does not exist" in text_of(form.query_one("#new-run-summary"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+
+
+@pilot_test
+async def test_every_binding_has_an_id_and_is_in_the_command_palette(runs):
+    runs_dir, run_id = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for screen_cls in (RunsScreen, DashboardScreen, NewRunScreen, ConfirmScreen, HelpScreen):
+            assert all(b.id for b in screen_cls.BINDINGS), screen_cls
+        assert all(b.id for b in CandidatesTable.BINDINGS + RunsTable.BINDINGS + SealApp.BINDINGS)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"New run", "Filter", "Delete", "Quit"} <= titles
+        await open_dashboard(pilot, run_id)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Pause/resume", "Stop", "Next pane", "Back", "Sort", "Follow"} <= titles
