@@ -28,8 +28,8 @@ class BuildCfg:
     seed: int = 0
     steps: int = 3000
     n_pretrain: int = 2400
-    batch: int = 32
-    seq_len: int = 128
+    batch: int = 16
+    seq_len: int = 256
     lr: float = 3e-3
     warmup: int = 100
     weight_decay: float = 0.01
@@ -61,17 +61,38 @@ class Progress:
         sys.stderr.write("\n")
 
 
-def packed_batches(docs: list[list[int]], cfg: BuildCfg, rng: random.Random):
-    """Endless (batch, seq_len) rows cut from the documents laid end to end, reshuffled each pass."""
+def pack_rows(docs: list[list[int]], seq_len: int, pad_id: int, rng: random.Random) -> list[list[int]]:
+    """Whole documents laid into rows of ``seq_len`` (first fit), never cut in two.
+
+    A note-writing demonstration must see its passage, so no document is split
+    across rows; the short tail of a row is padding that the loss skips.
+    """
+    order = list(range(len(docs)))
+    rng.shuffle(order)
+    rows: list[list[int]] = []
+    open_rows: list[int] = []  # indices of rows that still have room
+    for i in order:
+        doc = docs[i][:seq_len]
+        for j in open_rows:
+            if len(rows[j]) + len(doc) <= seq_len:
+                rows[j].extend(doc)
+                break
+        else:
+            rows.append(list(doc))
+            open_rows.append(len(rows) - 1)
+        open_rows = [j for j in open_rows if seq_len - len(rows[j]) >= 8][-16:]
+    rng.shuffle(rows)
+    return [r + [pad_id] * (seq_len - len(r)) for r in rows]
+
+
+def packed_batches(docs: list[list[int]], cfg: BuildCfg, pad_id: int, rng: random.Random):
+    """Endless (batch, seq_len) tensors of packed rows, repacked on every pass."""
     import torch
 
-    row_tokens = cfg.batch * cfg.seq_len
     while True:
-        order = list(range(len(docs)))
-        rng.shuffle(order)
-        stream = [t for i in order for t in docs[i]]
-        for start in range(0, len(stream) - row_tokens + 1, row_tokens):
-            yield torch.tensor(stream[start:start + row_tokens]).view(cfg.batch, cfg.seq_len)
+        rows = pack_rows(docs, cfg.seq_len, pad_id, rng)
+        for start in range(0, len(rows) - cfg.batch + 1, cfg.batch):
+            yield torch.tensor(rows[start:start + cfg.batch])
 
 
 def lr_at(step: int, cfg: BuildCfg) -> float:
@@ -94,7 +115,7 @@ def make_model(cfg: BuildCfg, tokenizer):
     return LlamaForCausalLM(config)
 
 
-def pretrain(model, docs: list[list[int]], cfg: BuildCfg, show_progress: bool = True,
+def pretrain(model, docs: list[list[int]], cfg: BuildCfg, pad_id: int, show_progress: bool = True,
              on_step=None) -> list[float]:
     """AdamW on packed rows; returns the loss of every step. ``on_step(step, model)`` after each."""
     import torch
@@ -104,7 +125,7 @@ def pretrain(model, docs: list[list[int]], cfg: BuildCfg, show_progress: bool = 
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
-    batches = packed_batches(docs, cfg, random.Random(cfg.seed))
+    batches = packed_batches(docs, cfg, pad_id, random.Random(cfg.seed))
     bar = Progress(cfg.steps) if show_progress else None
     losses: list[float] = []
     model.train()
@@ -113,7 +134,8 @@ def pretrain(model, docs: list[list[int]], cfg: BuildCfg, show_progress: bool = 
             group["lr"] = lr_at(step, cfg)
         ids = next(batches)
         logits = model(input_ids=ids).logits
-        loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        targets = ids[:, 1:].masked_fill(ids[:, 1:] == pad_id, -100)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -144,7 +166,7 @@ def build(cfg: BuildCfg, out: Path, show_progress: bool = True) -> dict:
     tokenizer = train_tokenizer(tokenizer_corpus(world), cfg.vocab_size)
     docs = [tokenizer(d, add_special_tokens=False)["input_ids"] for d in documents(world, tokenizer, cfg.n_demos, cfg.seed)]
     model = make_model(cfg, tokenizer)
-    losses = pretrain(model, docs, cfg, show_progress)
+    losses = pretrain(model, docs, cfg, tokenizer.pad_token_id, show_progress)
     out.mkdir(parents=True, exist_ok=True)
     model.to(torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
