@@ -14,10 +14,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from .launcher import EngineProcess, LaunchSpec, spawn_engine
-from .screens.dashboard import DashboardScreen
-from .screens.help import HelpScreen
-from .screens.new_run import NewRunScreen
 from .screens.runs import RunsScreen
+
+# The dashboard (plotext), new-run (engine config) and help (Markdown) screens are
+# imported when first opened: the runs screen paints sooner.
 
 
 def keymap_path() -> Path:
@@ -77,9 +77,13 @@ class SealApp(App):
 
     # ------------------------------------------------------------------ navigation
     def open_run(self, run_id: str, process: EngineProcess | None = None) -> None:
+        from .screens.dashboard import DashboardScreen
+
         self.push_screen(DashboardScreen(run_id, process=process or self.processes.get(run_id)))
 
     def new_run(self) -> None:
+        from .screens.new_run import NewRunScreen
+
         self.push_screen(NewRunScreen())
 
     def start_run(self, spec: LaunchSpec) -> EngineProcess | None:
@@ -90,12 +94,14 @@ class SealApp(App):
             self.notify(f"Could not start the engine: {exc}", severity="error")
             return None
         self.processes[process.run_id] = process
-        if isinstance(self.screen, NewRunScreen):
+        if self.screen.id == "new-run-screen":
             self.pop_screen()
         self.open_run(process.run_id, process)
         return process
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 

@@ -141,6 +141,7 @@ def _candidate_sampled(s: RunState, e: EventLike, d: dict) -> None:
         id=cid, round=int(e.round or 0), context_idx=int(d.get("context_idx", 0)),
         cand_idx=int(d.get("cand_idx", 0)), title=printable(d.get("title")),
         self_edit=printable(d.get("self_edit")), seq=s.rev, rev=s.rev)
+    s.candidate_changes.append((s.rev, cid))
     while len(s.candidates) > MAX_CANDIDATES:
         del s.candidates[next(iter(s.candidates))]
         s.candidates_dropped += 1
@@ -161,6 +162,7 @@ def _candidate_scored(s: RunState, e: EventLike, d: dict) -> None:
     cand.answers = [{k: printable(v) if isinstance(v, str) else v for k, v in a.items()}
                     for a in d.get("answers") or []]
     cand.rev = s.rev
+    s.candidate_changes.append((s.rev, cid))
     rnd = int(e.round or cand.round)
     if cand.reward is not None:
         bucket = s.rewards.setdefault(rnd, [])
@@ -184,8 +186,9 @@ def _candidate_filtered(s: RunState, e: EventLike, d: dict) -> None:
         elif kept and not cand.kept:
             s.kept_count[rnd] = s.kept_count.get(rnd, 0) + 1
         cand.kept = kept
-        cand.keep_reason = d.get("reason") or ""
+        cand.keep_reason = printable(d.get("reason") or "")
         cand.rev = s.rev
+        s.candidate_changes.append((s.rev, cand.id))
     elif kept:
         s.kept_count[rnd] = s.kept_count.get(rnd, 0) + 1
     s.rev_candidates = s.rev
@@ -201,6 +204,7 @@ def _review_waiting(s: RunState, e: EventLike, d: dict) -> None:
         cand = s.candidates.get(cid)
         if cand is not None:
             cand.review, cand.rev = "pending", s.rev
+            s.candidate_changes.append((s.rev, cid))
     s.rev_header = s.rev_candidates = s.rev
 
 
@@ -213,6 +217,7 @@ def _review_decided(s: RunState, e: EventLike, d: dict) -> None:
     cand = s.candidates.get(cid)
     if cand is not None:
         cand.review, cand.rev = decision, s.rev
+        s.candidate_changes.append((s.rev, cid))
     if decision == "pending":
         if cid not in s.review_pending:
             s.review_pending.append(cid)

@@ -97,6 +97,8 @@ class RunState:
 
     contexts: dict[str, dict[int, dict]] = field(default_factory=dict)
     candidates: dict[int, Candidate] = field(default_factory=dict)
+    # (rev, candidate id) of each change, newest last: widgets redraw only those rows
+    candidate_changes: deque = field(default_factory=lambda: deque(maxlen=2 * MAX_CANDIDATES))
     candidates_dropped: int = 0
     rewards: dict[int, list[float]] = field(default_factory=dict)
     baselines: dict[int, list[float]] = field(default_factory=dict)
@@ -128,6 +130,18 @@ class RunState:
     @property
     def phase_label(self) -> str:
         return PHASE_LABELS.get(self.phase, self.phase or "")
+
+    def changed_candidates(self, since_rev: int) -> set[int] | None:
+        """Ids of candidates changed after ``since_rev`` (None: too long ago, rescan them all)."""
+        changes = self.candidate_changes
+        if changes and changes[0][0] > since_rev + 1 and len(changes) == changes.maxlen:
+            return None
+        out: set[int] = set()
+        for rev, cid in reversed(changes):
+            if rev <= since_rev:
+                break
+            out.add(cid)
+        return out
 
     def context(self, idx: int, split: str = "train") -> dict | None:
         return self.contexts.get(split, {}).get(idx)

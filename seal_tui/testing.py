@@ -113,7 +113,7 @@ async def wait_for_dashboard(pilot, *, timeout: float = 30.0) -> None:
             last = app.store.conn.execute("SELECT max(id) FROM events WHERE run_id=?",
                                           (screen.run_id,)).fetchone()[0] or 0
             if screen.state.last_event_id >= last and screen.liveness is not None \
-                    and not screen._sync_scheduled:
+                    and not screen._sync_scheduled and screen._detail_timer is None:
                 screen._sync()
                 await pilot.pause()
                 return

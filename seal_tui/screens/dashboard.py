@@ -39,6 +39,7 @@ PANES = (("candidates", "Candidates"), ("detail", "Detail"), ("rewards", "Reward
          ("accuracy", "Accuracy"), ("system", "System"), ("log", "Log"))
 PANE_NAMES = tuple(name for name, _ in PANES)
 SYNC_INTERVAL_S = 0.1        # the most often panes redraw while events stream in
+DETAIL_FOLLOW_S = 0.5        # the most often the detail pane changes while following new rows
 NARROW_WIDTH, NARROW_HEIGHT = 110, 32   # below either, one pane at a time with a tab strip
 
 
@@ -73,6 +74,8 @@ class DashboardScreen(Screen):
         self._last_sync = 0.0
         self._synced: dict[str, int] = {}
         self._process_reported = False
+        self._detail_timer = None
+        self._detail_shown_at = 0.0
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -240,7 +243,7 @@ class DashboardScreen(Screen):
         if self._changed("candidates", s.rev_candidates) or self._changed("dropped", s.candidates_dropped):
             table.sync(s)
             self._candidates_subtitle()
-            if self.selected_id is not None:
+            if self.selected_id is not None and self._detail_timer is None:
                 self.query_one(CandidateDetail).show(s, self.selected_id)
         if self._changed("rewards", s.rev_rewards):
             self.query_one(RewardsPane).show(s)
@@ -251,7 +254,11 @@ class DashboardScreen(Screen):
         if self._changed("log", s.rev_log):
             self.query_one(EngineLog).sync(s)
         if s.last_ts is not None and s.is_live:
-            self.lag_samples.append(time.time() - s.last_ts)
+            self.call_after_refresh(self._record_lag, s.last_ts)
+
+    def _record_lag(self, written_ts: float) -> None:
+        """How old the newest event was when the frame showing it was drawn (for bench/console.py)."""
+        self.lag_samples.append(time.time() - written_ts)
 
     def _candidates_subtitle(self) -> None:
         table = self.query_one(CandidatesTable)
@@ -272,9 +279,21 @@ class DashboardScreen(Screen):
         if message.candidate_id is None:
             return
         self.selected_id = message.candidate_id
-        self.query_one(CandidateDetail).show(self.state, self.selected_id)
+        wait = DETAIL_FOLLOW_S - (time.monotonic() - self._detail_shown_at)
+        if self.query_one(CandidatesTable).following and not message.open_detail and wait > 0:
+            # following a fast stream: show the newest candidate at most twice a second
+            if self._detail_timer is None:
+                self._detail_timer = self.set_timer(wait, self._show_selected)
+            return
+        self._show_selected()
         if message.open_detail:
             self._show_pane("detail")
+
+    def _show_selected(self) -> None:
+        self._detail_timer = None
+        self._detail_shown_at = time.monotonic()
+        if self.selected_id is not None:
+            self.query_one(CandidateDetail).show(self.state, self.selected_id)
 
     # ------------------------------------------------------------------ actions
     def action_open_candidate(self) -> None:

@@ -55,10 +55,13 @@ class RewardsPane(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state: RunState | None = None
+        self._lines = 0
 
     def show(self, state: RunState) -> None:
         self._state = state
-        self.refresh(layout=True)
+        lines = 2 + 3 * len(state.rewards)
+        self.refresh(layout=lines != self._lines)   # a new round adds lines; a new score does not
+        self._lines = lines
 
     def render(self) -> Text:
         s = self._state
@@ -83,12 +86,12 @@ class RewardsPane(Static):
             mean = fmean(vals)
             base = s.baselines.get(rnd)
             out.append(f"\nR{rnd}", style="bold")
-            out.append(f" n={len(vals)}  mean ")
+            out.append(f" n={len(vals)} mean ")
             out.append(f"{mean:.2f}", style="bold yellow")
             if base:
-                out.append(f"  base {fmean(base):.2f}", style="dim")
+                out.append(f" base {fmean(base):.2f}", style="dim")
             if rnd in s.kept_count:
-                out.append(f"  kept {s.kept_count[rnd]}", style="green")
+                out.append(f" kept {s.kept_count[rnd]}", style="green")
             out.append("\n")
             out.append(" ")
             out.append(sparkline(histogram(vals), BINS, lo=0), style="magenta")
