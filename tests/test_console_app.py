@@ -365,6 +365,37 @@ async def test_a_dead_engine_shows_as_stale(runs):
         assert "stale" in header and "stopped responding" in header
 
 
+@pytest.mark.slow
+@pilot_test
+async def test_a_real_engine_that_fails_shows_why(tmp_path, data_file, monkeypatch):
+    """Start a run from the form that the engine cannot run: the dashboard says why."""
+    monkeypatch.chdir(tmp_path)
+    app = make_app(Path("runs"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#" + field_id("model.name_or_path")).value = str(tmp_path / "no-such-model")
+        form.query_one("#" + field_id("data.path")).value = str(data_file)
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen) and screen.process is not None
+        end = time.monotonic() + 180
+        while screen.display_status() != "failed" and time.monotonic() < end:
+            await pilot.pause(0.2)
+        await wait_for_dashboard(pilot)
+        run = Store(Path("runs")).get_run(screen.run_id)
+        assert run["status"] == "failed" and run["error"]
+        header = " ".join(text_of(screen.query_one(RunHeader)).split())
+        assert "failed" in header and " ".join(run["error"].split())[:60] in header
+        while screen.process.exit_code() is None and time.monotonic() < end:
+            await pilot.pause(0.2)
+        assert screen.process.exit_code() == 2
+        assert (Path("runs") / screen.run_id / "engine-output.log").is_file()
+
+
 # ---------------------------------------------------------------------- small terminals
 @pilot_test
 async def test_80x24_shows_one_pane_at_a_time(runs):

@@ -216,13 +216,15 @@ class DashboardScreen(Screen):
         if code is None:
             return
         self._process_reported = True
-        if code == 0 and not self.state.is_live:
+        log = self.query_one(EngineLog)
+        now = self.app.clock()
+        if not self.state.is_live and self.state.events_seen:
+            if code != 0:   # the engine recorded how it ended; its log already says why
+                log.console_line(now, "info", f"engine process {proc.pid} exited with code {code}")
             return
         tail = proc.output_tail()
         last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
         self.notice = f"engine exited with code {code}: {last}  (full output: {proc.output_path})"
-        log = self.query_one(EngineLog)
-        now = self.app.clock()
         log.console_line(now, "error", f"engine process {proc.pid} exited with code {code}; its last output:")
         log.console_line(now, "error", tail or "(none)")
         self._schedule_sync()

@@ -55,12 +55,16 @@ class RunsScreen(Screen):
         self.runs = load_runs(store)
         self._show()
         self.query_one(RunsTable).focus()
-        self.set_interval(REFRESH_S, self.reload)
+        self.set_interval(REFRESH_S, self._refresh_if_shown)
 
     def on_screen_resume(self) -> None:
         self.reload()
 
     # ------------------------------------------------------------------ loading
+    def _refresh_if_shown(self) -> None:
+        if self.is_current:
+            self.reload()
+
     @work(thread=True, exclusive=True, group="runs-reload")
     def reload(self) -> None:
         from engine.store import Store
