@@ -451,6 +451,19 @@ async def test_new_run_form_validates_with_the_engines_rules(runs):
 
 
 @pilot_test
+async def test_keys_can_be_remapped_by_binding_id(runs):
+    runs_dir, _ = runs
+    app = SealApp(runs_dir, clock=lambda: NOW, keymap={"runs.new": "N"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("N")
+        await pilot.pause()
+        assert isinstance(app.screen, NewRunScreen)
+
+
+@pilot_test
 async def test_every_binding_has_an_id_and_is_in_the_command_palette(runs):
     runs_dir, run_id = runs
     app = make_app(runs_dir)

@@ -198,6 +198,11 @@ class DashboardScreen(Screen):
             return "failed"
         return self.state.status
 
+    def now(self) -> float:
+        """The time elapsed and ETA count to: the source's (a replay's) or the wall clock."""
+        clock = getattr(self.source, "clock", None)
+        return clock() if clock is not None else self.app.clock()
+
     def _update_notice(self) -> None:
         live = self.liveness
         if live is not None and live.stale:
@@ -240,7 +245,7 @@ class DashboardScreen(Screen):
         self._sync_scheduled = False
         self._last_sync = time.monotonic()
         s = self.state
-        self.query_one(RunHeader).show(s, self.display_status(), self.app.clock(), self.notice)
+        self.query_one(RunHeader).show(s, self.display_status(), self.now(), self.notice)
         table = self.query_one(CandidatesTable)
         if self._changed("candidates", s.rev_candidates) or self._changed("dropped", s.candidates_dropped):
             table.sync(s)

@@ -63,6 +63,8 @@ class RunHeader(Static):
             second.append(f"error: {s.error}", style="bold red")
         elif self._notice:
             second.append(self._notice, style="bold dark_orange" if status == "stale" else "bold red")
+        elif status == "starting":
+            second.append("starting the engine: loading torch, the model and the data…", style="dim")
         elif status == "awaiting_review":
             second.append(f"✎ {len(s.review_pending)} self-edits await review", style="bold magenta")
         else:
