@@ -1,0 +1,153 @@
+"""Candidate evaluations per minute: our stacked-LoRA inner loop against the naive method.
+
+The naive method is what public sanity-check scripts of SEAL do for every candidate:
+reload the base model, wrap it with peft, train with the HF Trainer, then generate
+the answers. Ours keeps the base model resident and trains the K candidates of a
+context (or several contexts) together in one batched step per update.
+
+Both run in this process on the same saved model, the same self-edits (6 lines),
+the same 20 LoRA steps (full batch, lr 1e-2, r 8, all projections) and the same
+5 questions per candidate, for a sandbox-sized model and a ~50M-parameter one.
+
+    python bench/inner_loop.py [--candidates N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+warnings.filterwarnings("ignore")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import torch  # noqa: E402
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+from engine.config import InnerCfg  # noqa: E402
+from engine.inner_loop import AdaptJob, InnerLoop  # noqa: E402
+from engine.models import load_policy  # noqa: E402
+from engine.prompts import question_prompt, render  # noqa: E402
+from tests.tiny_models import make_llama, make_tokenizer  # noqa: E402
+
+hf_logging.disable_progress_bar()
+hf_logging.set_verbosity_error()
+
+SIZES = {
+    # sandbox-sized: the facts of issue 3 (hidden 128, 4 layers, MLP 512, tied embeddings)
+    "small": dict(hidden=128, layers=4, heads=4, intermediate=512, vocab=512),
+    # ~50M parameters
+    "50m": dict(hidden=640, layers=10, heads=10, intermediate=1728, vocab=8000),
+}
+STEPS, LR, RANK, ALPHA, LINES, QUESTIONS, ANSWER_TOKENS = 20, 1e-2, 8, 16.0, 6, 5, 12
+
+
+NAMES = "Arlen Mira Oren Lisa Teo Nia Pavel Sara Ido Kai Rena Ugo".split()
+CITIES = "Brill Caddo Dorne Eskel Falka Gorm Harrow Ivel".split()
+JOBS = "painter baker pilot farmer teacher doctor".split()
+
+
+def fact(c: int, j: int) -> str:
+    """A sandbox-like self-edit line (about 10 tokens)."""
+    name, city, job = NAMES[c % 12], CITIES[(c + j) % 8], JOBS[(c + j) % 6]
+    return [f"{name} was born in {city}.", f"{name} works as a {job}.", f"{name} lives in {city}.",
+            f"{name} was born in {1800 + c + j}.", f"The employer of {name} is {city} Bank.",
+            f"{name} is a {job} from {city}."][j % 6]
+
+
+def corpus() -> list[str]:
+    return [fact(c, j) + " Where was he born? When? What job?" for c in range(200) for j in range(6)]
+
+
+def candidates(n: int) -> list[AdaptJob]:
+    return [AdaptJob([f"{NAMES[c % 12]}\n{fact(c, j)}" for j in range(LINES)],
+                     [f"Where was {NAMES[(c + q) % 12]} born?" for q in range(QUESTIONS)], seed=c)
+            for c in range(n)]
+
+
+def ours(model_dir: Path, jobs: list[AdaptJob], slots: int) -> float:
+    policy = load_policy(str(model_dir))
+    cfg = InnerCfg(epochs=STEPS, batch_size=0, lr=LR, lora_r=RANK, lora_alpha=ALPHA,
+                   targets=["all-linear"], answer_max_tokens=ANSWER_TOKENS)
+    inner = InnerLoop(policy, cfg, slots=slots)
+    inner.run(jobs[:slots])  # warm-up
+    t = time.perf_counter()
+    inner.run(jobs)
+    return time.perf_counter() - t
+
+
+def naive(model_dir: Path, jobs: list[AdaptJob], out_dir: Path) -> float:
+    from peft import LoraConfig, get_peft_model
+    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForLanguageModeling,
+                              Trainer, TrainingArguments)
+
+    def one(job: AdaptJob) -> None:
+        tok = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir)
+        model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=ALPHA, target_modules="all-linear",
+                                                 task_type="CAUSAL_LM"))
+        data = [dict(tok(s + tok.eos_token)) for s in job.sequences]
+        args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=len(job.sequences),
+                                 num_train_epochs=STEPS, learning_rate=LR, lr_scheduler_type="constant",
+                                 warmup_steps=0, logging_strategy="no", save_strategy="no",
+                                 report_to=[], disable_tqdm=True, use_cpu=True)
+        Trainer(model=model, args=args, train_dataset=data,
+                data_collator=DataCollatorForLanguageModeling(tok, mlm=False)).train()
+        model.eval()
+        tok.padding_side = "left"
+        prompts = [render(tok, question_prompt(q), True) for q in job.questions]
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            model.generate(**enc, max_new_tokens=ANSWER_TOKENS, do_sample=False,
+                           pad_token_id=tok.pad_token_id)
+
+    one(jobs[0])  # warm-up
+    t = time.perf_counter()
+    for job in jobs:
+        one(job)
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--candidates", type=int, default=10, help="candidates timed per method and size")
+    ap.add_argument("--naive-candidates", type=int, default=0, help="fewer for the naive method (0: same)")
+    ap.add_argument("--slots", type=int, default=10, help="candidates trained together by ours")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        texts = corpus()
+        for name, s in SIZES.items():
+            folder = Path(tmp) / name
+            tok = make_tokenizer(texts, folder, vocab_size=s["vocab"])
+            model = make_llama(folder, tok, hidden=s["hidden"], layers=s["layers"], heads=s["heads"],
+                               intermediate=s["intermediate"])
+            params = sum(p.numel() for p in model.parameters()) / 1e6
+            del model
+            jobs = candidates(args.candidates)
+            t_ours = ours(folder, jobs, args.slots)
+            n_naive = args.naive_candidates or args.candidates
+            t_naive = naive(folder, jobs[:n_naive], Path(tmp) / "trainer")
+            per_min_ours = 60 * len(jobs) / t_ours
+            per_min_naive = 60 * n_naive / t_naive
+            results[name] = (per_min_ours, per_min_naive, per_min_ours / per_min_naive)
+            print(f"{name:>5} ({params:.1f}M params): ours {per_min_ours:8.1f} cand/min "
+                  f"({t_ours / len(jobs):.3f} s each)   naive {per_min_naive:8.1f} cand/min "
+                  f"({t_naive / n_naive:.3f} s each)   ratio {per_min_ours / per_min_naive:.1f}x", flush=True)
+    s, m = results["small"], results["50m"]
+    print(f"BENCH inner_loop ratio_small={s[2]:.2f} ratio_50m={m[2]:.2f} "
+          f"ours_per_min_small={s[0]:.1f} naive_per_min_small={s[1]:.1f} "
+          f"ours_per_min_50m={m[0]:.1f} naive_per_min_50m={m[1]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
