@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from engine import mstep
@@ -76,7 +77,11 @@ def score_step(run: RunContext, scorer: Scorer, cfg, contexts, cands: list[dict]
                                                     append_passage=cfg.inner.append_passage),
                        seed=cfg.run.seed * 1_000_003 + c["id"])
              for c in cands]
-    for start, scores in scorer.score_chunks(items):
+    save = None
+    if cfg.run.save_kept_adapters:
+        def save(i: int, slot: int) -> None:
+            scorer.inner.lora.save_slot_peft(slot, adapter_dir(run, cands[i]["id"]), scorer.inner.policy.source)
+    for start, scores in scorer.score_chunks(items, save_adapter=save):
         for offset, s in enumerate(scores):
             c = cands[start + offset]
             c.update(reward=s.reward, baseline=s.baseline, gain=s.gain)
@@ -91,6 +96,10 @@ def score_step(run: RunContext, scorer: Scorer, cfg, contexts, cands: list[dict]
     run.metric("baseline_mean", sum(c["baseline"] for c in cands) / len(cands))
 
 
+def adapter_dir(run: RunContext, candidate_id: int) -> Path:
+    return run.run_dir / "adapters" / f"round-{run.round}" / f"candidate-{candidate_id}"
+
+
 def filter_step(run: RunContext, cfg, cands: list[dict]) -> None:
     """Rejection sampling: per context, keep what the rule allows."""
     run.set_phase("filter", total=len(cands))
@@ -103,6 +112,9 @@ def filter_step(run: RunContext, cfg, cands: list[dict]) -> None:
     kept = {v["id"] for v in verdicts if v["kept"]}
     for c in cands:
         c["kept"] = c["id"] in kept
+        folder = adapter_dir(run, c["id"])
+        if not c["kept"] and folder.is_dir():  # only kept candidates' adapters are worth the disk
+            shutil.rmtree(folder)
     run.store.record_filter(run.run_id, run.round, verdicts)
     run.metric("kept_count", len(kept))
     run.progress(len(cands), len(cands))

@@ -54,7 +54,7 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None) -> in
     store.create_run(run_id, name=name, preset=cfg.run.preset, model=cfg.model.name_or_path,
                      config=cfg.to_dict(), rounds=cfg.run.rounds, run_dir=str(run_dir))
     log = _logger(run_dir, run_id)
-    run = RunContext(store, run_id, log)
+    run = RunContext(store, run_id, log, run_dir)
     store_handler = StoreLogHandler(run)
     store_handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(store_handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from engine.store import Store
 
@@ -32,9 +33,10 @@ class StoreLogHandler(logging.Handler):
 class RunContext:
     PROGRESS_EVERY = 0.25  # seconds between progress events of one phase
 
-    def __init__(self, store: Store, run_id: str, logger: logging.Logger):
+    def __init__(self, store: Store, run_id: str, logger: logging.Logger, run_dir: Path | None = None):
         self.store = store
         self.run_id = run_id
+        self.run_dir = run_dir or store.runs_dir / run_id
         self.log = logger
         self.round = 0
         self.phase = "setup"

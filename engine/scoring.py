@@ -7,7 +7,7 @@ reused for all its candidates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from engine.graders import GradeItem, Grader
 from engine.inner_loop import AdaptJob, InnerLoop
@@ -67,17 +67,20 @@ class Scorer:
                 pos += n
         return [self._baselines[_key(c)] for c in contexts]
 
-    def score_chunks(self, items: Sequence[ScoreItem]) -> Iterator[tuple[int, list[Score]]]:
+    def score_chunks(self, items: Sequence[ScoreItem],
+                     save_adapter: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, list[Score]]]:
         """Adapt, answer and grade ``items`` one chunk of stacked-LoRA slots at a time.
 
-        Yields (index of the chunk's first item, its scores)."""
+        Yields (index of the chunk's first item, its scores). ``save_adapter(item_index,
+        slot)`` is called while an item's adapter is still in its slot."""
         slots = self.inner.slots
         for start in range(0, len(items), slots):
             chunk = items[start:start + slots]
             bases = self.baselines([it.context for it in chunk])
             jobs = [AdaptJob(it.sequences, [q["question"] for q in it.context["questions"]], it.seed)
                     for it in chunk]
-            results = self.inner.run(jobs)
+            results = self.inner.run(jobs, save_slot=(lambda i, slot, base=start: save_adapter(base + i, slot))
+                                     if save_adapter else None)
             grade_items = [GradeItem(q["question"], q["answer"], ans)
                            for it, res in zip(chunk, results)
                            for q, ans in zip(it.context["questions"], res.answers)]

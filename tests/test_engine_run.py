@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def squad_run(tmp_path_factory, tiny_model_dir, squad_path):
     """2 rounds on 4 contexts of SEAL's SQuAD file per round."""
     runs_dir = tmp_path_factory.mktemp("squad-run")
-    proc = run_engine(*tiny_run_args(tiny_model_dir, squad_path, runs_dir))
+    proc = run_engine(*tiny_run_args(tiny_model_dir, squad_path, runs_dir, "--set", "run.save_kept_adapters=true"))
     assert proc.returncode == 0, proc.stderr
     return Store(runs_dir), proc.stdout.split()[1], proc
 
@@ -157,3 +157,17 @@ def test_bad_inputs_give_a_named_error_and_no_traceback(tiny_model_dir, data_fil
     assert broken.returncode == 2 and "bad.json" in broken.stderr and '"context"' in broken.stderr
     runs = Store(tmp_path).list_runs()
     assert {r["status"] for r in runs} == {"failed"} and all(r["error"] for r in runs)
+
+
+def test_kept_adapters_are_saved_in_peft_format_and_only_for_kept(squad_run, tiny_model_dir):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    store, run_id, _ = squad_run
+    root = store.runs_dir / run_id / "adapters"
+    saved = sorted(int(p.name.split("-")[1]) for p in root.glob("round-*/candidate-*"))
+    kept = sorted(c["id"] for c in store.candidates(run_id) if c["kept"])
+    assert saved == kept
+    folder = next(root.glob("round-1/candidate-*"))
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), folder)
+    assert any("lora_A" in n for n, _ in model.named_parameters())
