@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", type=Path, help="run store folder (default: $SEAL_RUNS_DIR or ./runs)")
     run.add_argument("--run-id", help="id for the new run (default: made from time and preset)")
     run.add_argument("--name", help="name shown in the console")
+    res = sub.add_parser("resume", help="continue a stale, failed or stopped run from its last completed phase")
+    res.add_argument("run", help="run id, id prefix or name")
+    res.add_argument("--runs-dir", type=Path, help="run store folder (default: $SEAL_RUNS_DIR or ./runs)")
     cfg = sub.add_parser("config", help="print a resolved config with every field's description")
     cfg.add_argument("--show", nargs="?", const="", metavar="PRESET", help="preset to show (default: sandbox)")
     _config_args(cfg)
@@ -49,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.config, args.show or args.preset, args.overrides)
             print(to_toml(cfg))
             return 0
+        if args.cmd == "resume":
+            from engine.run import InputError, resume_run
+            try:
+                return resume_run(args.runs_dir or default_runs_dir(), args.run)
+            except InputError as exc:
+                print(f"seal-engine: error: {exc}", file=sys.stderr)
+                return 2
         cfg = load_config(args.config, args.preset, args.overrides)
         if args.name:
             cfg.run.name = args.name

@@ -27,30 +27,72 @@ from engine.sequences import training_sequences
 
 
 def run_restem(run: RunContext, policy: Policy, scorer: Scorer, cfg, train_pool: list[dict],
-               heldout: list[dict], run_dir: Path) -> dict | None:
-    """The whole run; returns the last held-out evaluation."""
+               heldout: list[dict], run_dir: Path, progress: "Progress | None" = None) -> dict | None:
+    """The whole run; returns the last held-out evaluation.
+
+    ``progress`` (from a resumed run's store) says what is already done: finished
+    rounds are skipped, and in the interrupted round candidates already sampled
+    and scored are reused and the M-step is not redone if its policy was saved.
+    """
+    progress = progress or Progress()
     rounds = cfg.run.rounds
-    run.start_round(0, rounds)
-    last_eval = evaluate_heldout(run, policy, scorer, heldout, cfg)
-    for r in range(1, rounds + 1):
+    last_eval = progress.last_eval
+    if not progress.round0_evaluated:
+        run.start_round(0, rounds)
+        last_eval = evaluate_heldout(run, policy, scorer, heldout, cfg)
+    for r in range(progress.finished_round + 1, rounds + 1):
         run.start_round(r, rounds)
         contexts = round_contexts(train_pool, cfg.data.n_train, cfg.run.seed, r)
-        run.store.save_contexts(run.run_id, "train", contexts, round_=r)
-        cands = sample_step(run, policy, cfg, contexts)
-        score_step(run, scorer, cfg, contexts, cands)
-        filter_step(run, cfg, cands)
-        approved = review_round(run, cands, cfg.run)
-        train_step(run, policy, scorer, cfg, contexts, cands, approved, run_dir)
+        if r not in progress.trained_rounds:
+            run.store.save_contexts(run.run_id, "train", contexts, round_=r)
+            cands = sample_step(run, policy, cfg, contexts)
+            score_step(run, scorer, cfg, contexts, cands)
+            filter_step(run, cfg, cands)
+            approved = review_round(run, cands, cfg.run)
+            train_step(run, policy, scorer, cfg, contexts, cands, approved, run_dir)
         if cfg.eval.every_round or r == rounds:
             last_eval = evaluate_heldout(run, policy, scorer, heldout, cfg)
         run.event("round_finished", {"round": r})
     return last_eval
 
 
+class Progress:
+    """What an earlier engine process of the same run finished, read from its events."""
+
+    def __init__(self, events=()) -> None:
+        self.round0_evaluated = False
+        self.finished_round = 0
+        self.trained_rounds: set[int] = set()
+        self.policy_path: str | None = None
+        self.last_eval: dict | None = None
+        for e in events:
+            if e.kind == "eval_result" and e.round == 0:
+                self.round0_evaluated = True
+            if e.kind == "eval_result":
+                self.last_eval = e.data
+            if e.kind == "round_finished":
+                self.finished_round = max(self.finished_round, e.data["round"])
+            if e.kind == "mstep_done":
+                self.trained_rounds.add(e.round)
+                if e.data.get("policy_path"):
+                    self.policy_path = e.data["policy_path"]
+        # a trained round whose policy was not saved must be trained again
+        if self.policy_path is None:
+            self.trained_rounds = {r for r in self.trained_rounds if r <= self.finished_round}
+
+
 def sample_step(run: RunContext, policy: Policy, cfg, contexts: list[tuple[int, dict]]) -> list[dict]:
     """E-step: K self-edits per context, recorded as they are generated."""
     k = cfg.sample.k
     run.set_phase("sample", total=len(contexts) * k)
+    earlier = run.store.candidates(run.run_id, run.round)
+    if len(earlier) == len(contexts) * k:  # resumed: this round's self-edits were all sampled already
+        by_ctx = {i: c for i, c in contexts}
+        run.progress(len(earlier), len(earlier))
+        return [{"id": c["id"], "context_idx": c["context_idx"], "cand_idx": c["cand_idx"],
+                 "title": c["title"], "self_edit": c["self_edit"], "ctx": by_ctx[c["context_idx"]],
+                 "scored": c["scored_at"] is not None, "reward": c["reward"], "baseline": c["baseline"],
+                 "gain": c["gain"]} for c in earlier]
     cands: list[dict] = []
 
     def record(first: int, batch: list[list[str]]) -> None:
@@ -58,37 +100,43 @@ def sample_step(run: RunContext, policy: Policy, cfg, contexts: list[tuple[int, 
                   "title": contexts[first + i][1]["title"], "self_edit": text}
                  for i, texts in enumerate(batch) for j, text in enumerate(texts)]
         ids = run.store.add_candidates(run.run_id, run.round, items)
-        cands.extend(dict(it, id=cid) for it, cid in zip(items, ids))
+        cands.extend(dict(it, id=cid, scored=False) for it, cid in zip(items, ids))
         run.progress(len(cands), len(contexts) * k)
         run.checkpoint()
 
     sample_self_edits(policy, [c for _, c in contexts], cfg.sample, k=k,
                       seed=cfg.run.seed * 104729 + run.round, on_batch=record)
+    stored = {c["id"]: c for c in run.store.candidates(run.run_id, run.round)}
     for n, cand in enumerate(cands):
         cand["ctx"] = contexts[n // k][1]
+        row = stored[cand["id"]]  # a resumed round keeps the self-edits sampled before
+        cand.update(self_edit=row["self_edit"], scored=row["scored_at"] is not None,
+                    reward=row["reward"], baseline=row["baseline"], gain=row["gain"])
     return cands
 
 
 def score_step(run: RunContext, scorer: Scorer, cfg, contexts, cands: list[dict]) -> None:
     """Inner loop: reward = adapted accuracy on the context's questions."""
     run.set_phase("inner_loop", total=len(cands))
+    done = sum(c["scored"] for c in cands)
+    todo = [c for c in cands if not c["scored"]]  # a resumed round never rescores a candidate
     items = [ScoreItem(c["ctx"], training_sequences(c["title"], c["self_edit"], split=cfg.inner.split,
                                                     context=c["ctx"]["context"],
                                                     append_passage=cfg.inner.append_passage),
                        seed=cfg.run.seed * 1_000_003 + c["id"])
-             for c in cands]
+             for c in todo]
     save = None
     if cfg.run.save_kept_adapters:
         def save(i: int, slot: int) -> None:
-            scorer.inner.lora.save_slot_peft(slot, adapter_dir(run, cands[i]["id"]), scorer.inner.policy.source)
+            scorer.inner.lora.save_slot_peft(slot, adapter_dir(run, todo[i]["id"]), scorer.inner.policy.source)
     for start, scores in scorer.score_chunks(items, save_adapter=save):
         for offset, s in enumerate(scores):
-            c = cands[start + offset]
+            c = todo[start + offset]
             c.update(reward=s.reward, baseline=s.baseline, gain=s.gain)
             run.store.record_score(run.run_id, run.round, c["id"], reward=s.reward, baseline=s.baseline,
                                    gain=s.gain, train_sequences=items[start + offset].sequences,
                                    answers=s.answers)
-        run.progress(start + len(scores), len(items))
+        run.progress(done + start + len(scores), len(cands))
         run.checkpoint()
     rewards = [c["reward"] for c in cands]
     run.metric("train_reward_mean", sum(rewards) / len(rewards))

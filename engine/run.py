@@ -3,6 +3,7 @@ the model and data, the ReSTEM loop, and the final status."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -38,28 +39,55 @@ def _logger(run_dir: Path, run_id: str) -> logging.Logger:
     return log
 
 
-def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None) -> int:
+def resume_run(runs_dir: Path, ref: str) -> int:
+    """Continue a stale, failed or stopped run from its last completed phase."""
+    from engine.config import ConfigError, config_from_dict
+
+    store = Store(runs_dir, create=False)
+    run = store.find_run(ref)
+    if run is None:
+        raise InputError(f"no run {ref!r} in {store.path}; 'seal-tui ls' lists the runs")
+    if run["source"] == "imported":
+        raise InputError(f"run {run['id']} was imported from result files and cannot be resumed")
+    if run["status"] == "finished":
+        raise InputError(f"run {run['id']} already finished; start a new run instead")
+    if run["status"] in ("running", "paused", "awaiting_review", "created") and not store.is_stale(run):
+        raise InputError(f"run {run['id']} is still {run['status']} (engine pid {run['pid']}); "
+                         "attach to it instead, or stop it first")
+    try:
+        cfg = config_from_dict(json.loads(run["config_json"]))
+    except ConfigError as exc:
+        raise InputError(f"run {run['id']}: its saved config no longer loads ({exc})") from None
+    return execute_run(cfg, runs_dir=runs_dir, run_id=run["id"], resume=True)
+
+
+def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resume: bool = False) -> int:
     """Run SEAL with ``cfg``; returns the process exit code (0 finished, 1 failed, 2 bad input, 3 stopped)."""
     from engine.runtime import RunContext, RunStopped, StoreLogHandler
     from engine.telemetry import Telemetry
 
     store = Store(runs_dir)
     run_id = run_id or new_run_id(cfg.run.preset)
-    if store.get_run(run_id):
-        raise InputError(f"run id {run_id} already exists in {store.path}; choose another --run-id")
     run_dir = store.runs_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.toml").write_text(to_toml(cfg))
-    name = cfg.run.name or run_id
-    store.create_run(run_id, name=name, preset=cfg.run.preset, model=cfg.model.name_or_path,
-                     config=cfg.to_dict(), rounds=cfg.run.rounds, run_dir=str(run_dir))
+    if resume:
+        store.update_run(run_id, error=None, finished_at=None)
+    else:
+        if store.get_run(run_id):
+            raise InputError(f"run id {run_id} already exists in {store.path}; choose another --run-id")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.toml").write_text(to_toml(cfg))
+        store.create_run(run_id, name=cfg.run.name or run_id, preset=cfg.run.preset,
+                         model=cfg.model.name_or_path, config=cfg.to_dict(), rounds=cfg.run.rounds,
+                         run_dir=str(run_dir))
     log = _logger(run_dir, run_id)
     run = RunContext(store, run_id, log, run_dir)
     store_handler = StoreLogHandler(run)
     store_handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(store_handler)
     run.set_status("running", pid=os.getpid(), started_at=time.time(), heartbeat_at=time.time())
-    run.event("run_started", {"pid": os.getpid(), "run_dir": str(run_dir)})
+    run.event("run_started", {"pid": os.getpid(), "run_dir": str(run_dir), "resumed": resume})
+    if resume:
+        log.info("resuming run %s", run_id)
     print(f"run {run_id}", flush=True)
 
     def on_term(signum, frame):
@@ -70,7 +98,7 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None) -> in
     telemetry = Telemetry(store.runs_dir, run_id)
     telemetry.start()
     try:
-        last = _execute(run, cfg, run_dir)
+        last = _execute(run, cfg, run_dir, resume)
         best = max((m["value"] for m in store.metrics(run_id, "heldout_self_edit")), default=None)
         run.phase = "done"
         run.set_status("finished", finished_at=time.time(), best_heldout=best, phase="done")
@@ -103,7 +131,7 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None) -> in
             log.removeHandler(h)
 
 
-def _execute(run, cfg: Config, run_dir: Path) -> dict | None:
+def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | None:
     import torch
     from transformers.utils import logging as hf_logging
 
@@ -111,7 +139,7 @@ def _execute(run, cfg: Config, run_dir: Path) -> dict | None:
     from engine.graders import make_grader
     from engine.inner_loop import InnerLoop
     from engine.models import ModelLoadError, load_policy
-    from engine.restem import run_restem
+    from engine.restem import Progress, run_restem
     from engine.scoring import Scorer
 
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -125,10 +153,16 @@ def _execute(run, cfg: Config, run_dir: Path) -> dict | None:
         train_pool, heldout = load_run_contexts(cfg.data, cfg.run.seed)
     except DataError as exc:
         raise InputError(str(exc)) from None
-    run.store.save_contexts(run.run_id, "heldout", list(enumerate(heldout)), round_=0)
+    progress = Progress(run.store.iter_events(run.run_id)) if resume else Progress()
+    if not resume:
+        run.store.save_contexts(run.run_id, "heldout", list(enumerate(heldout)), round_=0)
     run.log.info("data: %d training contexts in the pool, %d held out", len(train_pool), len(heldout))
+    model_source = cfg.model.name_or_path
+    if progress.policy_path:  # the policy of the last trained round, as saved then
+        model_source = progress.policy_path
+        run.log.info("resuming from the policy saved at %s", model_source)
     try:
-        policy = load_policy(cfg.model.name_or_path, device=cfg.run.device, dtype=cfg.run.dtype,
+        policy = load_policy(model_source, device=cfg.run.device, dtype=cfg.run.dtype,
                              chat_template=cfg.model.chat_template)
     except ModelLoadError as exc:
         raise InputError(str(exc)) from None
@@ -143,4 +177,4 @@ def _execute(run, cfg: Config, run_dir: Path) -> dict | None:
     grader = make_grader(cfg.grader, store=run.store, run_id=run.run_id)
     scorer = Scorer(inner, grader)
     run.checkpoint()
-    return run_restem(run, policy, scorer, cfg, train_pool, heldout, run_dir)
+    return run_restem(run, policy, scorer, cfg, train_pool, heldout, run_dir, progress)
