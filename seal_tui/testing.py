@@ -116,6 +116,7 @@ async def wait_for_dashboard(pilot, *, timeout: float = 30.0) -> None:
                     and not screen._sync_scheduled and screen._detail_timer is None:
                 screen._sync()
                 await pilot.pause()
+                await pilot.pause()      # what the sync scheduled after the refresh (scrolling) runs too
                 return
         await asyncio.sleep(0.02)
     raise AssertionError("the dashboard did not catch up with the store in time")

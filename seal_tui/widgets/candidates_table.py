@@ -231,6 +231,10 @@ class CandidatesTable(ScrollView, can_focus=True):
         elif not at_end and self.following:
             self.set_following(False)
 
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._order) + 1)
+        self._scroll_to_cursor()
+
     def _scroll_to_cursor(self) -> None:
         rows_shown = max(1, self.scrollable_content_region.height - 1)
         top = int(self.scroll_y)
