@@ -47,6 +47,8 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, heldout: l
                          "self_edit_text": se}
                         for i, (c, n, b, se) in enumerate(zip(heldout, n_q, bases, self_edits))],
     }
+    from engine.restem import record_grader_stats
+    record_grader_stats(run, scorer.grader)
     run.event("eval_result", result)
     for name in ("none", "passage", "self_edit"):
         if result[name] is not None:

@@ -138,10 +138,19 @@ def score_step(run: RunContext, scorer: Scorer, cfg, contexts, cands: list[dict]
                                    answers=s.answers)
         run.progress(done + start + len(scores), len(cands))
         run.checkpoint()
+    record_grader_stats(run, scorer.grader)
     rewards = [c["reward"] for c in cands]
     run.metric("train_reward_mean", sum(rewards) / len(rewards))
     run.metric("train_reward_max", max(rewards))
     run.metric("baseline_mean", sum(c["baseline"] for c in cands) / len(cands))
+
+
+def record_grader_stats(run: RunContext, grader) -> None:
+    """A grader with costs (the LLM judge) reports cumulative counters: cache hits, tokens..."""
+    stats = getattr(grader, "stats", None)
+    if callable(stats):
+        for key, value in stats().items():
+            run.metric(f"judge_{key}", value)
 
 
 def adapter_dir(run: RunContext, candidate_id: int) -> Path:

@@ -175,6 +175,6 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
     except ValueError as exc:
         raise InputError(str(exc)) from None
     grader = make_grader(cfg.grader, store=run.store, run_id=run.run_id)
-    scorer = Scorer(inner, grader)
+    scorer = Scorer(inner, grader, on_grader_failure=lambda exc: run.pause_for(f"grader failed: {exc}"))
     run.checkpoint()
     return run_restem(run, policy, scorer, cfg, train_pool, heldout, run_dir, progress)

@@ -94,11 +94,20 @@ class RunContext:
         elif kind == "resume":
             self.store.ack_command(self.run_id, cmd, False, "not paused", self.round, self.phase)
 
-    def _pause(self) -> None:
-        before = self.status
+    def pause_for(self, reason: str) -> None:
+        """Pause on our own (e.g. the judge keeps failing) until a person resumes or stops."""
+        self.store.update_run(self.run_id, error=reason)
+        self._pause(reason)
+        self.store.update_run(self.run_id, error=None)
+
+    def _pause(self, reason: str | None = None) -> None:
+        before = self.status if self.status != "paused" else "running"
         self.set_status("paused")
-        self.event("run_paused", {"phase": self.phase})
-        self.log.info("paused in round %d, phase %s", self.round, self.phase)
+        self.event("run_paused", {"phase": self.phase, "reason": reason})
+        if reason:
+            self.log.error("paused: %s; resume to try again", reason)
+        else:
+            self.log.info("paused in round %d, phase %s", self.round, self.phase)
         while True:
             if self.stop_requested:
                 raise RunStopped("SIGTERM")

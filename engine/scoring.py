@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
-from engine.graders import GradeItem, Grader
+from engine.graders import GradeItem, Grader, GraderFailure
 from engine.inner_loop import AdaptJob, InnerLoop
 
 
@@ -43,10 +43,23 @@ def _key(ctx: dict) -> tuple:
 
 
 class Scorer:
-    def __init__(self, inner: InnerLoop, grader: Grader):
+    def __init__(self, inner: InnerLoop, grader: Grader,
+                 on_grader_failure: Callable[[GraderFailure], None] | None = None):
         self.inner = inner
         self.grader = grader
+        self.on_grader_failure = on_grader_failure
         self._baselines: dict[tuple, Baseline] = {}
+
+    def grade(self, items: list[GradeItem]):
+        """Verdicts; when the grader keeps failing, ``on_grader_failure`` waits (the run
+        pauses until a person resumes it) and grading is tried again. Never scores 0 silently."""
+        while True:
+            try:
+                return self.grader.grade(items)
+            except GraderFailure as exc:
+                if self.on_grader_failure is None:
+                    raise
+                self.on_grader_failure(exc)
 
     def clear_baselines(self) -> None:
         """After the M-step the policy has changed: its unadapted answers must be recomputed."""
@@ -58,7 +71,7 @@ class Scorer:
         if todo:
             questions = [q["question"] for c in todo for q in c["questions"]]
             answers = self.inner.baseline_answers(questions)
-            verdicts = self.grader.grade([GradeItem(q["question"], q["answer"], a) for q, a in
+            verdicts = self.grade([GradeItem(q["question"], q["answer"], a) for q, a in
                                           zip((q for c in todo for q in c["questions"]), answers)])
             pos = 0
             for c in todo:
@@ -84,7 +97,7 @@ class Scorer:
             grade_items = [GradeItem(q["question"], q["answer"], ans)
                            for it, res in zip(chunk, results)
                            for q, ans in zip(it.context["questions"], res.answers)]
-            verdicts = self.grader.grade(grade_items)
+            verdicts = self.grade(grade_items)
             scores, pos = [], 0
             for it, res, base in zip(chunk, results, bases):
                 qs = it.context["questions"]
