@@ -19,14 +19,14 @@ self-edit with its passage, training sequences and each question's answers befor
 
 
 def key_table(screen: Screen) -> str:
-    """The keys active on ``screen`` (focused widget, screen and app), as Markdown."""
+    """Our keys active on ``screen`` (focused widget, screen and app), as Markdown."""
     rows = ["| Key | Action | Binding id |", "|---|---|---|"]
     seen: set[str] = set()
     for active in screen.active_bindings.values():
         binding = active.binding
-        if not binding.description or (binding.id or binding.action) in seen:
+        if not binding.id or not binding.description or binding.id in seen:
             continue
-        seen.add(binding.id or binding.action)
+        seen.add(binding.id)
         tip = f" — {binding.tooltip}" if binding.tooltip else ""
         rows.append(f"| `{screen.app.get_key_display(binding)}` | {binding.description}{tip} "
                     f"| {binding.id or ''} |")
