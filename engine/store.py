@@ -39,6 +39,10 @@ decisions(id INTEGER PK, run_id, candidate_id, decision, edited_text, who, at)
     Review decisions (approve / reject / edit). The last row per candidate wins.
 telemetry(id INTEGER PK, run_id, ts, cpu_pct, rss_mb, gpus_json)
     Samples every ~2 s; also mirrored as ``telemetry`` events for replay.
+judge_cache(key TEXT PK, model, correct, reason, run_id, created_at)
+    LLM judge verdicts shared by all runs; ``key`` is a hash of (prompt version,
+    judge model, question, gold, answer), so grading the same answer again costs
+    no request. ``run_id`` is the run that first asked. Never holds an API key.
 """
 
 from __future__ import annotations
@@ -201,6 +205,10 @@ class Store:
                 "id": int, "run_id": str, "ts": float, "cpu_pct": float,
                 "rss_mb": float, "gpus_json": str,
             }, pk="id", if_not_exists=True)
+            db["judge_cache"].create({
+                "key": str, "model": str, "correct": int, "reason": str,
+                "run_id": str, "created_at": float,
+            }, pk="key", if_not_exists=True)
             for table, cols, unique in (
                 ("events", ["run_id", "id"], False),
                 ("candidates", ["run_id", "round", "context_idx", "cand_idx"], True),
@@ -507,6 +515,29 @@ class Store:
             else:
                 out[row["candidate_id"]] = row
         return out
+
+    # ------------------------------------------------------------------ judge cache
+    def judge_cache_get(self, keys: list[str]) -> dict[str, dict]:
+        """key -> {correct, reason} for the keys already judged."""
+        out: dict[str, dict] = {}
+        keys = list(keys)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            for key, correct, reason in self.conn.execute(
+                    f"SELECT key, correct, reason FROM judge_cache WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk):
+                out[key] = {"correct": bool(correct), "reason": reason}
+        return out
+
+    def judge_cache_put(self, rows: list[dict]) -> None:
+        """rows: [{key, model, correct, reason, run_id}]; a key judged again is replaced."""
+        now = time.time()
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO judge_cache(key, model, correct, reason, run_id, created_at) "
+                "VALUES (?,?,?,?,?,?)",
+                [(r["key"], r["model"], int(bool(r["correct"])), r["reason"], r.get("run_id"), now)
+                 for r in rows])
 
 
 def _user() -> str:
