@@ -102,7 +102,7 @@ async def test_runs_screen_lists_the_recorded_run(runs):
         assert isinstance(app.screen, RunsScreen)
         table = app.screen.query_one(RunsTable)
         assert table.row_count == 1
-        cells = [c.plain for c in table.get_row(run_id)]
+        cells = table.row_text(run_id)
         assert cells[0] == "recorded"
         assert "finished" in cells[1]
         assert cells[2] == "squad-small" and cells[3] == "tiny-llama" and cells[4] == "2/2"
@@ -350,7 +350,7 @@ async def test_an_engine_failure_shows_in_the_dashboard(runs):
         table = app.screen.query_one(RunsTable)
         app.screen.reload()
         await pilot.pause(0.3)
-        assert "failed" in table.get_row(run_id)[1].plain
+        assert "failed" in table.row_text(run_id)[1]
 
 
 @pilot_test

@@ -99,11 +99,11 @@ class RunsScreen(Screen):
         if run_id:
             self.app.open_run(run_id)
 
-    @on(RunsTable.RowSelected)
-    def _row_selected(self, event: RunsTable.RowSelected) -> None:
+    @on(RunsTable.Selected)
+    def _row_selected(self, event: RunsTable.Selected) -> None:
         event.stop()
-        if event.row_key is not None:
-            self.app.open_run(event.row_key.value)
+        if event.row_id is not None:
+            self.app.open_run(event.row_id)
 
     def action_new_run(self) -> None:
         self.app.new_run()
