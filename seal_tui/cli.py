@@ -10,10 +10,10 @@ from pathlib import Path
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seal-tui",
-        description="A terminal lab console for SEAL: start runs, watch them live, review, replay.")
+        description="A terminal lab console for SEAL: start runs and watch them live.")
     parser.add_argument("--runs-dir", type=Path, default=None,
                         help="the run store folder (default: $SEAL_RUNS_DIR, else ./runs)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="[COMMAND]")
     sub.add_parser("console", help="open the console on the runs screen (the default)")
     attach = sub.add_parser("attach", help="open a run's dashboard: its state so far, then live")
     attach.add_argument("run", nargs="?", help="run id, id prefix or name (default: the latest running run)")
