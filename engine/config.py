@@ -132,6 +132,9 @@ class EvalCfg:
     every_round: bool = f(True, "evaluate on held-out contexts after every round (else only round 0 and the last)")
     temperature: float = f(0.0, "temperature of the held-out self-edit (0: greedy)", min=0)
     passage_only: bool = f(True, "also measure training on the passage alone")
+    multi_passage: int = f(0, "multi-passage (continued pretraining) setting: one LoRA on the self-edits of this many held-out passages together (0: off)", min=0)
+    forgetting_k: int = f(0, "forgetting experiment: apply self-edits of this many passages in sequence, merging each (0: off)", min=0)
+    forgetting_sequences: int = f(2, "forgetting experiment: sequences averaged", min=1)
 
 
 @dataclass
@@ -253,6 +256,9 @@ def parse_set(item: str) -> tuple[str, str, Any]:
 
 
 def _check_consistency(cfg: Config) -> None:
+    for name in ("multi_passage", "forgetting_k"):
+        if getattr(cfg.eval, name) > cfg.data.n_heldout:
+            raise ConfigError(f"eval.{name} = {getattr(cfg.eval, name)}: cannot exceed data.n_heldout = {cfg.data.n_heldout}")
     if cfg.sample.prompt_style == "custom":
         t = cfg.sample.template
         if "{context}" not in t:

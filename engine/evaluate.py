@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.continual import forgetting_eval, multi_passage_eval
 from engine.models import Policy
 from engine.runtime import RunContext
 from engine.sampling import sample_self_edits
@@ -47,6 +48,12 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, heldout: l
                          "self_edit_text": se}
                         for i, (c, n, b, se) in enumerate(zip(heldout, n_q, bases, self_edits))],
     }
+    if cfg.eval.multi_passage:
+        run.set_phase("eval", total=2)
+        result["multi_passage"] = multi_passage_eval(run, scorer, heldout, self_edits, cfg, seed)
+    if cfg.eval.forgetting_k:
+        run.set_phase("eval", total=cfg.eval.forgetting_k * cfg.eval.forgetting_sequences)
+        result["forgetting"] = forgetting_eval(run, scorer, heldout, self_edits, cfg, seed)
     from engine.restem import record_grader_stats
     record_grader_stats(run, scorer.grader)
     run.event("eval_result", result)

@@ -130,6 +130,23 @@ class StackedLoRA:
     def off(self) -> None:
         self.route(None)
 
+    # -- merging a slot into the base weights (continual self-edits)
+    @torch.no_grad()
+    def merge_slot(self, slot: int) -> None:
+        """W += scale * (A B)^T for every wrapped layer: the adapter becomes part of the model."""
+        for layer in self.layers:
+            delta = (layer.A.data[slot] @ layer.B.data[slot]).T * layer.scale
+            layer.base.weight.data += delta.to(layer.base.weight.dtype)
+
+    @torch.no_grad()
+    def snapshot_base(self) -> list[torch.Tensor]:
+        return [layer.base.weight.data.clone() for layer in self.layers]
+
+    @torch.no_grad()
+    def restore_base(self, saved: list[torch.Tensor]) -> None:
+        for layer, w in zip(self.layers, saved):
+            layer.base.weight.data.copy_(w)
+
     # -- PEFT export of one slot
     def save_slot_peft(self, slot: int, folder: Path, base_model_path: str) -> None:
         """Write slot ``slot`` as a PEFT adapter folder (loadable with PeftModel.from_pretrained)."""

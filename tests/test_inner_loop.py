@@ -111,3 +111,25 @@ def test_missing_and_broken_model_folders_are_named(tmp_path):
     (tmp_path / "empty" / "config.json").write_text("{}")
     with pytest.raises(ModelLoadError, match="no weights"):
         load_policy(str(tmp_path / "empty"))
+
+
+def test_merging_a_slot_gives_the_same_model_as_routing_through_it(policy):
+    cfg = InnerCfg(epochs=5, batch_size=0, lr=1e-2, targets=["all-linear"], lora_r=4, lora_alpha=8)
+    inner = InnerLoop(policy, cfg, slots=1)
+    saved = inner.lora.snapshot_base()
+    inner.lora.reset([4])
+    inner.train([AdaptJob(["Oslo\nOslo is a port."], [], seed=4)])
+    ids = policy.tokenizer("Oslo is", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        inner.lora.route(torch.zeros(1, dtype=torch.long))
+        routed = policy.model(ids).logits
+        inner.lora.off()
+        plain = policy.model(ids).logits
+        inner.lora.merge_slot(0)
+        merged = policy.model(ids).logits
+        inner.lora.restore_base(saved)
+        restored = policy.model(ids).logits
+    assert not torch.allclose(routed, plain)
+    torch.testing.assert_close(merged, routed, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(restored, plain)
+    inner.lora.detach()

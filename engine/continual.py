@@ -1,0 +1,88 @@
+"""The paper's two further evaluations of a round's policy on held-out passages.
+
+Multi-passage (continued pretraining): one LoRA trained on the self-edits of N
+passages together (each passage appended once), then all their questions.
+
+Forgetting (continual self-edits): for a sequence of k passages, train on each
+passage's self-edit in turn and merge it into the weights; after each step answer
+the questions of every passage so far. Row 0 of the matrix is the model before any
+edit (all k passages), row i the model after i edits (passages 0..i-1).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+from engine.graders import GradeItem
+from engine.inner_loop import AdaptJob
+from engine.runtime import RunContext
+from engine.scoring import ScoreItem, Scorer
+from engine.sequences import passage_sequences, training_sequences
+
+
+def _sequences(ctx: dict, self_edit: str, cfg, *, append_passage: bool) -> list[str]:
+    return training_sequences(ctx["title"], self_edit, split=cfg.inner.split, context=ctx["context"],
+                              append_passage=append_passage)
+
+
+def multi_passage_eval(run: RunContext, scorer: Scorer, heldout: list[dict], self_edits: list[str],
+                       cfg, seed: int) -> dict:
+    n = cfg.eval.multi_passage
+    ctxs, edits = heldout[:n], self_edits[:n]
+    together = {"title": f"{n} passages", "context": "\n".join(c["context"] for c in ctxs),
+                "questions": [q for c in ctxs for q in c["questions"]]}
+    items = [ScoreItem(together, [s for c in ctxs for s in passage_sequences(c["title"], c["context"])], seed),
+             ScoreItem(together, [s for c, e in zip(ctxs, edits) for s in _sequences(c, e, cfg, append_passage=True)],
+                       seed + 1)]
+    scores = [s for _, chunk in scorer.score_chunks(items) for s in chunk]
+    result = {"n_passages": n, "n_questions": len(together["questions"]), "none": scores[0].baseline,
+              "passage": scores[0].reward, "self_edit": scores[1].reward}
+    for name in ("none", "passage", "self_edit"):
+        run.metric(f"multi_{name}", result[name])
+    run.log.info("round %d multi-passage (%d passages): none %.3f, passages %.3f, self-edits %.3f",
+                 run.round, n, result["none"], result["passage"], result["self_edit"])
+    return result
+
+
+def _accuracy(scorer: Scorer, ctx: dict) -> float:
+    answers = scorer.inner.baseline_answers([q["question"] for q in ctx["questions"]])
+    verdicts = scorer.grade([GradeItem(q["question"], q["answer"], a) for q, a in zip(ctx["questions"], answers)])
+    return sum(v.correct for v in verdicts) / max(1, len(verdicts))
+
+
+def forgetting_eval(run: RunContext, scorer: Scorer, heldout: list[dict], self_edits: list[str],
+                    cfg, seed: int) -> dict:
+    k, n_seq = cfg.eval.forgetting_k, cfg.eval.forgetting_sequences
+    inner = scorer.inner
+    rng = random.Random(seed)
+    matrices = []
+    saved = inner.lora.snapshot_base()
+    try:
+        for s in range(n_seq):
+            order = rng.sample(range(len(heldout)), k)
+            ctxs = [heldout[i] for i in order]
+            m: list[list[float | None]] = [[_accuracy(scorer, c) for c in ctxs]]
+            for i, idx in enumerate(order, 1):
+                inner.lora.reset([seed + 101 * s + i])
+                inner.train([AdaptJob(_sequences(heldout[idx], self_edits[idx], cfg,
+                                                 append_passage=cfg.inner.append_passage), [], seed + i)])
+                inner.lora.merge_slot(0)
+                inner.lora.reset([0])
+                m.append([_accuracy(scorer, c) for c in ctxs[:i]] + [None] * (k - i))
+                run.checkpoint()
+            matrices.append(m)
+            inner.lora.restore_base(saved)
+    finally:
+        inner.lora.restore_base(saved)
+    mean = [[None if matrices[0][r][c] is None else statistics.fmean(mm[r][c] for mm in matrices)
+             for c in range(k)] for r in range(k + 1)]
+    std = [[None if matrices[0][r][c] is None else (statistics.pstdev([mm[r][c] for mm in matrices]))
+            for c in range(k)] for r in range(k + 1)]
+    row_mean = [statistics.fmean(v for v in row if v is not None) for row in mean]
+    result = {"k": k, "sequences": n_seq, "mean": mean, "std": std, "row_mean": row_mean}
+    run.metric("forgetting_first_passage_final", mean[k][0])
+    run.metric("forgetting_row_mean_final", row_mean[k])
+    run.log.info("round %d forgetting over %d edits: row means %s", run.round, k,
+                 " ".join(f"{x:.2f}" for x in row_mean))
+    return result
