@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("console", help="open the console on the runs screen (the default)")
     attach = sub.add_parser("attach", help="open a run's dashboard: its state so far, then live")
     attach.add_argument("run", nargs="?", help="run id, id prefix or name (default: the latest running run)")
+    from .commands import add_subcommands
+    add_subcommands(sub)  # ls, show, run, resume, export, import: terminal subcommands
     return parser
 
 
@@ -25,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     from engine.store import Store, StoreError, default_runs_dir
 
     runs_dir = (args.runs_dir or default_runs_dir()).expanduser()
+    from .commands import COMMANDS, dispatch
+    if args.command in COMMANDS:
+        return dispatch(args, runs_dir)
     try:
         store = Store(runs_dir)
     except (StoreError, OSError) as exc:

@@ -138,7 +138,7 @@ def plan_import(path: Path | str) -> ImportPlan:
     """Read and check ``path``; raises ImportRejected with the reason."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ImportRejected(f"{path}: no such file; expected {EXPECTED}")
+        raise ImportRejected(f"{path}: no such file; pass the path of a SEAL result file (.json or .jsonl)")
     raw = path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
     try:
@@ -147,7 +147,7 @@ def plan_import(path: Path | str) -> ImportPlan:
         raise ImportRejected(f"{path}: not UTF-8 text; expected {EXPECTED}") from None
     if not text.strip():
         raise ImportRejected(f"{path}: the file is empty; expected {EXPECTED}")
-    data = _parse(path, text)
+    data = _parse_lines(path, text) if path.suffix == ".jsonl" else _parse(path, text)
     if isinstance(data, list):
         return _plan_mstep_set(path, sha, data)
     if not isinstance(data, dict):
@@ -168,6 +168,14 @@ def _parse(path: Path, text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         first_error = exc
+    try:
+        return _parse_lines(path, text)
+    except ImportRejected:
+        raise ImportRejected(f"{path}: not valid JSON ({first_error.msg} at line {first_error.lineno} column "
+                             f"{first_error.colno}); expected {EXPECTED}") from None
+
+
+def _parse_lines(path: Path, text: str) -> list:
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -175,12 +183,8 @@ def _parse(path: Path, text: str) -> Any:
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            if n == 1 or not rows:
-                raise ImportRejected(
-                    f"{path}: not valid JSON ({first_error.msg} at line {first_error.lineno} column "
-                    f"{first_error.colno}); expected {EXPECTED}") from None
             raise ImportRejected(f"{path}: line {n} is not valid JSON ({exc.msg}); "
-                                 "expected one JSON object per line") from None
+                                 "expected one JSON object per line (JSONL)") from None
     return rows
 
 
@@ -196,7 +200,8 @@ class _Checker:
         raise ImportRejected(f"{self.path}: {where}: expected {expected}{got}")
 
     def get(self, obj: dict, key: str, where: str, kind: str, *, optional: bool = False) -> Any:
-        label = f"{where}.{key}" if where else key
+        label = f"{where}.{key}" if where and not where.startswith("line ") else \
+            f"{where}: field {key!r}" if where else key
         if key not in obj:
             if optional:
                 return None

@@ -1,0 +1,268 @@
+"""The terminal subcommands: ``ls``, ``show``, ``run``, ``resume``, ``export``, ``import``.
+
+They read and write the run store like the console does, print plain text (or
+JSON for scripts), and never import torch: a run is started as its own engine
+process (seal_tui.launcher), so it outlives the terminal that started it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .format import date_time, duration, pct
+from .summary import LIVE, run_row
+
+COMMANDS = ("ls", "show", "run", "resume", "export", "import")
+START_WAIT_S = 30.0   # how long run/resume wait for the engine to show up in the store
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line, exit code 2."""
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
+    ls = sub.add_parser("ls", help="list the runs in the store, newest first")
+    ls.add_argument("--json", action="store_true", help="print a JSON list for scripts")
+    show = sub.add_parser("show", help="print a run's summary: config, accuracies per round, saved policies, adapters")
+    show.add_argument("run", help="run id, id prefix or name")
+    show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run = sub.add_parser("run", help="start an engine run (with --detach: without the console)")
+    run.add_argument("--preset", help="preset to start from (default: sandbox); see 'seal-engine presets'")
+    run.add_argument("--config", metavar="FILE", help="TOML file with [section] fields over the preset")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                     help="override one field, e.g. --set inner.lr=1e-3 (repeatable)")
+    run.add_argument("--name", help="name shown in the console")
+    run.add_argument("--detach", action="store_true",
+                     help="print the run id and return; the engine keeps running (attach later)")
+    resume = sub.add_parser("resume", help="continue a stale, failed or stopped run in a new engine process")
+    resume.add_argument("run", help="run id, id prefix or name")
+    resume.add_argument("--detach", action="store_true", help="print the attach command instead of opening the console")
+    export = sub.add_parser("export", help="write a run's candidates, answers, metrics or events as JSONL or CSV")
+    export.add_argument("run", help="run id, id prefix or name")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format (default: jsonl)")
+    export.add_argument("--what", choices=("candidates", "answers", "metrics", "events"), default="candidates",
+                        help="what to export (default: candidates)")
+    export.add_argument("--out", metavar="FILE", help="output file, '-' for stdout (default: ./<run>-<what>.<format>)")
+    imp = sub.add_parser("import", help="import result files of the SEAL reference implementation as read-only runs")
+    imp.add_argument("paths", nargs="+", metavar="PATH", help="a result file, or a folder of them")
+    for parser in (ls, show, run, resume, export, imp):  # also accepted after the subcommand
+        parser.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
+                            help="the run store folder (default: $SEAL_RUNS_DIR, else ./runs)")
+
+
+def dispatch(args: argparse.Namespace, runs_dir: Path) -> int:
+    runs_dir = Path(runs_dir).expanduser().resolve()
+    handler = {"ls": cmd_ls, "show": cmd_show, "run": cmd_run, "resume": cmd_resume,
+               "export": cmd_export, "import": cmd_import}[args.command]
+    from engine.store import StoreError
+    try:
+        return handler(args, runs_dir)
+    except (UserError, StoreError) as exc:
+        print(f"seal-tui {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `seal-tui ls | head`
+        return 0
+
+
+def _store(runs_dir: Path, *, create: bool = False):
+    from engine.store import Store
+    return Store(runs_dir, create=create)
+
+
+def _find(store, ref: str) -> dict:
+    run = store.find_run(ref)
+    if run is None:
+        raise UserError(f"no run {ref!r} in {store.path}; 'seal-tui ls' lists the runs")
+    return run
+
+
+# ---------------------------------------------------------------- ls
+def cmd_ls(args, runs_dir: Path) -> int:
+    from engine.store import DB_NAME
+
+    if not (runs_dir / DB_NAME).is_file():  # nothing to list; listing creates no store
+        print("[]" if args.json else f"no runs in {runs_dir}; start one with `seal-tui run --preset sandbox --detach`")
+        return 0
+    store = _store(runs_dir)
+    rows = [run_row(store, r) for r in store.list_runs()]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print(f"no runs in {runs_dir}; start one with `seal-tui run --preset sandbox --detach`")
+        return 0
+    header = ("ID", "NAME", "STATUS", "PRESET", "MODEL", "ROUND", "HELD-OUT", "STARTED", "DURATION", "SOURCE")
+    table = [header] + [(
+        r["id"], _cut(r["name"] or "", 24), r["status"].replace("_", " "), r["preset"] or "–",
+        _cut(r["model"] or "–", 24), f"{r['round']}/{r['rounds']}", pct(r["best_heldout"]),
+        date_time(r["started_at"] or r["created_at"]), duration(r["duration_s"]), r["source"])
+        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    stale = [r for r in rows if r["status"] == "stale"]
+    for r in stale:
+        print(f"\n{r['id']} is stale: its engine is gone (last event {date_time(r['last_event_at'])}); "
+              f"`seal-tui resume {r['id']}` continues it")
+    return 0
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ---------------------------------------------------------------- run / resume
+@dataclass
+class ResumeSpec:
+    """A launcher spec for ``python -m engine resume`` (spawn_engine only calls ``argv``)."""
+
+    preset: str = ""
+
+    def argv(self, runs_dir: Path, run_id: str) -> list[str]:
+        return [sys.executable, "-m", "engine", "resume", run_id, "--runs-dir", str(runs_dir)]
+
+
+def cmd_run(args, runs_dir: Path) -> int:
+    from engine.config import ConfigError, load_config
+
+    from .launcher import LaunchSpec, new_run_id, spawn_engine
+
+    try:  # the engine would refuse the same config; say so before starting a process
+        cfg = load_config(args.config, args.preset, args.overrides)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    runs_dir = runs_dir.resolve()
+    store = _store(runs_dir, create=True)
+    spec = LaunchSpec(preset=cfg.run.preset, config_path=str(Path(args.config).resolve()) if args.config else None,
+                      overrides=list(args.overrides), name=args.name)
+    run_id = new_run_id(cfg.run.preset)
+    proc = spawn_engine(spec, runs_dir, run_id)
+    if not _wait_started(store, proc, lambda run: run is not None):
+        return _engine_gone(proc, "start")
+    return _after_start(args, runs_dir, run_id, proc, "started")
+
+
+def cmd_resume(args, runs_dir: Path) -> int:
+    from .launcher import spawn_engine
+
+    runs_dir = runs_dir.resolve()
+    store = _store(runs_dir)
+    run = _find(store, args.run)
+    if run.get("source") == "imported":
+        raise UserError(f"run {run['id']} was imported from result files and cannot be resumed")
+    if run["status"] == "finished":
+        raise UserError(f"run {run['id']} already finished; start a new run instead")
+    if run["status"] in LIVE and not store.is_stale(run):
+        raise UserError(f"run {run['id']} is still {run['status']} (engine pid {run['pid']}); "
+                        f"`seal-tui attach {run['id']}` shows it")
+    proc = spawn_engine(ResumeSpec(), runs_dir, run["id"])
+    if not _wait_started(store, proc, lambda r: r is not None and r.get("pid") == proc.pid):
+        return _engine_gone(proc, "resume")
+    return _after_start(args, runs_dir, run["id"], proc, "resumed")
+
+
+def _wait_started(store, proc, ready) -> bool:
+    """Wait (bounded) until the engine's run shows in the store; False if the engine exited first."""
+    end = time.monotonic() + START_WAIT_S
+    while time.monotonic() < end:
+        if ready(store.get_run(proc.run_id)):
+            return True
+        if proc.exit_code() is not None:
+            return ready(store.get_run(proc.run_id)) and proc.exit_code() == 0
+        time.sleep(0.1)
+    return True  # slow machine: still starting; the output file tells if it fails later
+
+
+def _engine_gone(proc, what: str) -> int:
+    code = proc.exit_code()
+    print(f"seal-tui: the engine did not {what} (exit code {code}); its output ({proc.output_path}):",
+          file=sys.stderr)
+    print(proc.output_tail() or "(no output)", file=sys.stderr)
+    return code or 1
+
+
+def _after_start(args, runs_dir: Path, run_id: str, proc, verb: str) -> int:
+    runs_opt = f" --runs-dir {runs_dir}" if runs_dir != _default_runs_dir().resolve() else ""
+    if args.detach:
+        print(run_id)
+        print(f"{verb} run {run_id} (engine pid {proc.pid}, output in {proc.output_path})", file=sys.stderr)
+        print(f"attach: seal-tui{runs_opt} attach {run_id}", file=sys.stderr)
+        return 0
+    from .app import SealApp
+    app = SealApp(runs_dir, open_run=run_id)
+    app.processes[run_id] = proc  # the dashboard shows the engine's output if it dies
+    app.run()
+    print(f"run {run_id} goes on in the background; attach: seal-tui{runs_opt} attach {run_id}")
+    return 0
+
+
+def _default_runs_dir() -> Path:
+    from engine.store import default_runs_dir
+    return default_runs_dir()
+
+
+# ---------------------------------------------------------------- export / import
+def cmd_export(args, runs_dir: Path) -> int:
+    from .export import default_path, export_run
+
+    store = _store(runs_dir)
+    run = _find(store, args.run)
+    if args.out == "-":
+        n = export_run(store, run["id"], args.what, args.format, sys.stdout)
+        print(f"exported {n} {args.what} rows of run {run['id']}", file=sys.stderr)
+        return 0
+    out = Path(args.out) if args.out else default_path(run["id"], args.what, args.format)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            n = export_run(store, run["id"], args.what, args.format, fh)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"wrote {n} {args.what} rows of run {run['id']} to {out}")
+    return 0
+
+
+def cmd_import(args, runs_dir: Path) -> int:
+    from .importers import ImportRejected, import_file, plan_import
+
+    files: list[Path] = []
+    for raw in args.paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".json", ".jsonl"))
+            if not found:
+                raise UserError(f"{path}: no .json or .jsonl files in this folder")
+            files.extend(found)
+        else:
+            files.append(path)
+    try:  # every file is checked before any is written
+        for path in files:
+            plan_import(path)
+    except ImportRejected as exc:
+        print(f"seal-tui import: {exc}", file=sys.stderr)
+        print("seal-tui import: nothing was imported", file=sys.stderr)
+        return 2
+    store = _store(runs_dir, create=True)
+    for path in files:
+        outcome = import_file(store, path)
+        verb = "imported" if outcome.created else "skipped"
+        print(f"{verb} {path.name} -> run {outcome.run_id}: {outcome.summary}")
+    return 0
+
+
+# ---------------------------------------------------------------- show
+def cmd_show(args, runs_dir: Path) -> int:
+    from .summary import render_summary, run_summary
+
+    store = _store(runs_dir)
+    summary = run_summary(store, _find(store, args.run))
+    print(json.dumps(summary, indent=1) if args.json else render_summary(summary))
+    return 0

@@ -1,0 +1,108 @@
+"""Export a run's candidates, answers, metrics or events as JSONL or CSV for pandas.
+
+``pd.read_json(path, lines=True)`` and ``pd.read_csv(path)`` read every file this
+writes. Times are UNIX seconds (pandas turns the ``*_at`` columns of JSONL into
+datetimes by itself). What each export holds:
+
+candidates  one record per sampled self-edit: run_id, id, round, context_idx,
+            cand_idx, title, self_edit, reward, baseline, gain, kept, keep_reason,
+            review, trained_text, created_at, scored_at, n_questions,
+            n_correct_before, n_correct_after. JSONL adds the nested
+            ``train_sequences`` (list of str) and ``answers`` (list of per-question
+            records); CSV, one flat row per candidate, has n_train_sequences
+            instead; the per-question rows are ``answers``.
+answers     one row per (candidate, question): run_id, candidate_id, round,
+            context_idx, cand_idx, q_idx, question, gold, answer_before,
+            answer_after, correct_before, correct_after, reason.
+metrics     one row per recorded number: run_id, round, name, value, step, ts.
+events      the event log: id, run_id, ts, kind, round, phase, data (an object in
+            JSONL, its JSON text in CSV).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Iterator, TextIO
+
+from engine.store import Store
+
+WHATS = ("candidates", "answers", "metrics", "events")
+FORMATS = ("jsonl", "csv")
+
+CANDIDATE_FIELDS = ("run_id", "id", "round", "context_idx", "cand_idx", "title", "self_edit", "reward",
+                    "baseline", "gain", "kept", "keep_reason", "review", "trained_text", "created_at",
+                    "scored_at", "n_questions", "n_correct_before", "n_correct_after")
+ANSWER_FIELDS = ("run_id", "candidate_id", "round", "context_idx", "cand_idx", "q_idx", "question", "gold",
+                 "answer_before", "answer_after", "correct_before", "correct_after", "reason")
+METRIC_FIELDS = ("run_id", "round", "name", "value", "step", "ts")
+EVENT_FIELDS = ("id", "run_id", "ts", "kind", "round", "phase", "data")
+
+
+def default_path(run_id: str, what: str, fmt: str) -> Path:
+    return Path(f"{run_id}-{what}.{fmt}")
+
+
+def export_run(store: Store, run_id: str, what: str, fmt: str, out: TextIO) -> int:
+    """Write ``what`` of run ``run_id`` to ``out`` (opened with newline=""); returns the rows written."""
+    if what not in WHATS:
+        raise ValueError(f"unknown export {what!r}: expected one of {', '.join(WHATS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    flat = fmt == "csv"
+    if what == "candidates":
+        fields, rows = CANDIDATE_FIELDS + (("n_train_sequences",) if flat else ("train_sequences", "answers")), \
+            candidate_records(store, run_id, nested=not flat)
+    elif what == "answers":
+        fields, rows = ANSWER_FIELDS, answer_records(store, run_id)
+    elif what == "metrics":
+        fields, rows = METRIC_FIELDS, ({k: m[k] for k in METRIC_FIELDS} for m in store.metrics(run_id))
+    else:
+        fields, rows = EVENT_FIELDS, (e.as_dict() for e in store.iter_events(run_id))
+    if flat:
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")  # \r\n: quotes \r in texts too
+        writer.writeheader()
+    n = 0
+    for row in rows:
+        if flat:
+            if what == "events":
+                row = dict(row, data=json.dumps(row["data"], ensure_ascii=False))
+            writer.writerow(row)
+        else:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def candidate_records(store: Store, run_id: str, *, nested: bool = True) -> Iterator[dict]:
+    """Each candidate of the run with its per-question counts (and, nested, its answers)."""
+    answers_by_cand: dict[int, list[dict]] = {}
+    for a in answer_records(store, run_id):
+        answers_by_cand.setdefault(a["candidate_id"], []).append(a)
+    for c in store.candidates(run_id):
+        answers = answers_by_cand.get(c["id"], [])
+        sequences = json.loads(c["train_sequences_json"]) if c["train_sequences_json"] else []
+        rec = {k: c[k] for k in CANDIDATE_FIELDS if k in c}
+        rec["run_id"] = run_id
+        rec["kept"] = None if c["kept"] is None else bool(c["kept"])
+        rec["n_questions"] = len(answers)
+        rec["n_correct_before"] = sum(a["correct_before"] for a in answers)
+        rec["n_correct_after"] = sum(a["correct_after"] for a in answers)
+        if nested:
+            rec["train_sequences"] = sequences
+            rec["answers"] = [{k: a[k] for k in ANSWER_FIELDS[5:]} for a in answers]
+        else:
+            rec["n_train_sequences"] = len(sequences)
+        yield rec
+
+
+def answer_records(store: Store, run_id: str) -> Iterator[dict]:
+    rows = store.conn.execute(
+        "SELECT c.id, c.round, c.context_idx, c.cand_idx, a.q_idx, a.question, a.gold, a.answer_before, "
+        "a.answer_after, a.correct_before, a.correct_after, a.reason FROM answers a "
+        "JOIN candidates c ON c.id = a.candidate_id WHERE c.run_id = ? ORDER BY c.id, a.q_idx", (run_id,))
+    for r in rows:
+        yield {"run_id": run_id, "candidate_id": r[0], "round": r[1], "context_idx": r[2], "cand_idx": r[3],
+               "q_idx": r[4], "question": r[5], "gold": r[6], "answer_before": r[7], "answer_after": r[8],
+               "correct_before": bool(r[9]), "correct_after": bool(r[10]), "reason": r[11] or ""}
