@@ -19,12 +19,35 @@ from torch import nn
 
 
 class SlotRouting:
-    """Which slot each batch row uses; shared by all wrapped layers. ``rows=None`` turns LoRA off."""
+    """Which slot each batch row uses; shared by all wrapped layers. ``rows=None`` turns LoRA off.
+
+    Rows come grouped by slot (job after job), so the layers work per contiguous
+    segment: one batched matmul when every slot has the same number of rows (the
+    usual case), else one pair of matmuls per segment; no per-row gather of weights.
+    """
 
     def __init__(self) -> None:
         self.rows: torch.Tensor | None = None
+        self.segments: list[tuple[int, int, int]] = []   # (slot, first row, end row)
+        self.uniform: int = 0                             # rows per slot when all equal and in slot order
         self.dropout: float = 0.0
         self.training: bool = False
+
+    def set(self, rows: torch.Tensor | None) -> None:
+        self.rows = rows
+        self.segments, self.uniform = [], 0
+        if rows is None:
+            return
+        values = rows.tolist()
+        start = 0
+        for i in range(1, len(values) + 1):
+            if i == len(values) or values[i] != values[start]:
+                self.segments.append((values[start], start, i))
+                start = i
+        sizes = {e - b for _, b, e in self.segments}
+        slots = [s for s, _, _ in self.segments]
+        if len(sizes) == 1 and slots == list(range(len(slots))):
+            self.uniform = sizes.pop()
 
 
 class StackedLoRALinear(nn.Module):
@@ -43,12 +66,18 @@ class StackedLoRALinear(nn.Module):
         rows = self.routing.rows
         if rows is None:
             return y
+        route = self.routing
         shape = x.shape
         xs = x.reshape(shape[0], -1, shape[-1]).float()
-        if self.routing.training and self.routing.dropout > 0:
-            xs = nn.functional.dropout(xs, self.routing.dropout, training=True)
-        delta = torch.bmm(torch.bmm(xs, self.A[rows]), self.B[rows]) * self.scale
-        return y + delta.reshape(*shape[:-1], -1).to(y.dtype)
+        if route.training and route.dropout > 0:
+            xs = nn.functional.dropout(xs, route.dropout, training=True)
+        if route.uniform:
+            n_slots = len(route.segments)
+            flat = xs.reshape(n_slots, -1, shape[-1])        # [slots, rows_per_slot * T, in]
+            delta = torch.bmm(torch.bmm(flat, self.A[:n_slots]), self.B[:n_slots])
+        else:
+            delta = torch.cat([xs[b:e] @ self.A[s] @ self.B[s] for s, b, e in route.segments])
+        return y + (delta * self.scale).reshape(*shape[:-1], -1).to(y.dtype)
 
 
 def _matches(name: str, targets: list[str]) -> bool:
@@ -124,7 +153,8 @@ class StackedLoRA:
             layer.B.data.zero_()
 
     def route(self, rows: torch.Tensor | None, *, training: bool = False) -> None:
-        self.routing.rows = rows
+        """Send batch row i through slot ``rows[i]``; rows must come grouped by slot."""
+        self.routing.set(rows)
         self.routing.training = training
 
     def off(self) -> None:
