@@ -54,12 +54,16 @@ def split_contexts(items: list[dict], *, n_heldout: int, seed: int) -> tuple[lis
     return train, heldout
 
 
-def load_run_contexts(data_cfg, seed: int) -> tuple[list[dict], list[dict]]:
-    """The training pool and the held-out contexts of a run."""
+def load_run_contexts(data_cfg, seed: int, model: str | None = None) -> tuple[list[dict], list[dict]]:
+    """The training pool and the held-out contexts of a run.
+
+    For the sandbox, the world is the one of the sandbox model in use: a folder given
+    as ``model`` (e.g. a rebuilt sandbox) if it has the sandbox's metadata, else the shipped one."""
     if data_cfg.path == "sandbox":
         from engine import sandbox
+        model_dir = model if model and (Path(model) / sandbox.META_FILE).is_file() else None
         try:
-            world = sandbox.contexts()
+            world = sandbox.contexts(model_dir)
         except FileNotFoundError as exc:
             raise DataError(str(exc)) from None
         train = list(world["train"])

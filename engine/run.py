@@ -150,7 +150,7 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
     torch.manual_seed(cfg.run.seed)
     run.set_phase("setup")
     try:
-        train_pool, heldout = load_run_contexts(cfg.data, cfg.run.seed)
+        train_pool, heldout = load_run_contexts(cfg.data, cfg.run.seed, cfg.model.name_or_path)
     except DataError as exc:
         raise InputError(str(exc)) from None
     progress = Progress(run.store.iter_events(run.run_id)) if resume else Progress()
