@@ -107,7 +107,7 @@ def cmd_ls(args, runs_dir: Path) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     stale = [r for r in rows if r["status"] == "stale"]
     for r in stale:
-        print(f"\n{r['id']} is stale: its engine is gone (last event {date_time(r['last_event_at'])}); "
+        print(f"\n{r['id']} is stale: its engine is gone (last event {date_time(r['last_event_at'])}, {duration(time.time() - (r['last_event_at'] or time.time()))} ago); "
               f"`seal-tui resume {r['id']}` continues it")
     return 0
 

@@ -1,0 +1,196 @@
+"""The terminal subcommands (ls, show, run, resume, export, import) run as a user runs them:
+``python -m seal_tui --runs-dir D ...`` in a subprocess, against stores real engine runs wrote."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.store import Store
+from seal_tui.testing import copy_store
+from tests.conftest import REPO, tiny_run_args, wait_for
+
+RESULTS = REPO.parent / "shared" / "data" / "seal" / "results"
+
+
+def seal_tui(runs_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------- fast: no engine
+def test_ls_on_a_missing_store_prints_an_empty_list_and_creates_nothing(tmp_path):
+    proc = seal_tui(tmp_path / "runs", "ls", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+    assert not (tmp_path / "runs").exists()
+    proc = seal_tui(tmp_path / "runs", "ls")
+    assert proc.returncode == 0 and "no runs" in proc.stdout
+
+
+def test_show_and_export_of_an_unknown_run_say_so(tmp_path):
+    Store(tmp_path).close()
+    for args in (("show", "nope"), ("export", "nope"), ("resume", "nope")):
+        proc = seal_tui(tmp_path, *args)
+        assert proc.returncode == 2, args
+        assert "no run 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_with_a_bad_config_starts_nothing(tmp_path):
+    proc = seal_tui(tmp_path, "run", "--preset", "sandbox", "--set", "inner.lr=fast", "--detach")
+    assert proc.returncode == 2
+    assert "inner.lr" in proc.stderr and "Traceback" not in proc.stderr
+    assert json.loads(seal_tui(tmp_path, "ls", "--json").stdout) == []
+
+
+def test_imported_runs_are_listed_shown_and_not_resumable(tmp_path):
+    sft = tmp_path / "sft_best1of2_iter0.jsonl"
+    sft.write_text("".join(json.dumps({"prompt": f"Passage:\nTitle {i}\nText {i}.\n\nImplications:\n",
+                                       "completion": f"1. fact {i}"}) + "\n" for i in range(3)))
+    runs = tmp_path / "runs"
+    proc = seal_tui(runs, "import", str(sft))
+    assert proc.returncode == 0 and "imported sft_best1of2_iter0.jsonl" in proc.stdout
+    (row,) = json.loads(seal_tui(runs, "ls", "--json").stdout)
+    assert (row["source"], row["status"], row["preset"], row["rounds"]) == ("imported", "finished", "seal-reference", 1)
+    again = seal_tui(runs, "import", str(sft))
+    assert again.returncode == 0 and "already imported" in again.stdout
+    assert len(json.loads(seal_tui(runs, "ls", "--json").stdout)) == 1
+    show = seal_tui(runs, "show", row["id"])
+    assert show.returncode == 0 and "imported: " in show.stdout and "3 examples" in show.stdout
+    resume = seal_tui(runs, "resume", row["id"])
+    assert resume.returncode == 2 and "imported" in resume.stderr
+
+
+# ---------------------------------------------------------------- against a real engine run
+@pytest.mark.slow
+def test_ls_json_and_show_describe_a_recorded_engine_run(recorded_run):
+    runs_dir, run_id = recorded_run
+    proc = seal_tui(runs_dir, "ls", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = [r for r in json.loads(proc.stdout) if r["id"] == run_id]
+    assert (row["name"], row["status"], row["preset"], row["source"]) == ("recorded", "finished", "squad-small", "engine")
+    assert row["rounds"] == 2 and row["duration_s"] > 0
+    table = seal_tui(runs_dir, "ls").stdout
+    assert run_id in table and "finished" in table and "2/2" in table
+
+    proc = seal_tui(runs_dir, "show", run_id, "--json")
+    summary = json.loads(proc.stdout)
+    store = Store(runs_dir)
+    by_round = {r["round"]: r for r in summary["rounds_detail"]}
+    assert sorted(by_round) == [0, 1, 2]
+    for rnd in (0, 1, 2):  # held-out accuracies are the engine's metrics
+        expected = [m["value"] for m in store.metrics(run_id, "heldout_self_edit") if m["round"] == rnd]
+        assert by_round[rnd]["heldout_self_edit"] == pytest.approx(expected[-1])
+    assert by_round[1]["candidates"] == 12 and by_round[1]["kept"] == len(
+        [c for c in store.candidates(run_id, 1) if c["kept"]])
+    policies = {p["round"]: p for p in summary["policies"]}
+    assert sorted(policies) == [1, 2] and all(p["exists"] for p in policies.values())
+    assert (Path(policies[2]["path"]) / "config.json").is_file()  # an HF folder
+
+    text = seal_tui(runs_dir, "show", "recorded").stdout  # by name
+    assert f"run       {run_id}" in text and "squad-small" in text
+    assert policies[1]["path"] in text and "kept adapters" in text
+    assert "inner.lora_r=4" in text
+
+
+@pytest.mark.slow
+def test_show_lists_kept_adapter_folders(recorded_run, tmp_path):
+    runs_dir, run_id = recorded_run
+    copy = copy_store(runs_dir, tmp_path / "runs")
+    store = Store(copy)
+    run_dir = tmp_path / "runs" / run_id
+    store.update_run(run_id, run_dir=str(run_dir))
+    kept = [c for c in store.candidates(run_id, 1) if c["kept"]][:2]
+    for c in kept:  # what run.save_kept_adapters leaves (PEFT format)
+        folder = run_dir / "adapters" / "round-1" / f"candidate-{c['id']}"
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text("{}")
+    summary = json.loads(seal_tui(copy, "show", run_id, "--json").stdout)
+    assert [a["candidate_id"] for a in summary["adapters"]] == sorted(c["id"] for c in kept)
+    assert all(a["peft"] and a["kept"] and a["round"] == 1 for a in summary["adapters"])
+    text = seal_tui(copy, "show", run_id).stdout
+    assert str(run_dir / "adapters" / "round-1" / f"candidate-{kept[0]['id']}") in text
+
+
+@pytest.mark.slow
+def test_export_of_a_recorded_run_reads_back(recorded_run, tmp_path):
+    runs_dir, run_id = recorded_run
+    store = Store(runs_dir)
+    out = tmp_path / "cands.csv"
+    proc = seal_tui(runs_dir, "export", run_id, "--format", "csv", "--out", str(out))
+    assert proc.returncode == 0 and "wrote 24 candidates rows" in proc.stdout
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(store.candidates(run_id)) == 24
+    assert {int(r["n_questions"]) for r in rows} == {3}
+    proc = seal_tui(runs_dir, "export", run_id, "--what", "events", "--out", "-")
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(events) == store.count_events(run_id)
+    assert events[0]["kind"] == "run_created" and events[-1]["kind"] == "run_finished"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (RESULTS / "eval_iter2.json").is_file(), reason=f"SEAL's reference results are absent ({RESULTS})")
+def test_reference_results_sit_next_to_an_engine_run(recorded_run, tmp_path):
+    runs_dir, run_id = recorded_run
+    copy = copy_store(runs_dir, tmp_path / "runs")
+    proc = seal_tui(copy, "import", str(RESULTS))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("imported ") == 5
+    rows = json.loads(seal_tui(copy, "ls", "--json").stdout)
+    assert sorted(r["source"] for r in rows) == ["engine"] + ["imported"] * 5
+    ref = next(r for r in rows if r["name"] == "seal-ref eval_iter2")
+    assert ref["best_heldout"] == pytest.approx(0.4699, abs=5e-5)
+    text = seal_tui(copy, "show", ref["id"]).stdout
+    assert "47.0%" in text and "33.4%" in text
+
+
+# ---------------------------------------------------------------- run --detach, stale, resume
+@pytest.mark.slow
+def test_run_detach_outlives_the_command_then_stale_resume_and_stop(tiny_model_dir, data_file, tmp_path):
+    runs_dir = tmp_path / "runs"
+    sets = tiny_run_args(tiny_model_dir, data_file, runs_dir)[5:]  # its --set pairs
+    proc = seal_tui(runs_dir, "run", "--preset", "squad-small", *sets, "--name", "detached", "--detach", timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    run_id = proc.stdout.strip()
+    assert f"seal-tui --runs-dir {runs_dir.resolve()} attach {run_id}" in proc.stderr
+    store = Store(runs_dir)
+    pids: list[int] = []
+    try:
+        run = store.get_run(run_id)
+        pids.append(run["pid"])
+        assert run["name"] == "detached" and run["status"] == "running"
+        os.kill(run["pid"], 0)  # the command returned; the engine runs on
+        wait_for(lambda: store.count_events(run_id) > 3, timeout=60)
+        assert (runs_dir / run_id / "engine-output.log").is_file()
+
+        os.kill(run["pid"], signal.SIGKILL)  # the engine dies without a final status
+        wait_for(lambda: json.loads(seal_tui(runs_dir, "ls", "--json").stdout)[0]["status"] == "stale", timeout=30)
+        assert "stale" in seal_tui(runs_dir, "show", run_id).stdout
+
+        proc = seal_tui(runs_dir, "resume", run_id, "--detach", timeout=90)
+        assert proc.returncode == 0, proc.stderr
+        assert f"attach {run_id}" in proc.stderr
+        run = store.get_run(run_id)
+        pids.append(run["pid"])
+        assert run["pid"] != pids[0] and store.display_status(run) == "running"
+        again = seal_tui(runs_dir, "resume", run_id)
+        assert again.returncode == 2 and "still running" in again.stderr
+
+        store.send_command(run_id, "stop")
+        wait_for(lambda: store.get_run(run_id)["status"] == "stopped", timeout=240, interval=0.5)
+        kinds = [e.kind for e in store.iter_events(run_id)]
+        assert kinds.count("run_created") == 1 and kinds[-1] == "run_stopped"
+    finally:
+        for pid in pids:  # never leave an engine behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
