@@ -60,28 +60,25 @@ class JudgeSetupError(ValueError):
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _MARKUP = re.compile(r"[*_`#>\"'“”‘’\[\](){}]")
 _LABELLED = re.compile(r"\b(?:verdict|final answer|answer|judgement|judgment|grade|decision|correct)"
-                       r"\s*(?::|=|-|–|is)\s*(yes|no)\b")
+                       r"\s*(?::|=|-|–)\s*(yes|no)\b")
 _LEADING = re.compile(r"^(yes|no|correct|incorrect)\b")
 _TRAILING = re.compile(r"\b(yes|no)\W*$")
+_STATED = re.compile(r"\b(?:verdict|answer) is (yes|no)\b")
 
 
 def parse_verdict(text: str | None) -> bool | None:
     """True for yes, False for no, None when the reply is not a readable verdict.
 
-    Reads "yes", "No.", "**Yes**", "Verdict: no", "yes - the student ..." and
-    "... so the answer is yes"; a reasoning model's <think> block is skipped.
+    Reads, in this order: "Verdict: no" (the last such label), a reply that starts
+    with yes/no ("**Yes**, the student..."), one that ends with it ("... so yes."),
+    and "the answer is yes" anywhere. A reasoning model's <think> block is skipped.
     """
     t = _MARKUP.sub(" ", _THINK.sub(" ", text or "")).lower()
-    t = " ".join(t.split())
-    labelled = _LABELLED.findall(t)
-    if labelled:
-        return labelled[-1] == "yes"
-    lead = _LEADING.match(t.lstrip(" .,:;-–—!"))
-    if lead:
-        return lead.group(1) in ("yes", "correct")
-    tail = _TRAILING.search(t)
-    if tail:
-        return tail.group(1) == "yes"
+    t = " ".join(t.split()).strip(" .,:;-–—!")
+    for pattern in (_LABELLED, _LEADING, _TRAILING, _STATED):
+        found = pattern.findall(t)
+        if found:
+            return found[-1] in ("yes", "correct")
     return None
 
 
@@ -183,7 +180,7 @@ class LLMJudge:
             self._bump(failures=len(errors))
             raise GraderFailure(self._redact(
                 f"LLM judge {self.model} at {self.base_url}: {errors[0]}"
-                + (f" ({len(errors)} of {len(todo)} verdicts failed)" if len(todo) > 1 else "")))
+                + (f"; {len(todo) - len(fresh)} of {len(todo)} verdicts still to get" if len(todo) > 1 else "")))
         known = {**cached, **fresh}
         return [known[k] if k in known else Verdict(False, "empty answer") for k in keys]
 
@@ -251,7 +248,7 @@ class LLMJudge:
                 self._bump(unparsed=1)
                 error = f"unreadable reply: {' '.join(text.split())[:80]!r} is not a yes/no verdict"
                 continue
-            return Verdict(correct, f"judge: {' '.join(text.split())[:60]}"), None
+            return Verdict(correct, f"judge: {_one_line(_THINK.sub(' ', text))[:60]}"), None
         self._stop.set()
         tried = attempt + 1
         return None, f"{error} (gave up after {tried} attempt{'s' if tried > 1 else ''})"
@@ -283,6 +280,11 @@ class LLMJudge:
         self.store.judge_cache_put([{"key": k, "model": self.model, "correct": v.correct,
                                      "reason": v.reason, "run_id": self.run_id}
                                     for k, v in verdicts.items()])
+
+
+def _one_line(text: str) -> str:
+    """A reply as a short reason: one line, no markdown emphasis."""
+    return " ".join(re.sub(r"\*\*|__|`", "", text).split())
 
 
 def _retryable(status: int) -> bool:

@@ -61,6 +61,8 @@ def items(n: int, start: int = 0) -> list[GradeItem]:
     ("<think>The gold says Paris; the student says Lyon. No match.</think>\nno", False),
     ("'yes'", True), ("`no`", False), ("Correct.", True), ("Incorrect", False),
     ("  \n yes \n", True),
+    ("The student's answer is no different from the gold answer, so yes.", True),
+    ("The answer is yes because both name the same river.", True),
 ])
 def test_verdicts_are_read_from_the_usual_reply_shapes(reply, verdict):
     assert parse_verdict(reply) is verdict
@@ -194,7 +196,9 @@ def test_an_auth_error_is_not_retried_and_never_shows_the_key(server, secret):
 
 # ---------------------------------------------------------------- the real engine
 def judge_args(server: ChatServer, **extra: str) -> list[str]:
-    sets = {"grader.kind": '"llm"', "grader.base_url": f'"{server.url}"', "grader.model": '"judge-test"',
+    # plain prompts: under the chat template the random tiny model only says "\n", and
+    # empty answers are marked wrong without asking the judge
+    sets = {"model.chat_template": '"off"', "grader.kind": '"llm"', "grader.base_url": f'"{server.url}"', "grader.model": '"judge-test"',
             "grader.api_key_env": f'"{KEY_ENV}"', "grader.concurrency": "4", "run.rounds": "1", **extra}
     return [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
 
@@ -202,6 +206,7 @@ def judge_args(server: ChatServer, **extra: str) -> list[str]:
 @pytest.mark.slow
 def test_an_engine_run_grades_with_the_judge_and_stores_no_key(server, tiny_model_dir, data_file, tmp_path):
     secret = f"judge-secret-{uuid.uuid4().hex}"
+    server.reply = lambda question, gold, answer: "**Yes.** The student's answer is correct."
     proc = run_engine(*tiny_run_args(tiny_model_dir, data_file, tmp_path, *judge_args(server)),
                       env={KEY_ENV: secret}, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -212,8 +217,10 @@ def test_an_engine_run_grades_with_the_judge_and_stores_no_key(server, tiny_mode
     assert requests and requests[-1]["value"] == server.requests > 0
     assert store.metrics(run_id, "judge_cache_hits")[-1]["value"] > 0  # baselines re-graded for free
     assert store.metrics(run_id, "judge_prompt_tokens")[-1]["value"] > 0
-    cand = store.candidates(run_id)[0]
-    assert all(a["reason"].startswith("judge: ") for a in store.answers(cand["id"]))
+    assert [m["value"] for m in store.metrics(run_id, "heldout_none")] == [1.0, 1.0]  # the judge's yes counts
+    cands = store.candidates(run_id)
+    assert cands and all(c["reward"] == 1.0 for c in cands)
+    assert all(a["reason"].startswith("judge: Yes") for a in store.answers(cands[0]["id"]))
     assert server.auth_headers == {f"Bearer {secret}"}
     store.close()
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
