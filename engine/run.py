@@ -174,7 +174,10 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
         inner = InnerLoop(policy, cfg.inner, slots=slots, max_seq_len=cfg.model.max_seq_len)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    grader = make_grader(cfg.grader, store=run.store, run_id=run.run_id)
+    try:
+        grader = make_grader(cfg.grader, store=run.store, run_id=run.run_id)
+    except ValueError as exc:  # e.g. the judge's API key variable is not set
+        raise InputError(str(exc)) from None
     scorer = Scorer(inner, grader, on_grader_failure=lambda exc: run.pause_for(f"grader failed: {exc}"))
     run.checkpoint()
     return run_restem(run, policy, scorer, cfg, train_pool, heldout, run_dir, progress)
