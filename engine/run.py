@@ -153,6 +153,10 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
         train_pool, heldout = load_run_contexts(cfg.data, cfg.run.seed, cfg.model.name_or_path)
     except DataError as exc:
         raise InputError(str(exc)) from None
+    try:
+        grader = make_grader(cfg.grader, store=run.store, run_id=run.run_id)
+    except ValueError as exc:  # e.g. the judge's API key variable is not set
+        raise InputError(str(exc)) from None
     progress = Progress(run.store.iter_events(run.run_id)) if resume else Progress()
     if not resume:
         run.store.save_contexts(run.run_id, "heldout", list(enumerate(heldout)), round_=0)
@@ -173,10 +177,6 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
     try:
         inner = InnerLoop(policy, cfg.inner, slots=slots, max_seq_len=cfg.model.max_seq_len)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
-    try:
-        grader = make_grader(cfg.grader, store=run.store, run_id=run.run_id)
-    except ValueError as exc:  # e.g. the judge's API key variable is not set
         raise InputError(str(exc)) from None
     scorer = Scorer(inner, grader, on_grader_failure=lambda exc: run.pause_for(f"grader failed: {exc}"))
     run.checkpoint()
