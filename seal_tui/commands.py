@@ -67,6 +67,8 @@ def dispatch(args: argparse.Namespace, runs_dir: Path) -> int:
         return 2
     except BrokenPipeError:  # `seal-tui ls | head`
         return 0
+    except KeyboardInterrupt:
+        return 130
 
 
 def _store(runs_dir: Path, *, create: bool = False):
@@ -231,7 +233,7 @@ def cmd_export(args, runs_dir: Path) -> int:
 
 
 def cmd_import(args, runs_dir: Path) -> int:
-    from .importers import ImportRejected, import_file, plan_import
+    from .importers import ImportRejected, import_plan, plan_import
 
     files: list[Path] = []
     for raw in args.paths:
@@ -244,17 +246,16 @@ def cmd_import(args, runs_dir: Path) -> int:
         else:
             files.append(path)
     try:  # every file is checked before any is written
-        for path in files:
-            plan_import(path)
+        plans = [plan_import(path) for path in files]
     except ImportRejected as exc:
         print(f"seal-tui import: {exc}", file=sys.stderr)
         print("seal-tui import: nothing was imported", file=sys.stderr)
         return 2
     store = _store(runs_dir, create=True)
-    for path in files:
-        outcome = import_file(store, path)
+    for plan in plans:
+        outcome = import_plan(store, plan)
         verb = "imported" if outcome.created else "skipped"
-        print(f"{verb} {path.name} -> run {outcome.run_id}: {outcome.summary}")
+        print(f"{verb} {plan.path.name} -> run {outcome.run_id}: {outcome.summary}")
     return 0
 
 

@@ -111,7 +111,11 @@ class ImportOutcome:
 # ---------------------------------------------------------------- entry points
 def import_file(store: Store, path: Path | str) -> ImportOutcome:
     """Import one file (checked in full first); a file imported before is left as it is."""
-    plan = plan_import(path)
+    return import_plan(store, plan_import(path))
+
+
+def import_plan(store: Store, plan: ImportPlan) -> ImportOutcome:
+    """Write a checked plan, unless a run of the same content exists already."""
     existing = find_imported(store, plan.sha256)
     if existing is not None:
         if existing["status"] == "finished":
