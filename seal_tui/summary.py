@@ -127,7 +127,8 @@ def render_summary(s: dict) -> str:
     lines = [f"run       {s['id']}  ({s['name']})"]
     status = s["status"].replace("_", " ")
     if s["status"] == "stale":
-        status += f": the engine is gone, last event {date_time(s['last_event_at'])}; `seal-tui resume {s['id']}`"
+        status += (f": the engine is gone, last event {date_time(s['last_event_at'])} "
+                   f"({duration(time.time() - (s['last_event_at'] or 0))} ago); `seal-tui resume {s['id']}`")
     elif s["status"] in LIVE and s.get("pid"):
         status += f" (engine pid {s['pid']} on {s.get('host') or '?'}, round {s['round']}/{s['rounds']}, {s['phase']})"
     lines.append(f"status    {status}")
