@@ -194,3 +194,37 @@ def test_run_detach_outlives_the_command_then_stale_resume_and_stop(tiny_model_d
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+def test_show_counts_reviews_and_skipped_m_steps_and_ls_marks_a_dead_engine_stale(tmp_path):
+    store = Store(tmp_path)
+    store.create_run("r-review", name="reviewed", preset="sandbox", model="m",
+                     config={"run": {"rounds": 2, "review": "kept"}}, rounds=2)
+    ids = store.add_candidates("r-review", 1, [{"context_idx": i, "cand_idx": 0, "title": "T", "self_edit": "e"}
+                                               for i in range(3)])
+    for cid, reward in zip(ids, (0.5, 0.25, 0.0)):
+        store.record_score("r-review", 1, cid, reward=reward, baseline=0.0, gain=reward, train_sequences=["s"],
+                           answers=[{"question": "q", "gold": "g", "answer_before": "", "answer_after": "g",
+                                     "correct_before": False, "correct_after": reward > 0}])
+    store.record_filter("r-review", 1, [{"id": cid, "kept": cid != ids[2], "reason": "r"} for cid in ids])
+    store.append_event("r-review", "review_done", {"approved": 1, "rejected": 0, "edited": 1}, round_=1)
+    store.append_event("r-review", "mstep_done", {"policy_path": str(tmp_path / "gone"), "examples": 2,
+                                                  "loss": 1.5, "skipped": False}, round_=1)
+    store.append_event("r-review", "mstep_done", {"policy_path": None, "examples": 0, "loss": None,
+                                                  "skipped": True, "reason": "nothing kept"}, round_=2)
+    store.add_metric("r-review", 1, "heldout_self_edit", 0.5)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    store.update_run("r-review", status="running", pid=dead.pid, started_at=time.time() - 60)
+
+    summary = json.loads(seal_tui(tmp_path, "show", "reviewed", "--json").stdout)
+    r1, r2 = summary["rounds_detail"]
+    assert (r1["candidates"], r1["kept"], r1["review"]) == (3, 2, {"approved": 1, "rejected": 0, "edited": 1})
+    assert r1["train_reward_mean"] == pytest.approx(0.25) and r1["heldout_self_edit"] == 0.5
+    assert summary["policies"] == [{"round": 1, "path": str(tmp_path / "gone"), "exists": False}]
+    text = seal_tui(tmp_path, "show", "reviewed").stdout
+    assert "1/0/1" in text and "(missing)" in text and "skipped: nothing kept" in text
+    assert "stale: the engine is gone" in text
+    (row,) = json.loads(seal_tui(tmp_path, "ls", "--json").stdout)
+    assert (row["status"], row["stored_status"]) == ("stale", "running")
+    assert "is stale" in seal_tui(tmp_path, "ls").stdout
