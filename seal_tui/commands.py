@@ -139,7 +139,6 @@ def cmd_run(args, runs_dir: Path) -> int:
         cfg = load_config(args.config, args.preset, args.overrides)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    runs_dir = runs_dir.resolve()
     store = _store(runs_dir, create=True)
     spec = LaunchSpec(preset=cfg.run.preset, config_path=str(Path(args.config).resolve()) if args.config else None,
                       overrides=list(args.overrides), name=args.name)
@@ -153,7 +152,6 @@ def cmd_run(args, runs_dir: Path) -> int:
 def cmd_resume(args, runs_dir: Path) -> int:
     from .launcher import spawn_engine
 
-    runs_dir = runs_dir.resolve()
     store = _store(runs_dir)
     run = _find(store, args.run)
     if run.get("source") == "imported":

@@ -1,0 +1,506 @@
+"""Read and check the SEAL reference implementation's result files: what each becomes as a run.
+
+Each file becomes one run with ``source = "imported"`` (written by
+seal_tui.importers as the same events an engine run writes). The files (formats in
+../shared/data/seal/README.md) and what each becomes:
+
+``evaluation`` (eval_iter2.json: JSON with ``overall`` and ``articles``, a held-out dataset)
+    Round N (N from "iterN": the policy after N ReSTEM rounds). Each article's
+    passage is a context (saved in both splits: "heldout" as evaluated, "train"
+    because candidates point there); each completion is a candidate scored with
+    reward = its ``adapter_mean``, baseline, gain and per-question answers
+    (answer before/after, correct flags, ``rep``). ``eval_result`` and the
+    ``heldout_none`` / ``heldout_self_edit`` metrics hold the overall accuracies
+    as the reference reports them: means of per-passage means (eval_iter2: 0.3336
+    and 0.4699); the question-weighted ones are in ``eval_result.question_weighted``.
+``ranking`` (rank_iter1.json: same format, a training dataset)
+    One E-step round N+1 (the iterN policy wrote the candidates): K candidates per
+    passage with rewards, then ``candidate_filtered`` with the reference's rule
+    (build_SFT_dataset: per passage the top-1 by adapter_mean, the earlier one on
+    ties), and the train_reward_mean / train_reward_max / baseline_mean /
+    kept_count metrics.
+``multi_passage`` (cpt_iter2.json: ``overall.adapter_accuracy`` and ``server_reply``)
+    An ``eval_result`` whose ``multi_passage`` payload is the one the engine writes
+    (n_passages, n_questions, none, passage, self_edit) plus gain, per_title and
+    the per-question answers; metrics multi_none and multi_self_edit. The file
+    stores neither the self-edits nor the question texts, so there are no
+    candidates.
+``forgetting`` (continual_overall.json: ``mean_over_sequences``)
+    An ``eval_result`` whose ``forgetting`` payload is the engine's (k, sequences,
+    mean, std, row_mean; cells never measured are null where the reference wrote
+    0); metrics forgetting_first_passage_final and forgetting_row_mean_final.
+``mstep_set`` (sft_best1of5_iter0.jsonl: one {prompt, completion} per line)
+    Round N+1's M-step training set: one kept candidate per row (passage parsed
+    from the prompt, no reward: the file has none), its trained text, and an
+    ``mstep_done`` event without a saved policy.
+
+``plan_import`` reads and checks a whole file into an ``ImportPlan`` (nothing is
+written here: seal_tui.importers writes plans into the store); a malformed or
+unknown file raises ``ImportRejected`` naming the file and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRESET = "seal-reference"
+KINDS = ("evaluation", "ranking", "multi_passage", "forgetting", "mstep_set")
+EXPECTED = (
+    "one of the SEAL reference's result files: a single-passage evaluation or ranking run "
+    "(JSON with 'overall' and 'articles', like eval_iter2.json or rank_iter1.json), a "
+    "multi-passage result (JSON with 'overall.adapter_accuracy' and 'server_reply', like "
+    "cpt_iter2.json), a forgetting matrix (JSON with 'mean_over_sequences', like "
+    "continual_overall.json) or an M-step training set (JSONL of {\"prompt\", \"completion\"}, "
+    "like sft_best1of5_iter0.jsonl)"
+)
+
+
+class ImportRejected(ValueError):
+    """The file is not a result file we can import; the message names it and what was expected."""
+
+
+@dataclass
+class ImportPlan:
+    """Everything one file becomes, checked and ready to write."""
+
+    path: Path
+    kind: str
+    sha256: str
+    round: int
+    config: dict
+    summary: str
+    contexts: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
+    candidates: list[dict] = field(default_factory=list)   # + optional score / verdict / trained
+    metrics: list[tuple[str, str, float]] = field(default_factory=list)  # (phase written after, name, value)
+    eval_result: dict | None = None
+    best_heldout: float | None = None
+    mstep: dict | None = None
+
+    @property
+    def run_id(self) -> str:
+        slug = re.sub(r"[^a-z0-9]+", "-", self.path.stem.lower()).strip("-") or "file"
+        return f"ref-{slug}-{self.sha256[:8]}"
+
+    @property
+    def name(self) -> str:
+        return f"seal-ref {self.path.stem}"
+
+    @property
+    def model(self) -> str:
+        return f"seal-ref/{self.config['reference']['policy']}"
+
+
+def plan_import(path: Path | str) -> ImportPlan:
+    """Read and check ``path``; raises ImportRejected with the reason."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ImportRejected(f"{path}: no such file; pass the path of a SEAL result file (.json or .jsonl)")
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ImportRejected(f"{path}: not UTF-8 text; expected {EXPECTED}") from None
+    if not text.strip():
+        raise ImportRejected(f"{path}: the file is empty; expected {EXPECTED}")
+    data = _parse_lines(path, text) if path.suffix == ".jsonl" else _parse(path, text)
+    if isinstance(data, list):
+        return _plan_mstep_set(path, sha, data)
+    if not isinstance(data, dict):
+        raise ImportRejected(f"{path}: the JSON is a {type(data).__name__}; expected {EXPECTED}")
+    if "articles" in data:
+        return _plan_single_passage(path, sha, data)
+    if "mean_over_sequences" in data:
+        return _plan_forgetting(path, sha, data)
+    if "server_reply" in data or isinstance(data.get("overall"), dict) and "adapter_accuracy" in data["overall"]:
+        return _plan_multi_passage(path, sha, data)
+    keys = ", ".join(sorted(map(str, data))[:12]) or "none"
+    raise ImportRejected(f"{path}: unknown kind of file (top-level keys: {keys}); expected {EXPECTED}")
+
+
+def _parse(path: Path, text: str) -> Any:
+    """A JSON document, or the list of objects of a JSONL file."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        first_error = exc
+    try:
+        return _parse_lines(path, text)
+    except ImportRejected:
+        raise ImportRejected(f"{path}: not valid JSON ({first_error.msg} at line {first_error.lineno} column "
+                             f"{first_error.colno}); expected {EXPECTED}") from None
+
+
+def _parse_lines(path: Path, text: str) -> list:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ImportRejected(f"{path}: line {n} is not valid JSON ({exc.msg}); "
+                                 "expected one JSON object per line (JSONL)") from None
+    return rows
+
+
+# ---------------------------------------------------------------- checks
+class _Checker:
+    """Reads fields and says exactly which one is wrong."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, where: str, expected: str, value: Any = ...) -> None:
+        got = "" if value is ... else f", got {_short(value)}"
+        raise ImportRejected(f"{self.path}: {where}: expected {expected}{got}")
+
+    def get(self, obj: dict, key: str, where: str, kind: str, *, optional: bool = False) -> Any:
+        label = f"{where}.{key}" if where and not where.startswith("line ") else \
+            f"{where}: field {key!r}" if where else key
+        if key not in obj:
+            if optional:
+                return None
+            raise ImportRejected(f"{self.path}: {label} is missing (expected {_KIND_TEXT[kind]})")
+        value = obj[key]
+        if optional and value is None:
+            return None
+        if not _is(value, kind):
+            self.fail(label, _KIND_TEXT[kind], value)
+        return float(value) if kind == "number" else value
+
+
+_KIND_TEXT = {"number": "a number", "str": "a string", "list": "a list", "dict": "an object",
+              "bool": "true or false", "int": "a whole number"}
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool) or value in (0, 1)
+    return isinstance(value, {"str": str, "list": list, "dict": dict}[kind])
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _iteration(*labels: Any) -> int | None:
+    """N of the first "iterN" among the labels (the policy after N ReSTEM rounds)."""
+    for label in labels:
+        m = re.search(r"iter(\d+)", str(label or ""))
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def _lora(check: _Checker, data: dict) -> dict:
+    lp = check.get(data, "lora_params", "", "dict", optional=True) or {}
+    names = {"rank": "lora_r", "alpha": "lora_alpha", "dropout": "lora_dropout", "epochs": "epochs",
+             "lr": "lr", "batch_size": "batch_size"}
+    return {ours: lp[theirs] for theirs, ours in names.items() if theirs in lp}
+
+
+def _config(path: Path, sha: str, kind: str, rounds: int, policy: str, data: dict, *,
+            inner: dict | None = None, extra: dict | None = None) -> dict:
+    """A config shaped like an engine run's (so Compare lines them up) plus a [reference] section."""
+    reference = {"kind": kind, "file": str(path.resolve()), "sha256": sha, "policy": policy,
+                 "imported_at": time.time()}
+    for key in ("timestamp", "exp_name", "model", "base_model", "dataset", "eval_times"):
+        if isinstance(data.get(key), (str, int, float)):
+            reference[key] = data[key]
+    return {"run": {"name": f"seal-ref {path.stem}", "preset": PRESET, "rounds": rounds},
+            "model": {"name_or_path": f"seal-ref/{policy}"},
+            **({"inner": inner} if inner else {}), **(extra or {}), "reference": reference}
+
+
+# ---------------------------------------------------------------- single passage
+def _plan_single_passage(path: Path, sha: str, data: dict) -> ImportPlan:
+    check = _Checker(path)
+    overall = check.get(data, "overall", "", "dict")
+    base_overall = check.get(overall, "baseline_mean_accuracy", "overall", "number")
+    adapter_overall = check.get(overall, "adapter_mean_accuracy", "overall", "number")
+    articles = check.get(data, "articles", "", "list")
+    if not articles:
+        check.fail("articles", "at least one article", articles)
+    n_articles = data.get("n_articles")
+    if isinstance(n_articles, int) and n_articles != len(articles):
+        raise ImportRejected(f"{path}: n_articles says {n_articles} but 'articles' holds {len(articles)}; "
+                             "the file looks cut short: expected every article")
+    dataset = str(data.get("dataset") or "")
+    ranking = "train" in Path(dataset).parts or path.stem.lower().startswith("rank")
+    kind = "ranking" if ranking else "evaluation"
+    n_iter = _iteration(data.get("exp_name"), data.get("model"), Path(dataset).name, path.stem)
+    rnd = (n_iter + 1 if n_iter is not None else 1) if ranking else (n_iter if n_iter is not None else 1)
+    policy = f"iter{n_iter}" if n_iter is not None else "unknown"
+
+    contexts, candidates, per_context = [], [], []
+    n_questions = correct_before = correct_after = 0
+    for i, art in enumerate(articles):
+        where = f"articles[{i}]"
+        if not isinstance(art, dict):
+            check.fail(where, "an object", art)
+        title = check.get(art, "title", where, "str")
+        context = check.get(art, "context", where, "str")
+        stats = check.get(art, "stats", where, "dict")
+        comps = check.get(art, "completions", where, "list")
+        if not comps:
+            check.fail(f"{where}.completions", "at least one completion", comps)
+        questions: list[dict] | None = None
+        for j, comp in enumerate(comps):
+            cw = f"{where}.completions[{j}]"
+            if not isinstance(comp, dict):
+                check.fail(cw, "an object", comp)
+            text = check.get(comp, "text", cw, "str")
+            cstats = check.get(comp, "stats", cw, "dict")
+            reward = check.get(cstats, "adapter_mean", f"{cw}.stats", "number")
+            baseline = check.get(cstats, "baseline_mean", f"{cw}.stats", "number")
+            gain = check.get(cstats, "gain_mean", f"{cw}.stats", "number", optional=True)
+            answers = [_answer(check, q, f"{cw}.questions[{k}]")
+                       for k, q in enumerate(check.get(comp, "questions", cw, "list"))]
+            if questions is None and answers:
+                first_rep = answers[0]["rep"]
+                questions = [{"question": a["question"], "answer": a["gold"]} for a in answers
+                             if a["rep"] == first_rep]
+            candidates.append({"context_idx": i, "cand_idx": j, "title": title, "self_edit": text,
+                               "score": {"reward": reward, "baseline": baseline,
+                                         "gain": gain if gain is not None else reward - baseline,
+                                         "train_sequences": [], "answers": answers}})
+        questions = questions or []
+        contexts.append((i, {"title": title, "context": context, "questions": questions}))
+        first = candidates[-len(comps)]["score"]["answers"]
+        reps0 = [a for a in first if a["rep"] == (first[0]["rep"] if first else 0)]
+        n_questions += len(reps0)
+        correct_before += sum(a["correct_before"] for a in reps0)
+        correct_after += sum(a["correct_after"] for a in reps0)
+        per_context.append({
+            "idx": i, "title": title, "n": len(questions),
+            "none": check.get(stats, "baseline_accuracy", f"{where}.stats", "number", optional=True),
+            "passage": None,
+            "self_edit": check.get(stats, "adapter_mean_accuracy", f"{where}.stats", "number", optional=True),
+            "self_edit_text": comps[0].get("text", "")})
+
+    k = max(len(a["completions"]) for a in articles)
+    inner = dict(_lora(check, data))
+    if isinstance(data.get("split_newlines"), bool):
+        inner["split"] = "lines" if data["split_newlines"] else "whole"
+    data_section = {"path": dataset, ("n_train" if ranking else "n_heldout"): len(articles)}
+    config = _config(path, sha, kind, rnd, policy, data, inner=inner,
+                     extra={"data": data_section, "sample": {"k": k}})
+    plan = ImportPlan(path=path, kind=kind, sha256=sha, round=rnd, config=config, summary="",
+                      candidates=candidates)
+    if ranking:
+        plan.contexts = {"train": contexts}
+        _reference_filter(plan, k)
+        kept = sum(1 for c in candidates if c["verdict"]["kept"])
+        plan.metrics = [("inner_loop", "train_reward_mean", adapter_overall),
+                        ("inner_loop", "train_reward_max", max(c["score"]["reward"] for c in candidates)),
+                        ("inner_loop", "baseline_mean", base_overall), ("filter", "kept_count", float(kept))]
+        plan.summary = (f"ranking round {rnd}: {len(articles)} passages x {k} self-edits, mean reward "
+                        f"{adapter_overall:.4f} (baseline {base_overall:.4f}), {kept} kept")
+    else:
+        plan.contexts = {"heldout": contexts, "train": contexts}
+        plan.eval_result = {
+            "round": rnd, "none": base_overall, "passage": None, "self_edit": adapter_overall,
+            "n_contexts": len(articles), "n_questions": n_questions,
+            "weighting": "mean of per-passage accuracies (as the reference reports)",
+            "question_weighted": ({"none": correct_before / n_questions,
+                                   "self_edit": correct_after / n_questions} if n_questions else None),
+            "per_context": per_context}
+        plan.metrics = [("eval", "heldout_none", base_overall), ("eval", "heldout_self_edit", adapter_overall)]
+        plan.best_heldout = adapter_overall
+        plan.summary = (f"evaluation of round {rnd}: {len(articles)} passages, {n_questions} questions, "
+                        f"accuracy {base_overall:.4f} before and {adapter_overall:.4f} after the self-edits")
+    return plan
+
+
+def _answer(check: _Checker, q: Any, where: str) -> dict:
+    if not isinstance(q, dict):
+        check.fail(where, "an object with question, answer, baseline_answer, adapter_answer...", q)
+    return {"question": check.get(q, "question", where, "str"),
+            "gold": check.get(q, "answer", where, "str"),
+            "answer_before": check.get(q, "baseline_answer", where, "str"),
+            "answer_after": check.get(q, "adapter_answer", where, "str"),
+            "correct_before": bool(check.get(q, "baseline_correct", where, "bool")),
+            "correct_after": bool(check.get(q, "adapter_correct", where, "bool")),
+            "reason": "", "rep": check.get(q, "rep", where, "int", optional=True) or 0}
+
+
+def _reference_filter(plan: ImportPlan, k: int) -> None:
+    """The reference's build_SFT_dataset rule: per passage, the top-1 by adapter_mean."""
+    by_ctx: dict[int, list[dict]] = {}
+    for c in plan.candidates:
+        by_ctx.setdefault(c["context_idx"], []).append(c)
+    for group in by_ctx.values():
+        eligible = sorted((c for c in group if c["self_edit"].strip()),
+                          key=lambda c: (-c["score"]["reward"], c["cand_idx"]))
+        rank = {id(c): n for n, c in enumerate(eligible, 1)}
+        for c in group:
+            r, reward = rank.get(id(c)), c["score"]["reward"]
+            if r is None:
+                c["verdict"] = {"kept": False, "reason": "empty self-edit"}
+            else:
+                c["verdict"] = {"kept": r == 1, "reason": f"rank {r} by reward {reward:.2f}"
+                                + (f" (best 1 of {k}, the reference's rule)" if r == 1 else " > top-1")}
+
+
+# ---------------------------------------------------------------- multi passage
+def _plan_multi_passage(path: Path, sha: str, data: dict) -> ImportPlan:
+    check = _Checker(path)
+    overall = check.get(data, "overall", "", "dict")
+    base = check.get(overall, "baseline_accuracy", "overall", "number")
+    adapter = check.get(overall, "adapter_accuracy", "overall", "number")
+    gain = check.get(overall, "gain", "overall", "number", optional=True)
+    reply = check.get(data, "server_reply", "", "dict", optional=True) or {}
+    answers: list[dict] = []
+    if reply:
+        lists = {key: check.get(reply, key, "server_reply", "list")
+                 for key in ("baseline_texts", "adapter_texts", "baseline_correct", "adapter_correct")}
+        lengths = {len(v) for v in lists.values()}
+        if len(lengths) != 1:
+            raise ImportRejected(f"{path}: server_reply's per-question lists differ in length "
+                                 f"({', '.join(f'{k} {len(v)}' for k, v in lists.items())}); expected one entry per question each")
+        gains = reply.get("gains") if isinstance(reply.get("gains"), list) else []
+        for n in range(lengths.pop()):
+            answers.append({"q_idx": n, "answer_before": str(lists["baseline_texts"][n]),
+                            "answer_after": str(lists["adapter_texts"][n]),
+                            "correct_before": bool(lists["baseline_correct"][n]),
+                            "correct_after": bool(lists["adapter_correct"][n]),
+                            **({"gain": gains[n]} if n < len(gains) else {})})
+    n_questions = data.get("eval_questions") if isinstance(data.get("eval_questions"), int) else len(answers)
+    if answers and n_questions != len(answers):
+        raise ImportRejected(f"{path}: eval_questions says {n_questions} but server_reply answers "
+                             f"{len(answers)}; expected one answer per question")
+    per_title = []
+    for title, rec in (check.get(data, "per_article", "", "dict", optional=True) or {}).items():
+        if not isinstance(rec, dict):
+            check.fail(f"per_article[{title!r}]", "an object with baseline_correct and adapter_correct", rec)
+        b = check.get(rec, "baseline_correct", f"per_article[{title!r}]", "list")
+        a = check.get(rec, "adapter_correct", f"per_article[{title!r}]", "list")
+        per_title.append({"title": title, "n": len(b), "none": sum(map(bool, b)) / len(b) if b else None,
+                          "self_edit": sum(map(bool, a)) / len(a) if a else None})
+    n_iter = _iteration(data.get("exp_name"), Path(str(data.get("dataset") or "")).name, path.stem)
+    rnd = n_iter if n_iter is not None else 1
+    n_passages = data.get("n_articles") if isinstance(data.get("n_articles"), int) else None
+    multi = {"n_passages": n_passages, "n_questions": n_questions, "none": base, "passage": None,
+             "self_edit": adapter, "gain": gain if gain is not None else adapter - base,
+             "k_completions": data.get("k_completions"), "train_sequences": data.get("train_sequences"),
+             "per_title": per_title, "answers": answers}
+    config = _config(path, sha, "multi_passage", rnd, f"iter{n_iter}" if n_iter is not None else "unknown",
+                     data, inner=_lora(check, data),
+                     extra={"data": {"path": str(data.get("dataset") or ""), "n_heldout": n_passages},
+                            "eval": {"multi_passage": n_passages}})
+    plan = ImportPlan(path=path, kind="multi_passage", sha256=sha, round=rnd, config=config,
+                      summary=(f"multi-passage result of round {rnd}: {n_passages} passages, {n_questions} "
+                               f"questions, accuracy {base:.4f} before and {adapter:.4f} after one LoRA on all self-edits"))
+    plan.eval_result = {"round": rnd, "none": None, "passage": None, "self_edit": None,
+                        "n_contexts": n_passages, "n_questions": n_questions, "per_context": [],
+                        "multi_passage": multi}
+    plan.metrics = [("eval", "multi_none", base), ("eval", "multi_self_edit", adapter)]
+    return plan
+
+
+# ---------------------------------------------------------------- forgetting
+def _plan_forgetting(path: Path, sha: str, data: dict) -> ImportPlan:
+    check = _Checker(path)
+    mean = _matrix(check, data, "mean_over_sequences")
+    std = _matrix(check, data, "std_over_sequences", optional=True)
+    k = len(mean) - 1
+    if k < 1 or any(len(row) != k for row in mean):
+        raise ImportRejected(f"{path}: mean_over_sequences is {len(mean)} rows of "
+                             f"{sorted({len(r) for r in mean})} values; expected k+1 rows of k accuracies "
+                             "(row 0 the model before any edit, row i after i sequential edits)")
+    if std is not None and [len(r) for r in std] != [len(r) for r in mean]:
+        check.fail("std_over_sequences", f"the same shape as mean_over_sequences ({k + 1} x {k})")
+    n_points = data.get("n_datapoints")
+    if isinstance(n_points, int) and n_points != k:
+        raise ImportRejected(f"{path}: n_datapoints says {n_points} but the matrix has {k} columns; "
+                             "expected one column per passage")
+
+    def measured(m: list[list[float]]) -> list[list[float | None]]:
+        return [[v if r == 0 or c < r else None for c, v in enumerate(row)] for r, row in enumerate(m)]
+
+    mean_m = measured(mean)
+    row_mean = [sum(v for v in row if v is not None) / sum(v is not None for v in row) for row in mean_m]
+    n_iter = _iteration(data.get("base_model"), data.get("exp_name"), path.stem)
+    rnd = n_iter if n_iter is not None else 1
+    n_seq = data.get("n_sequences") if isinstance(data.get("n_sequences"), int) else None
+    forgetting = {"k": k, "sequences": n_seq, "mean": mean_m, "std": measured(std) if std else None,
+                  "row_mean": row_mean}
+    config = _config(path, sha, "forgetting", rnd, f"iter{n_iter}" if n_iter is not None else "unknown", data,
+                     extra={"data": {"path": str(data.get("dataset") or "")},
+                            "eval": {"forgetting_k": k, "forgetting_sequences": n_seq}})
+    plan = ImportPlan(path=path, kind="forgetting", sha256=sha, round=rnd, config=config,
+                      summary=(f"forgetting matrix of round {rnd}: {k} sequential self-edits averaged over "
+                               f"{n_seq} sequences; first passage {mean_m[0][0]:.4f} before, "
+                               f"{mean_m[k][0]:.4f} after all {k} edits"))
+    plan.eval_result = {"round": rnd, "none": None, "passage": None, "self_edit": None,
+                        "n_contexts": k, "per_context": [], "forgetting": forgetting}
+    plan.metrics = [("eval", "forgetting_first_passage_final", mean_m[k][0]),
+                    ("eval", "forgetting_row_mean_final", row_mean[k])]
+    return plan
+
+
+def _matrix(check: _Checker, data: dict, key: str, optional: bool = False) -> list[list[float]] | None:
+    rows = check.get(data, key, "", "list", optional=optional)
+    if rows is None:
+        return None
+    for r, row in enumerate(rows):
+        if not isinstance(row, list) or not all(_is(v, "number") for v in row):
+            check.fail(f"{key}[{r}]", "a list of accuracies (numbers)", row)
+    return [[float(v) for v in row] for row in rows]
+
+
+# ---------------------------------------------------------------- M-step training set
+def _plan_mstep_set(path: Path, sha: str, rows: list) -> ImportPlan:
+    check = _Checker(path)
+    if not rows:
+        raise ImportRejected(f"{path}: no rows; expected one {{\"prompt\", \"completion\"}} object per line")
+    contexts, candidates = [], []
+    for i, row in enumerate(rows):
+        where = f"line {i + 1}"
+        if not isinstance(row, dict):
+            check.fail(where, "a {\"prompt\", \"completion\"} object", row)
+        prompt = check.get(row, "prompt", where, "str")
+        completion = check.get(row, "completion", where, "str")
+        title, context = _passage_of(prompt, i)
+        contexts.append((i, {"title": title, "context": context, "questions": []}))
+        candidates.append({"context_idx": i, "cand_idx": 0, "title": title, "self_edit": completion,
+                           "trained": completion,
+                           "verdict": {"kept": True, "reason": "in the reference's M-step training set"}})
+    n_iter = _iteration(path.stem)
+    rnd = n_iter + 1 if n_iter is not None else 1
+    best = re.search(r"best(\d+)of(\d+)", path.stem)
+    extra = {"data": {"n_train": len(rows)}}
+    if best:
+        extra["filter"] = {"rule": "best", "top_k": int(best.group(1))}
+        extra["sample"] = {"k": int(best.group(2))}
+    config = _config(path, sha, "mstep_set", rnd, f"iter{n_iter}" if n_iter is not None else "unknown",
+                     {}, extra=extra)
+    plan = ImportPlan(path=path, kind="mstep_set", sha256=sha, round=rnd, config=config,
+                      summary=f"M-step training set of round {rnd}: {len(rows)} self-edits",
+                      contexts={"train": contexts}, candidates=candidates)
+    plan.metrics = [("filter", "kept_count", float(len(rows)))]
+    plan.mstep = {"policy_path": None, "examples": len(rows), "loss": None, "skipped": False,
+                  "reason": "imported training set: the reference's trained policy is not part of the file"}
+    return plan
+
+
+def _passage_of(prompt: str, i: int) -> tuple[str, str]:
+    """(title, passage) from a self-edit prompt "...Passage:\\n<title>\\n<passage>\\n\\n<Label>:"."""
+    m = re.search(r"Passage:\s*\n(?P<title>[^\n]*)\n(?P<body>.*)", prompt, re.DOTALL)
+    if not m:
+        return f"row {i + 1}", prompt.strip()
+    body = re.sub(r"\n\n[^\n]{1,40}:\s*(<\|im_end\|>.*)?$", "", m["body"].rstrip(), flags=re.DOTALL)
+    return m["title"].strip() or f"row {i + 1}", body.strip()
