@@ -51,6 +51,7 @@ class DashboardScreen(Screen):
         Binding("shift+tab", "prev_pane", "Previous pane", show=False, id="dashboard.prev_pane"),
         Binding("enter", "open_candidate", "Open candidate", id="dashboard.open_candidate",
                 tooltip="Show the selected candidate in full"),
+        Binding("R", "review", "Review", id="dashboard.review", tooltip="Approve, reject or edit the self-edits awaiting review"),
         Binding("b", "back", "Back", id="dashboard.back", tooltip="Back to the runs (the run keeps going)"),
         Binding("escape", "back", "Back", show=False, id="dashboard.back_escape"),
         Binding("question_mark", "app.help", "Help", id="dashboard.help"),
@@ -310,6 +311,11 @@ class DashboardScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_review(self) -> None:
+        from .review import open_review
+
+        open_review(self.app, self.run_id)
 
     def action_pause(self) -> None:
         status = self.display_status()

@@ -30,6 +30,8 @@ class RunsScreen(Screen):
         Binding("enter", "open_run", "Open", id="runs.open", tooltip="Open the selected run's dashboard"),
         Binding("n", "new_run", "New run", id="runs.new", tooltip="Start a run from a preset or a TOML file"),
         Binding("slash", "filter", "Filter", id="runs.filter", tooltip="Show only runs whose name, status, preset or model match"),
+        Binding("R", "review", "Review", id="runs.review",
+                tooltip="Review the self-edits of the selected run, or of the first run awaiting review"),
         Binding("d", "delete_run", "Delete", id="runs.delete", tooltip="Delete the selected run (not while it runs)"),
         Binding("question_mark", "app.help", "Help", id="runs.help"),
         Binding("q", "app.quit", "Quit", id="runs.quit", tooltip="Quit the console (runs keep running)"),
@@ -82,6 +84,7 @@ class RunsScreen(Screen):
     def _show(self) -> None:
         table = self.query_one(RunsTable)
         table.show_runs(self.runs, self.app.clock(), self.needle)
+        self._review_badge()
         empty = self.query_one("#runs-empty", Static)
         if not self.runs:
             empty.update("No runs yet. Press [b]n[/b] to start one: the [b]sandbox[/b] preset "
@@ -93,7 +96,23 @@ class RunsScreen(Screen):
         empty.display = not table.row_count
         table.display = bool(table.row_count)
 
+    def _review_badge(self) -> None:
+        waiting = [r for r in self.runs if r["display_status"] == "awaiting_review"]
+        badge = (f"  [b magenta]✎ {len(waiting)} run{'s' * (len(waiting) > 1)} await review · R to review[/]"
+                 if waiting else "")
+        self.query_one("#runs-title", Static).update(
+            f"[b]seal-tui[/b] · runs in [i]{self.app.display_runs_dir}[/i]{badge}")
+
     # ------------------------------------------------------------------ actions
+    def action_review(self) -> None:
+        from .review import open_review
+
+        selected = self.query_one(RunsTable).selected_run_id
+        waiting = [r["id"] for r in self.runs if r["display_status"] == "awaiting_review"]
+        run_id = selected if selected in waiting or not waiting else waiting[0]
+        if run_id:
+            open_review(self.app, run_id)
+
     def action_open_run(self) -> None:
         run_id = self.query_one(RunsTable).selected_run_id
         if run_id:

@@ -66,7 +66,7 @@ class RunHeader(Static):
         elif status == "starting":
             second.append("starting the engine: loading torch, the model and the data…", style="dim")
         elif status == "awaiting_review":
-            second.append(f"✎ {len(s.review_pending)} self-edits await review", style="bold magenta")
+            second.append(f"✎ {len(s.review_pending)} self-edits await review · R to review", style="bold magenta")
         else:
             parts = [s.preset or "–", s.model or "–", s.run_id]
             if s.best_heldout is not None:
