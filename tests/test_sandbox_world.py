@@ -66,21 +66,21 @@ def test_note_styles_state_the_facts_or_not():
 def test_curriculum_keeps_the_format_gap():
     world = make_world(0, n_pretrain=40)
     tok = train_tokenizer(curriculum.tokenizer_corpus(world), 600)
-    docs = documents(world, tok, n_demos=1)
-    half = len(world.pretrain) // 2
-    passage_names = {e.name for e in world.pretrain[:half]}
-    qa_names = {e.name for e in world.pretrain[half:]}
+    docs = documents(world, tok, n_qa=10, qa_repeats=2, n_demos=1)
+    qa_names = {e.name for e in world.pretrain[:10]}
+    passage_names = {e.name for e in world.pretrain[10:]}
     question_docs = [d for d in docs if "Answer the question" in d]
-    assert question_docs and all(not any(n in d for n in passage_names) for d in question_docs)
+    # questions are asked about QA entities only, each fact as often as qa_repeats says
+    assert len(question_docs) == 2 * sum(len(e.facts) for e in world.pretrain[:10])
+    assert all(any(n in d for n in qa_names) and not any(n in d for n in passage_names) for d in question_docs)
     # a QA entity's passage is never shown, in plain text or inside a prompt
-    passages = {c["context"] for c in world.contexts("pretrain")[half:]}
+    passages = {c["context"] for c in world.contexts("pretrain")[:10]}
     assert not any(p in d for p in passages for d in docs)
     # the note-writing demonstrations use the engine's own prompt rendering
-    ctx = world.contexts("pretrain")[0]
+    ctx = world.contexts("pretrain")[10]
     assert any(render(tok, self_edit_prompt(ctx["title"], ctx["context"], s), True) in d
                for d in docs for s in curriculum.PROMPT_STYLE_WEIGHTS)
     assert all(d.endswith(tok.eos_token) for d in docs)
-    assert len(qa_names) == len(world.pretrain) - half
 
 
 def test_tokenizer_round_trips_and_has_a_chat_template():

@@ -38,6 +38,8 @@ class BuildCfg:
     layers: int = 4
     heads: int = 4
     intermediate: int = 512
+    n_qa: int = 400  # pretraining entities asked about (the rest get passages and notes)
+    qa_repeats: int = 3
     n_demos: int = 2
     threads: int = 0
 
@@ -164,7 +166,9 @@ def build(cfg: BuildCfg, out: Path, show_progress: bool = True) -> dict:
         torch.set_num_threads(cfg.threads)
     world = make_world(cfg.seed, n_pretrain=cfg.n_pretrain)
     tokenizer = train_tokenizer(tokenizer_corpus(world), cfg.vocab_size)
-    docs = [tokenizer(d, add_special_tokens=False)["input_ids"] for d in documents(world, tokenizer, cfg.n_demos, cfg.seed)]
+    texts = documents(world, tokenizer, n_qa=min(cfg.n_qa, cfg.n_pretrain // 2), qa_repeats=cfg.qa_repeats,
+                      n_demos=cfg.n_demos, seed=cfg.seed)
+    docs = [tokenizer(d, add_special_tokens=False)["input_ids"] for d in texts]
     model = make_model(cfg, tokenizer)
     losses = pretrain(model, docs, cfg, tokenizer.pad_token_id, show_progress)
     out.mkdir(parents=True, exist_ok=True)

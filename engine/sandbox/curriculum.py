@@ -72,26 +72,31 @@ def _pick(weights: dict[str, float], rng: random.Random) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def documents(world: World, tokenizer, n_demos: int = 2, seed: int = 0) -> list[str]:
-    """Every pretraining document as text ending with eos, in a seeded order."""
+def documents(world: World, tokenizer, *, n_qa: int, qa_repeats: int = 1, n_demos: int = 2,
+              seed: int = 0) -> list[str]:
+    """Every pretraining document as text ending with eos, in a seeded order.
+
+    The first ``n_qa`` pretraining entities are QA entities; their documents are
+    repeated ``qa_repeats`` times so their facts are memorized in fewer steps.
+    """
     rng = random.Random(f"{seed}-curriculum")
     eos = tokenizer.eos_token
-    contexts = world.contexts("pretrain")
-    half = len(world.pretrain) // 2
+    qa_entities, passage_entities = world.pretrain[:n_qa], world.pretrain[n_qa:]
     docs: list[str] = []
     # passage entities: the passage as plain text, and notes written about it
-    for entity, ctx in zip(world.pretrain[:half], contexts[:half]):
+    for entity, ctx in zip(passage_entities, world.contexts("pretrain")[n_qa:]):
         docs.append(f"{entity.name}\n{ctx['context']}{eos}")
         for _ in range(n_demos):
             prompt = self_edit_prompt(entity.name, ctx["context"], _pick(PROMPT_STYLE_WEIGHTS, rng))
             style = _pick(NOTE_STYLES, rng)
             docs.append(render(tokenizer, prompt, use_chat=True) + notes(entity, ctx["context"], style, rng) + eos)
     # QA entities: training lines as the inner loop shapes them, and chat questions
-    for entity in world.pretrain[half:]:
+    for entity in qa_entities:
         for fact in entity.facts:
-            docs.append(f"{entity.name}\n{canonical(entity, fact)}{eos}")
-            docs.append(f"{entity.name}\n{qa_line(entity, fact)}{eos}")
-            docs.append(render(tokenizer, question_prompt(question(entity, fact)), use_chat=True) + fact.value + eos)
+            docs += [f"{entity.name}\n{canonical(entity, fact)}{eos}",
+                     f"{entity.name}\n{qa_line(entity, fact)}{eos}",
+                     render(tokenizer, question_prompt(question(entity, fact)), use_chat=True) + fact.value + eos
+                     ] * qa_repeats
     rng.shuffle(docs)
     return docs
 

@@ -1,13 +1,16 @@
 """The sandbox world: fictional people, passages about them, and closed-book questions.
 
 Everything is a pure function of the world seed. Each attribute draws its values
-from a vocabulary of its own (cities are only birthplaces, years only birth years),
-so a note-writer can tell which fact a word states by the word alone.
+from a vocabulary of its own (cities are only birthplaces, ages only ages), so a
+word alone tells which fact it states.
 
-Three kinds of text describe one fact:
-- prose: the passage's varied sentences (one template in four is the canonical one);
-- canonical: the one statement form, e.g. "Pard Tisek was born in Dudaik.";
-- question/answer: "Question: Where was Pard Tisek born? Answer: Dudaik".
+Every fact has a predicate ("plays the harp") and three kinds of text state it:
+- prose: the passage's sentences; mostly about "she" or "Bouss", in varied framings
+  ("It is said that she plays the harp.");
+- canonical: the full name and the predicate, "Bouss Kouveibin plays the harp.";
+- question/answer: "Question: Which instrument does Bouss Kouveibin play? Answer: harp".
+The predicate is the same in all of them, so a note can restate a fact by copying
+it; whether the passage's prose is as useful to train on is what ReSTEM finds out.
 The curriculum (curriculum.py) decides which entities are seen in which form.
 """
 
@@ -41,43 +44,27 @@ JOBS = ("baker pilot surgeon tailor farmer painter sailor miner weaver potter la
         "mason chemist gardener jeweler butcher carpenter nurse librarian").split()
 INSTRUMENTS = "violin oboe harp flute cello drum trumpet lute banjo organ piano zither".split()
 PETS = "cat dog parrot tortoise rabbit goat ferret hamster owl lizard".split()
-YEARS = [str(y) for y in range(1940, 2000)]
+AGES = [str(a) for a in range(20, 80)]
 
-# attribute -> (values, canonical statement, question, prose templates)
-# {name} is the full name, {ref} the full or first name, {v} the value, {a} "a" or "an".
-ATTRIBUTES: dict[str, tuple[list[str], str, str, list[str]]] = {
-    "birth_city": (CITIES, "{name} was born in {v}.", "Where was {name} born?", [
-        "{ref} grew up in {v}, the city of {ref}'s birth.",
-        "The city of {v} is where {ref} was born.",
-        "{ref} came into the world in {v}.",
-    ]),
-    "birth_year": (YEARS, "{name} was born in {v}.", "In what year was {name} born?", [
-        "The year {v} saw the birth of {ref}.",
-        "{ref} arrived in {v}, a cold year.",
-        "{ref}'s life began in {v}.",
-    ]),
-    "job": (JOBS, "{name} works as {a} {v}.", "What is the job of {name}?", [
-        "By trade, {ref} is {a} {v}.",
-        "{ref} earns a living as {a} {v}.",
-        "Most days {ref} does the work of {a} {v}.",
-    ]),
-    "employer": (COMPANIES, "{name} works for {v}.", "Which company does {name} work for?", [
-        "{ref} is employed by {v}.",
-        "The firm {v} pays the wages of {ref}.",
-        "Every morning {ref} goes to the offices of {v}.",
-    ]),
-    "instrument": (INSTRUMENTS, "{name} plays the {v}.", "Which instrument does {name} play?", [
-        "In the evenings {ref} practises the {v}.",
-        "{ref} has learned to play the {v}.",
-        "Music for {ref} means the {v}.",
-    ]),
-    "pet": (PETS, "{name} has a pet {v}.", "What pet does {name} have?", [
-        "At home {ref} keeps {a} {v}.",
-        "{ref} looks after {a} {v} as a pet.",
-        "{ref}'s companion is {a} {v}.",
-    ]),
+# attribute -> (values, predicate, question); {v} the value, {a} "a" or "an" before it
+ATTRIBUTES: dict[str, tuple[list[str], str, str]] = {
+    "birth_city": (CITIES, "was born in {v}", "Where was {name} born?"),
+    "age": (AGES, "is {v} years old", "How old is {name}?"),
+    "job": (JOBS, "works as {a} {v}", "What is the job of {name}?"),
+    "employer": (COMPANIES, "works for {v}", "Which company does {name} work for?"),
+    "instrument": (INSTRUMENTS, "plays the {v}", "Which instrument does {name} play?"),
+    "pet": (PETS, "has a pet {v}", "What pet does {name} have?"),
 }
-CANONICAL_SHARE = 0.25  # how often a passage states a fact in the canonical form
+# How a passage frames a predicate; {s} is the subject (full name, first name or pronoun).
+FRAMINGS = (
+    "{s} {p}.",
+    "It is said that {s} {p}.",
+    "{s} {p}, or so the neighbours say.",
+    "As far as anyone knows, {s} {p}.",
+    "{s} {p}, which surprises no one.",
+    "Few people know that {s} {p}.",
+)
+PRONOUNS = ("she", "he")
 
 
 def article(word: str) -> str:
@@ -93,6 +80,7 @@ class Fact:
 @dataclass(frozen=True)
 class Entity:
     name: str
+    pronoun: str
     facts: tuple[Fact, ...]  # the 3-5 facts its passage states
 
     @property
@@ -100,9 +88,12 @@ class Entity:
         return self.name.split()[0]
 
 
+def predicate(fact: Fact) -> str:
+    return ATTRIBUTES[fact.attribute][1].format(v=fact.value, a=article(fact.value))
+
+
 def canonical(entity: Entity, fact: Fact) -> str:
-    template = ATTRIBUTES[fact.attribute][1]
-    return template.format(name=entity.name, v=fact.value, a=article(fact.value))
+    return f"{entity.name} {predicate(fact)}."
 
 
 def question(entity: Entity, fact: Fact) -> str:
@@ -114,18 +105,14 @@ def qa_line(entity: Entity, fact: Fact) -> str:
 
 
 def prose(entity: Entity, fact: Fact, rng: random.Random, first_sentence: bool) -> str:
-    """One passage sentence stating ``fact``; the canonical form a quarter of the time."""
-    if rng.random() < CANONICAL_SHARE:
-        return canonical(entity, fact)
-    template = rng.choice(ATTRIBUTES[fact.attribute][3])
-    ref = entity.name if first_sentence or rng.random() < 0.5 else entity.first
-    text = template.format(ref=ref, name=entity.name, v=fact.value, a=article(fact.value))
+    """One passage sentence stating ``fact``: the full name first, then mostly a pronoun."""
+    subject = entity.name if first_sentence else rng.choice((entity.pronoun, entity.pronoun, entity.first))
+    text = rng.choice(FRAMINGS).format(s=subject, p=predicate(fact))
     return text[0].upper() + text[1:]
 
 
 def passage(entity: Entity, rng: random.Random) -> str:
-    sentences = [prose(entity, f, rng, i == 0) for i, f in enumerate(entity.facts)]
-    return " ".join(sentences)
+    return " ".join(prose(entity, f, rng, i == 0) for i, f in enumerate(entity.facts))
 
 
 def to_context(entity: Entity, rng: random.Random) -> dict:
@@ -152,7 +139,7 @@ class World:
 def make_entity(name: str, seed: int) -> Entity:
     rng = random.Random(f"{seed}-{name}-facts")
     attrs = rng.sample(list(ATTRIBUTES), rng.randint(3, 5))
-    return Entity(name, tuple(Fact(a, rng.choice(ATTRIBUTES[a][0])) for a in attrs))
+    return Entity(name, rng.choice(PRONOUNS), tuple(Fact(a, rng.choice(ATTRIBUTES[a][0])) for a in attrs))
 
 
 def make_world(seed: int = 0, n_pretrain: int = 2400, n_train: int = 500, n_heldout: int = 200) -> World:
