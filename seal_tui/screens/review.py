@@ -310,9 +310,9 @@ class ReviewScreen(Screen):
         self.query_one(ReviewQueue).focus()
 
     @on(Button.Pressed, "#review-actions Button")
-    def _button(self, event: Button.Pressed) -> None:
+    async def _button(self, event: Button.Pressed) -> None:
         event.stop()
-        self.run_action(event.button.name)
+        await self.run_action(event.button.name)
 
     def action_back(self) -> None:
         box = self.query_one("#review-search", Input)

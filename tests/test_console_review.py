@@ -1,0 +1,248 @@
+"""The review screen, against a real engine run waiting for review (mode ``kept``).
+
+One engine run is shared by the module: it is started, waits for review, and a
+copy of its store is taken at that moment. Key tests each drive a private copy
+(the engine does not read it); the last test drives the live store and checks
+that the engine goes on and trains on exactly what was decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from textual.geometry import Region
+from textual.widgets import TextArea
+
+from engine.store import Store
+from seal_tui.app import SealApp
+from seal_tui.screens.dashboard import DashboardScreen
+from seal_tui.screens.review import ReviewScreen
+from seal_tui.screens.review_editor import SelfEditEditor
+from seal_tui.screens.runs import RunsScreen
+from seal_tui.testing import copy_store
+from seal_tui.widgets.review_evidence import ReviewEvidence
+from seal_tui.widgets.review_queue import ReviewCounts, ReviewQueue
+from tests.conftest import REPO, engine_cmd, tiny_run_args, wait_for
+
+pytestmark = pytest.mark.slow
+
+EDITED = "Edited by a person.\nThe policy trains on this."
+
+
+@pytest.fixture(scope="module")
+def waiting_run(tmp_path_factory, tiny_model_dir, data_file):
+    """(live runs_dir, run_id, engine process, frozen copy of the store taken while it waits)."""
+    runs_dir = tmp_path_factory.mktemp("review-live")
+    args = tiny_run_args(tiny_model_dir, data_file, runs_dir, "--set", "run.rounds=1",
+                         "--set", 'run.review="kept"', "--name", "to-review")
+    proc = subprocess.Popen(engine_cmd(*args), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        store = Store(runs_dir)
+
+        def waiting():
+            runs = store.list_runs()
+            if proc.poll() is not None:
+                raise AssertionError(f"the engine exited early: {proc.stderr.read()[-2000:]}")
+            return runs and runs[0]["status"] == "awaiting_review" and runs[0]["id"]
+
+        run_id = wait_for(waiting, timeout=300, interval=0.3)
+        frozen = copy_store(runs_dir, tmp_path_factory.mktemp("review-frozen") / "runs")
+        yield runs_dir, run_id, proc, frozen
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def frozen_copy(waiting_run, tmp_path) -> tuple[Path, str]:
+    """A private copy of the store as it was while the engine waited."""
+    return copy_store(waiting_run[3], tmp_path / "runs"), waiting_run[1]
+
+
+def pilot_test(fn):
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+    return run
+
+
+def make_app(runs_dir: Path) -> SealApp:
+    return SealApp(runs_dir, poll_s=0.05, keymap={})
+
+
+async def until(pilot, predicate, timeout: float = 20.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"{what} not met within {timeout} s")
+
+
+async def open_review_from_runs(pilot) -> ReviewScreen:
+    app = pilot.app
+    await until(pilot, lambda: "await review" in text_of(app.screen.query_one("#runs-title")),
+                what="the runs screen's review badge")
+    await pilot.press("R")
+    screen = await until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.loaded
+                         and app.screen.snapshot.queue and app.screen, what="the review queue")
+    return screen
+
+
+def decisions(store: Store, run_id: str) -> dict[int, tuple[str, str | None]]:
+    return {cid: (d["decision"], d["edited_text"]) for cid, d in store.latest_decisions(run_id).items()}
+
+
+def text_of(widget) -> str:
+    """What a widget draws (also the part scrolled out of view), as plain text."""
+    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return "\n".join(line.text.rstrip() for line in lines)
+
+
+def counts_text(screen: ReviewScreen) -> str:
+    return text_of(screen.query_one("#review-counts-text"))
+
+
+async def edit_current(pilot, text: str) -> None:
+    await pilot.press("e")
+    editor = await until(pilot, lambda: isinstance(pilot.app.screen, SelfEditEditor) and pilot.app.screen,
+                         what="the self-edit editor")
+    area = editor.query_one(TextArea)
+    assert area.text == editor.text          # opens on the text as it stands
+    area.select_all()
+    await pilot.press("delete")
+    for line_no, line in enumerate(text.split("\n")):
+        if line_no:
+            await pilot.press("enter")
+        await pilot.press(*[{" ": "space", ".": "full_stop"}.get(ch, ch) for ch in line])
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen), what="back from the editor")
+
+
+@pilot_test
+async def test_approve_reject_undo_edit_write_decision_rows(frozen_copy):
+    runs_dir, run_id = frozen_copy
+    store = Store(runs_dir)
+    queue = [c for c in store.candidates(run_id) if c["kept"]]
+    assert len(queue) == 4
+    c1, c2, c3, c4 = (c["id"] for c in queue)
+    app = make_app(runs_dir)
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await open_review_from_runs(pilot)
+        assert [c["id"] for c in screen.snapshot.queue] == [c1, c2, c3, c4]
+        assert screen.current_id == c1
+        assert "pending 4" in counts_text(screen)
+        evidence = text_of(screen.query_one(ReviewEvidence).query_one("#review-evidence-body"))
+        assert "Passage" in evidence and "Questions" in evidence and "kept by the filter" in evidence
+
+        await pilot.press("a")
+        assert decisions(store, run_id) == {c1: ("approve", None)}
+        assert screen.current_id == c2              # on to the next pending
+        await pilot.press("x")
+        assert decisions(store, run_id) == {c1: ("approve", None), c2: ("reject", None)}
+        await pilot.press("backspace")
+        assert decisions(store, run_id) == {c1: ("approve", None)}
+        assert screen.current_id == c2              # back on the undone one
+        rows = [r["decision"] for r in store.db.query("SELECT decision FROM decisions WHERE run_id=? "
+                                                      "ORDER BY id", [run_id])]
+        assert rows == ["approve", "reject", "undo"]
+
+        await edit_current(pilot, EDITED)
+        assert decisions(store, run_id) == {c1: ("approve", None), c2: ("edit", EDITED)}
+        assert store.candidates(run_id)[0]["self_edit"] is not None
+        assert {c["id"]: c["self_edit"] for c in store.candidates(run_id)}[c2] == queue[1]["self_edit"]
+        assert "approved 1" in counts_text(screen) and "edited 1" in counts_text(screen)
+        assert "pending 2" in counts_text(screen)
+        assert "the engine waits for 2 more decisions" in text_of(screen.query_one("#review-status"))
+
+        await pilot.press("space")                  # skip c3: nothing written
+        assert screen.current_id == c4 and len(decisions(store, run_id)) == 2
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen), what="back on the runs screen")
+
+
+@pilot_test
+async def test_approve_all_kept_sees_a_second_console_and_undoes_as_one(frozen_copy):
+    runs_dir, run_id = frozen_copy
+    store = Store(runs_dir)
+    c1, c2, c3, c4 = (c["id"] for c in store.candidates(run_id) if c["kept"])
+    app = make_app(runs_dir)
+    async with app.run_test(size=(140, 45)) as pilot:
+        app.open_run(run_id)
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+        await pilot.press("R")
+        screen = await until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.loaded
+                             and app.screen.snapshot.queue and app.screen, what="the review queue")
+
+        other = Store(runs_dir)                     # a second console, another person
+        other.decide(run_id, c3, "reject", who="colleague")
+        await until(pilot, lambda: "rejected 1" in counts_text(screen), what="the other console's decision")
+        queue_text = str(screen.query_one(ReviewQueue).get_option(str(c3)).prompt)
+        assert "rejected" in queue_text
+
+        await pilot.press("A")
+        assert decisions(store, run_id) == {c1: ("approve", None), c2: ("approve", None),
+                                            c3: ("reject", None), c4: ("approve", None)}
+        assert "approved 3" in counts_text(screen) and "pending 0" in counts_text(screen)
+        assert screen.query_one(ReviewCounts).query_one("#review-progress").percentage == 1.0
+
+        await pilot.press("backspace")              # one undo takes the whole batch back
+        assert decisions(store, run_id) == {c3: ("reject", None)}
+        assert "pending 3" in counts_text(screen)
+
+
+@pilot_test
+async def test_every_review_binding_has_an_id_and_is_in_the_palette(frozen_copy):
+    runs_dir, run_id = frozen_copy
+    app = make_app(runs_dir)
+    async with app.run_test(size=(140, 45)) as pilot:
+        assert all(b.id for b in ReviewScreen.BINDINGS + SelfEditEditor.BINDINGS)
+        screen = await open_review_from_runs(pilot)
+        titles = {c.title for c in app.get_system_commands(screen)}
+        assert {"Approve", "Reject", "Edit", "Skip", "Undo", "Approve all kept", "Search", "Back"} <= titles
+        keys = {b.key for b in ReviewScreen.BINDINGS if b.action == "back"}
+        assert "b" in keys                          # never Esc alone
+        # the mouse: a click on the Reject button decides the current candidate
+        first = screen.current_id
+        await pilot.click("#review-do-reject")
+        assert decisions(Store(runs_dir), run_id) == {first: ("reject", None)}
+        # search narrows the queue to candidates whose text matches
+        await pilot.press("slash", *"zzqqxx-no-match")
+        await until(pilot, lambda: screen.query_one(ReviewQueue).option_count == 0, what="an empty search")
+        await pilot.press("escape")
+        await until(pilot, lambda: screen.query_one(ReviewQueue).option_count == 4, what="the search cleared")
+
+
+@pilot_test
+async def test_decisions_from_the_console_let_the_live_engine_train_on_them(waiting_run):
+    runs_dir, run_id, proc, _ = waiting_run
+    store = Store(runs_dir)
+    queue = [c for c in store.candidates(run_id) if c["kept"]]
+    c1, c2, c3, c4 = (c["id"] for c in queue)
+    app = make_app(runs_dir)
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await open_review_from_runs(pilot)
+        await pilot.press("a", "x")
+        await edit_current(pilot, EDITED)
+        await pilot.press("A")
+        assert decisions(store, run_id) == {c1: ("approve", None), c2: ("reject", None),
+                                            c3: ("edit", EDITED), c4: ("approve", None)}
+        status = screen.query_one("#review-status")
+        await until(pilot, lambda: "round 1 reviewed" in text_of(status), timeout=60,
+                    what="the engine closing the review")
+        assert "2 approved, 1 edited, 1 rejected" in text_of(status)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()[-2000:]
+    assert store.get_run(run_id)["status"] == "finished"
+    done = [e.data for e in store.iter_events(run_id) if e.kind == "review_done"]
+    assert done == [{"approved": 2, "rejected": 1, "edited": 1, "timed_out": False}]
+    trained = {c["id"]: c["trained_text"] for c in store.candidates(run_id) if c["trained_text"]}
+    assert trained == {c1: queue[0]["self_edit"], c3: EDITED, c4: queue[3]["self_edit"]}
+    mstep = [e.data for e in store.iter_events(run_id) if e.kind == "mstep_done"]
+    assert mstep[0]["examples"] == 3
