@@ -87,10 +87,10 @@ class NewRunScreen(Screen[object]):
                     else:
                         yield Input(id=field_id(fld.key), tooltip=fld.help,
                                     type="integer" if fld.kind == "int" else "text")
+        with Horizontal(id="new-run-bar"):
             yield Static(id="new-run-summary")
-            with Horizontal(id="new-run-buttons"):
-                yield Button("Start (Ctrl+S)", id="new-run-start", variant="success")
-                yield Button("Cancel (Esc)", id="new-run-cancel")
+            yield Button("Start", id="new-run-start", variant="success", tooltip="Ctrl+S", compact=True)
+            yield Button("Cancel", id="new-run-cancel", tooltip="Esc", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -84,7 +84,7 @@ class ReviewScreen(Screen):
                 yield ReviewEvidence(id="review-evidence")
         with Horizontal(id="review-actions"):
             for label, action in (("Approve a", "approve"), ("Reject x", "reject"), ("Edit e", "edit"),
-                                  ("Skip ␣", "skip"), ("Undo ⌫", "undo"), ("Approve all kept A", "approve_all"),
+                                  ("Skip ␣", "skip"), ("Undo ⌫", "undo"), ("All kept A", "approve_all"),
                                   ("Back b", "back")):
                 yield Button(label, id=f"review-do-{action}", compact=True, name=action)
         yield Footer()

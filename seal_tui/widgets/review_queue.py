@@ -23,10 +23,10 @@ def queue_line(snapshot: ReviewSnapshot, cand: dict) -> Text:
     line.append(f"{num(cand.get('reward')):>5} ", style="bold")
     gain = cand.get("gain") or 0
     line.append(f"{signed(cand.get('gain')):>6} ", style="green" if gain > 0 else "red" if gain < 0 else "dim")
+    line.append(f"#{cand['id']} ", style="dim")
     if not cand.get("kept"):
         line.append("dropped ", style="dim italic")
     line.append(printable(cand.get("title") or f"context {cand['context_idx']}").replace("\n", " "))
-    line.append(f"  #{cand['id']}", style="dim")
     return line
 
 
@@ -34,7 +34,7 @@ class ReviewQueue(OptionList):
     """The queue (↑/↓ or a click picks the candidate shown on the right)."""
 
     DEFAULT_CSS = """
-    ReviewQueue, ReviewQueue:focus { border: none; height: 1fr; padding: 0; }
+    ReviewQueue, ReviewQueue:focus { border: none; height: 1fr; padding: 0; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, snapshot: ReviewSnapshot, visible: list[dict], current: int | None) -> None:
@@ -61,22 +61,23 @@ class ReviewCounts(Horizontal):
     """pending / approved / rejected / edited, and how far the round's review has come."""
 
     DEFAULT_CSS = """
-    ReviewCounts { height: 1; }
-    ReviewCounts ProgressBar { width: 40; }
-    ReviewCounts #review-counts-text { width: 1fr; }
+    ReviewCounts { height: 1; padding: 0 1; }
+    ReviewCounts #review-counts-text { width: auto; max-width: 100%; }
+    ReviewCounts ProgressBar { width: 1fr; padding-left: 1; }
+    ReviewCounts ProgressBar Bar { width: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
-        yield ProgressBar(total=1, show_eta=False, id="review-progress")
         yield Static(id="review-counts-text")
+        yield ProgressBar(total=1, show_eta=False, id="review-progress")
 
     def show(self, snapshot: ReviewSnapshot) -> None:
         counts = snapshot.counts()
         total = len(snapshot.queue)
         self.query_one(ProgressBar).update(total=max(1, total), progress=total - counts["pending"])
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {total - counts['pending']}/{total} decided  ", style="bold")
+        text.append(f"{total - counts['pending']}/{total} decided", style="bold")
         for state in ("pending", "approved", "rejected", "edited"):
             mark, style = STATE_MARK[state]
-            text.append(f"{mark} {state} {counts[state]}  ", style=style if counts[state] else "dim")
+            text.append(f"  {mark} {state} {counts[state]}", style=style if counts[state] else "dim")
         self.query_one("#review-counts-text", Static).update(text)
