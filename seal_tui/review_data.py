@@ -87,8 +87,10 @@ def load_review(store, run_id: str, previous: ReviewSnapshot | None = None) -> R
     for c in snap.queue:
         if c["id"] not in snap.answers:
             snap.answers[c["id"]] = store.answers(c["id"])
-    snap.contexts = previous.contexts if previous is not None and previous.contexts else \
-        {c["idx"]: c for c in store.get_contexts(run_id, "train")}
+    known = previous.contexts if previous is not None else {}
+    if any(c["context_idx"] not in known for c in snap.queue):   # a new round samples new passages
+        known = {c["idx"]: c for c in store.get_contexts(run_id, "train")}
+    snap.contexts = known
     return snap
 
 

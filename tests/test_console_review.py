@@ -211,6 +211,10 @@ async def test_every_review_binding_has_an_id_and_is_in_the_palette(frozen_copy)
         assert "b" in keys                          # never Esc alone
         # the mouse: a click on the Reject button decides the current candidate
         first = screen.current_id
+        await pilot.press("down")                   # the queue has the keys: ↓ shows the next one
+        assert screen.current_id != first and app.focused is screen.query_one(ReviewQueue)
+        await pilot.press("up")
+        assert screen.current_id == first
         await pilot.click("#review-do-reject")
         assert decisions(Store(runs_dir), run_id) == {first: ("reject", None)}
         # search narrows the queue to candidates whose text matches

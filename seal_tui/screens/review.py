@@ -35,6 +35,7 @@ def open_review(app, run_id: str) -> None:
 
 
 class ReviewScreen(Screen):
+    AUTO_FOCUS = "#review-queue"
     DEFAULT_CSS = """
     ReviewScreen #review-title { height: 1; padding: 0 1; }
     ReviewScreen #review-status { height: 1; padding: 0 1; }
@@ -124,7 +125,7 @@ class ReviewScreen(Screen):
 
     # ------------------------------------------------------------------ drawing
     @property
-    def visible(self) -> list[dict]:
+    def shown_queue(self) -> list[dict]:
         return [c for c in self.snapshot.queue if matches(self.snapshot, c, self.needle)]
 
     def _show(self) -> None:
@@ -137,7 +138,7 @@ class ReviewScreen(Screen):
         self.query_one("#review-title", Static).update(title)
         self.query_one(ReviewCounts).show(s)
         self.query_one("#review-status", Static).update(self._status_line())
-        visible = self.visible
+        visible = self.shown_queue
         if self.current_id not in {c["id"] for c in visible}:
             self.current_id = visible[0]["id"] if visible else None
         self.query_one(ReviewQueue).show(s, visible, self.current_id)
@@ -177,7 +178,7 @@ class ReviewScreen(Screen):
     # ------------------------------------------------------------------ moving
     def _next_pending(self, after: int | None) -> int | None:
         """The next undecided candidate after ``after`` (wrapping), else ``after`` itself."""
-        visible = self.visible
+        visible = self.shown_queue
         ids = [c["id"] for c in visible]
         start = ids.index(after) + 1 if after in ids else 0
         for cid in ids[start:] + ids[:start]:
@@ -237,6 +238,7 @@ class ReviewScreen(Screen):
         text = decision["edited_text"] if decision and decision["decision"] == "edit" else cand["self_edit"]
 
         def saved(new_text: str | None) -> None:
+            self.query_one(ReviewQueue).focus()
             if new_text is None or self.current_id != cand["id"]:
                 return
             if new_text == cand["self_edit"]:
