@@ -39,7 +39,9 @@ class SealApp(App):
                  poll_s: float = 0.1, open_run: str | None = None,
                  keymap: dict[str, str] | None = None) -> None:
         super().__init__()
-        from engine.store import Store
+        from .store_import import store_module
+
+        Store = store_module().Store
 
         self.runs_dir = Path(runs_dir)
         self.store = store if store is not None else Store(self.runs_dir)

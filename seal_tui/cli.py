@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .store_import import store_module
+
+    store_module()
     from engine.store import Store, StoreError, default_runs_dir
 
     runs_dir = (args.runs_dir or default_runs_dir()).expanduser()

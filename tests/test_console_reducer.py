@@ -116,7 +116,7 @@ def test_live_tail_reads_incrementally_and_follows_new_events(recording, tmp_pat
 
 
 def test_console_never_imports_torch(recording):
-    """The console opens at once over SSH: no torch, transformers or peft behind any screen."""
+    """The console opens at once over SSH: no torch, transformers, peft (or pandas) behind any screen."""
     runs_dir, run_id = recording
     code = f"""
 import asyncio, sys
@@ -132,7 +132,7 @@ async def go():
         app.new_run()
         await pilot.pause()
 asyncio.run(go())
-heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'peft', 'accelerate'))
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'peft', 'accelerate', 'pandas'))
 print('HEAVY', heavy)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
