@@ -81,6 +81,10 @@ class CandidatesTable(LineTable):
         self._dropped = 0
 
     @property
+    def pin_cursor(self) -> bool:
+        return self.following
+
+    @property
     def sort_label(self) -> str:
         return SORTS[self.sort_name][2]
 

@@ -21,9 +21,13 @@ class EngineLog(Log):
         if not fresh:
             return
         self._last_seq = fresh[-1].seq
+        following = self.is_vertical_scroll_end or not self.size.height
         self.write_lines(
-            f"{clock_time(line.ts)} {LEVELS.get(line.level, line.level.upper()[:5]):<5} {line.message}"
-            for line in fresh)
+            (f"{clock_time(line.ts)} {LEVELS.get(line.level, line.level.upper()[:5]):<5} {line.message}"
+             for line in fresh), scroll_end=False)
+        if following:    # tail: again once the new lines are laid out, whatever the timing
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
 
     def console_line(self, ts: float, level: str, message: str) -> None:
         """A line from the console itself (e.g. the engine process died before logging)."""

@@ -178,6 +178,11 @@ class LineTable(ScrollView, can_focus=True):
         self._resized()
         self._scroll_to_cursor()
 
+    def _cursor_in_view(self) -> bool:
+        rows_shown = max(1, self.scrollable_content_region.height - 1)
+        top = int(self.scroll_y)
+        return self.cursor_row < 0 or top <= self.cursor_row < top + rows_shown
+
     def _scroll_to_cursor(self) -> None:
         rows_shown = max(1, self.scrollable_content_region.height - 1)
         top, row = int(self.scroll_y), self.cursor_row
@@ -246,9 +251,16 @@ class LineTable(ScrollView, can_focus=True):
         super().notify_style_update()
         self._strips.clear()
 
+    @property
+    def pin_cursor(self) -> bool:
+        """Keep the cursor's row on screen whatever the layout does (e.g. while following)."""
+        return False
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y == 0:
+            if self.pin_cursor and not self._cursor_in_view():
+                self.call_later(self._scroll_to_cursor)   # the layout changed under the cursor
             return self._header(width)
         row = int(self.scroll_y) + y - 1
         if row >= len(self._order):
