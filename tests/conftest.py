@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# One torch thread per process: tests start engines beside each other and beside pytest,
+# and oversubscribed CPU threads make them many times slower on a 2-core machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "seal"
 SQUAD = SHARED_DATA / "squad_val.json"
@@ -82,7 +86,7 @@ def tiny_run_args(model: Path, data: Path, runs_dir: Path, *extra: str) -> list[
             "--set", "inner.epochs=2", "--set", "inner.batch_size=0", "--set", "inner.lora_r=4",
             "--set", "inner.lora_alpha=8", "--set", "inner.answer_max_tokens=6",
             "--set", "filter.min_gain=-1.0", "--set", "mstep.lora_r=4", "--set", "mstep.lora_alpha=8",
-            "--set", "mstep.epochs=1", *extra]
+            "--set", "mstep.epochs=1", "--set", "run.threads=1", *extra]
 
 
 @pytest.fixture(scope="session")
