@@ -66,10 +66,11 @@ def test_note_styles_state_the_facts_or_not():
 def test_curriculum_keeps_the_format_gap():
     world = make_world(0, n_pretrain=40)
     tok = train_tokenizer(curriculum.tokenizer_corpus(world), 600)
-    docs = documents(world, tok, n_qa=10, qa_repeats=2, n_demos=1)
+    kinds = documents(world, tok, n_qa=10, qa_repeats=2, n_demos=1)
+    docs = [d for group in kinds.values() for d in group]
     qa_names = {e.name for e in world.pretrain[:10]}
     passage_names = {e.name for e in world.pretrain[10:]}
-    question_docs = [d for d in docs if "Answer the question" in d]
+    question_docs = [d for d in kinds["questions"] if "Answer the question" in d]
     # questions are asked about QA entities only, each fact as often as qa_repeats says
     assert len(question_docs) == 2 * sum(len(e.facts) for e in world.pretrain[:10])
     assert all(any(n in d for n in qa_names) and not any(n in d for n in passage_names) for d in question_docs)

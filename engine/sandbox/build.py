@@ -41,6 +41,7 @@ class BuildCfg:
     n_qa: int = 400  # pretraining entities asked about (the rest get passages and notes)
     qa_repeats: int = 3
     n_demos: int = 2
+    copy_phase: int = 0  # first steps on note-writing demonstrations only (copying forms first)
     threads: int = 0
 
 
@@ -97,6 +98,14 @@ def packed_batches(docs: list[list[int]], cfg: BuildCfg, pad_id: int, rng: rando
             yield torch.tensor(rows[start:start + cfg.batch])
 
 
+def phase_batches(phases: list[tuple[int, list[list[int]]]], cfg: BuildCfg, pad_id: int, rng: random.Random):
+    """The batches of each ``(steps, documents)`` phase in turn."""
+    for steps, docs in phases:
+        batches = packed_batches(docs, cfg, pad_id, rng)
+        for _ in range(steps):
+            yield next(batches)
+
+
 def lr_at(step: int, cfg: BuildCfg) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -117,9 +126,12 @@ def make_model(cfg: BuildCfg, tokenizer):
     return LlamaForCausalLM(config)
 
 
-def pretrain(model, docs: list[list[int]], cfg: BuildCfg, pad_id: int, show_progress: bool = True,
-             on_step=None) -> list[float]:
-    """AdamW on packed rows; returns the loss of every step. ``on_step(step, model)`` after each."""
+def pretrain(model, phases: list[tuple[int, list[list[int]]]], cfg: BuildCfg, pad_id: int,
+             show_progress: bool = True, on_step=None) -> list[float]:
+    """AdamW on packed rows, ``(steps, documents)`` phase after phase; the loss of every step.
+
+    ``on_step(step, model)`` is called after each step.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -127,7 +139,7 @@ def pretrain(model, docs: list[list[int]], cfg: BuildCfg, pad_id: int, show_prog
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
-    batches = packed_batches(docs, cfg, pad_id, random.Random(cfg.seed))
+    batches = phase_batches(phases, cfg, pad_id, random.Random(cfg.seed))
     bar = Progress(cfg.steps) if show_progress else None
     losses: list[float] = []
     model.train()
@@ -166,11 +178,13 @@ def build(cfg: BuildCfg, out: Path, show_progress: bool = True) -> dict:
         torch.set_num_threads(cfg.threads)
     world = make_world(cfg.seed, n_pretrain=cfg.n_pretrain)
     tokenizer = train_tokenizer(tokenizer_corpus(world), cfg.vocab_size)
-    texts = documents(world, tokenizer, n_qa=min(cfg.n_qa, cfg.n_pretrain // 2), qa_repeats=cfg.qa_repeats,
+    kinds = documents(world, tokenizer, n_qa=min(cfg.n_qa, cfg.n_pretrain // 2), qa_repeats=cfg.qa_repeats,
                       n_demos=cfg.n_demos, seed=cfg.seed)
-    docs = [tokenizer(d, add_special_tokens=False)["input_ids"] for d in texts]
+    encoded = {k: [tokenizer(d, add_special_tokens=False)["input_ids"] for d in v] for k, v in kinds.items()}
+    docs = [d for v in encoded.values() for d in v]
+    phases = [(cfg.copy_phase, encoded["notes"]), (cfg.steps - cfg.copy_phase, docs)]
     model = make_model(cfg, tokenizer)
-    losses = pretrain(model, docs, cfg, tokenizer.pad_token_id, show_progress)
+    losses = pretrain(model, phases, cfg, tokenizer.pad_token_id, show_progress)
     out.mkdir(parents=True, exist_ok=True)
     model.to(torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)

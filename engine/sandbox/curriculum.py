@@ -22,7 +22,7 @@ from engine.prompts import SELF_EDIT_INSTRUCTIONS, question_prompt, render, self
 from engine.sandbox.world import ATTRIBUTES, Entity, Fact, World, canonical, qa_line, question
 
 # How often each note style is demonstrated; restate and qa are the helpful ones.
-NOTE_STYLES = {"copy": 0.30, "irrelevant": 0.20, "partial": 0.20, "restate": 0.15, "qa": 0.15}
+NOTE_STYLES = {"copy": 0.25, "irrelevant": 0.15, "partial": 0.20, "restate": 0.20, "qa": 0.20}
 # The preset's prompt style gets most demonstrations; the other styles keep their prompts usable.
 PROMPT_STYLE_WEIGHTS = {s: (0.6 if s == "implications" else 0.1) for s in SELF_EDIT_INSTRUCTIONS}
 FILLER = (
@@ -68,37 +68,45 @@ def notes(entity: Entity, passage: str, style: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+def answer(fact: Fact) -> str:
+    """The reply to a closed-book question: phrased like a question/answer note, so that
+    what the inner loop trains on ("Question: ... Answer: harp") is what an answer recalls."""
+    return f"Answer: {fact.value}"
+
+
 def _pick(weights: dict[str, float], rng: random.Random) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
 def documents(world: World, tokenizer, *, n_qa: int, qa_repeats: int = 1, n_demos: int = 2,
-              seed: int = 0) -> list[str]:
-    """Every pretraining document as text ending with eos, in a seeded order.
+              seed: int = 0) -> dict[str, list[str]]:
+    """Every pretraining document as text ending with eos, by kind, each list in a seeded order.
 
-    The first ``n_qa`` pretraining entities are QA entities; their documents are
-    repeated ``qa_repeats`` times so their facts are memorized in fewer steps.
+    "notes": note-writing demonstrations (chat) about passage entities;
+    "passages": those entities' passages as plain text;
+    "questions": QA entities' training lines and chat questions, ``qa_repeats`` times
+    over so their facts are memorized in fewer steps.
     """
     rng = random.Random(f"{seed}-curriculum")
     eos = tokenizer.eos_token
     qa_entities, passage_entities = world.pretrain[:n_qa], world.pretrain[n_qa:]
-    docs: list[str] = []
-    # passage entities: the passage as plain text, and notes written about it
+    kinds: dict[str, list[str]] = {"notes": [], "passages": [], "questions": []}
     for entity, ctx in zip(passage_entities, world.contexts("pretrain")[n_qa:]):
-        docs.append(f"{entity.name}\n{ctx['context']}{eos}")
+        kinds["passages"].append(f"{entity.name}\n{ctx['context']}{eos}")
         for _ in range(n_demos):
             prompt = self_edit_prompt(entity.name, ctx["context"], _pick(PROMPT_STYLE_WEIGHTS, rng))
             style = _pick(NOTE_STYLES, rng)
-            docs.append(render(tokenizer, prompt, use_chat=True) + notes(entity, ctx["context"], style, rng) + eos)
-    # QA entities: training lines as the inner loop shapes them, and chat questions
+            kinds["notes"].append(render(tokenizer, prompt, use_chat=True) + notes(entity, ctx["context"], style, rng) + eos)
     for entity in qa_entities:
         for fact in entity.facts:
-            docs += [f"{entity.name}\n{canonical(entity, fact)}{eos}",
-                     f"{entity.name}\n{qa_line(entity, fact)}{eos}",
-                     render(tokenizer, question_prompt(question(entity, fact)), use_chat=True) + fact.value + eos
-                     ] * qa_repeats
-    rng.shuffle(docs)
-    return docs
+            kinds["questions"] += [
+                f"{entity.name}\n{canonical(entity, fact)}{eos}",
+                f"{entity.name}\n{qa_line(entity, fact)}{eos}",
+                render(tokenizer, question_prompt(question(entity, fact)), use_chat=True) + answer(fact) + eos,
+            ] * qa_repeats
+    for docs in kinds.values():
+        rng.shuffle(docs)
+    return kinds
 
 
 def tokenizer_corpus(world: World) -> list[str]:

@@ -43,28 +43,40 @@ COMPANIES = (
 JOBS = ("baker pilot surgeon tailor farmer painter sailor miner weaver potter lawyer teacher "
         "mason chemist gardener jeweler butcher carpenter nurse librarian").split()
 INSTRUMENTS = "violin oboe harp flute cello drum trumpet lute banjo organ piano zither".split()
-PETS = "cat dog parrot tortoise rabbit goat ferret hamster owl lizard".split()
+PETS = "cats dogs parrots tortoises rabbits goats ferrets hamsters owls lizards".split()
 AGES = [str(a) for a in range(20, 80)]
 
-# attribute -> (values, predicate, question); {v} the value, {a} "a" or "an" before it
+# attribute -> (values, predicate, question); {v} the value, {a} "a" or "an" before it.
+# The word before each value is found nowhere else in a passage, so a note can copy
+# a value by looking up the word that precedes it.
 ATTRIBUTES: dict[str, tuple[list[str], str, str]] = {
     "birth_city": (CITIES, "was born in {v}", "Where was {name} born?"),
-    "age": (AGES, "is {v} years old", "How old is {name}?"),
+    "age": (AGES, "turned {v} this year", "How old is {name}?"),
     "job": (JOBS, "works as {a} {v}", "What is the job of {name}?"),
     "employer": (COMPANIES, "works for {v}", "Which company does {name} work for?"),
     "instrument": (INSTRUMENTS, "plays the {v}", "Which instrument does {name} play?"),
-    "pet": (PETS, "has a pet {v}", "What pet does {name} have?"),
+    "pet": (PETS, "keeps {v} at home", "Which animals does {name} keep?"),
 }
 # How a passage frames a predicate; {s} is the subject (full name, first name or pronoun).
 FRAMINGS = (
     "{s} {p}.",
     "It is said that {s} {p}.",
-    "{s} {p}, or so the neighbours say.",
+    "{s} {p}, or so people say.",
     "As far as anyone knows, {s} {p}.",
     "{s} {p}, which surprises no one.",
     "Few people know that {s} {p}.",
 )
 PRONOUNS = ("she", "he")
+# Sentences that name another value of an attribute without stating a fact about the
+# person (and without the word that precedes a value in a fact). Trained on as part of
+# the passage they blur the answer; notes that restate the facts leave them out.
+DISTRACTORS = {
+    "birth_city": ("Many tourists visit {v}.", "{v} is a busy city."),
+    "employer": ("Nobody trusts {v}.", "{v} sells cheap goods."),
+    "instrument": ("Some say {v} music is dull.", "Nobody nearby likes {v} music."),
+    "pet": ("Some think {v} are noisy.", "Few people like {v} much."),
+}
+DISTRACTORS_PER_PASSAGE = 2
 
 
 def article(word: str) -> str:
@@ -111,8 +123,19 @@ def prose(entity: Entity, fact: Fact, rng: random.Random, first_sentence: bool) 
     return text[0].upper() + text[1:]
 
 
+def distractor(fact: Fact, rng: random.Random) -> str:
+    other = rng.choice([v for v in ATTRIBUTES[fact.attribute][0] if v != fact.value])
+    text = rng.choice(DISTRACTORS[fact.attribute]).format(v=other)
+    return text[0].upper() + text[1:]
+
+
 def passage(entity: Entity, rng: random.Random) -> str:
-    return " ".join(prose(entity, f, rng, i == 0) for i, f in enumerate(entity.facts))
+    """The facts in prose (the first one naming the person), with distractors among them."""
+    sentences = [prose(entity, f, rng, i == 0) for i, f in enumerate(entity.facts)]
+    blurred = [f for f in entity.facts if f.attribute in DISTRACTORS]
+    for fact in rng.sample(blurred, min(DISTRACTORS_PER_PASSAGE, len(blurred))):
+        sentences.insert(rng.randint(1, len(sentences)), distractor(fact, rng))
+    return " ".join(sentences)
 
 
 def to_context(entity: Entity, rng: random.Random) -> dict:
