@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_LABEL = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
 _PUNCT = str.maketrans("", "", string.punctuation)
 
 
@@ -47,8 +48,13 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def strip_label(answer: str) -> str:
+    """An answer without a leading "Answer:" label, which chat models often write."""
+    return _LABEL.sub("", answer, count=1)
+
+
 def token_f1(gold: str, answer: str) -> float:
-    g, a = normalize(gold).split(), normalize(answer).split()
+    g, a = normalize(gold).split(), normalize(strip_label(answer)).split()
     if not g or not a:
         return float(g == a)
     common = Counter(g) & Counter(a)
@@ -65,7 +71,7 @@ class ExactGrader:
     def grade(self, items: Sequence[GradeItem]) -> list[Verdict]:
         out = []
         for it in items:
-            ok = normalize(it.answer) == normalize(it.gold) and normalize(it.gold) != ""
+            ok = normalize(strip_label(it.answer)) == normalize(it.gold) and normalize(it.gold) != ""
             out.append(Verdict(ok, "exact match" if ok else "differs from gold"))
         return out
 
@@ -76,7 +82,7 @@ class ContainsGrader:
     def grade(self, items: Sequence[GradeItem]) -> list[Verdict]:
         out = []
         for it in items:
-            gold, ans = normalize(it.gold), normalize(it.answer)
+            gold, ans = normalize(it.gold), normalize(strip_label(it.answer))
             ok = bool(gold) and re.search(rf"(?:^| ){re.escape(gold)}(?: |$)", ans) is not None
             out.append(Verdict(ok, "gold found in answer" if ok else "gold not in answer"))
         return out

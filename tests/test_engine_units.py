@@ -22,6 +22,13 @@ def test_exact_grader_ignores_case_and_articles_but_not_other_words():
     assert v[0].reason and v[1].reason
 
 
+def test_graders_read_past_an_answer_label():
+    items = [GradeItem("q", "harp", "Answer: harp"), GradeItem("q", "harp", "answer:Harp."),
+             GradeItem("q", "harp", "The answer is harp")]
+    assert [v.correct for v in ExactGrader().grade(items)] == [True, True, False]
+    assert [v.correct for v in ContainsGrader().grade(items)] == [True, True, True]
+
+
 def test_contains_grader_needs_whole_words():
     v = ContainsGrader().grade([GradeItem("q", "1889", "It was built in 1889 by Eiffel."),
                                 GradeItem("q", "art", "He studied partitions."),
