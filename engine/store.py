@@ -55,7 +55,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlite_utils
 
@@ -138,6 +138,8 @@ class Store:
     def __init__(self, runs_dir: Path | str | None = None, *, create: bool = True):
         self.runs_dir = Path(runs_dir).expanduser() if runs_dir else default_runs_dir()
         self.path = self.runs_dir / DB_NAME
+        # the time recorded on events and rows; an import replaces it to write the times a file gives
+        self.clock: Callable[[], float] = time.time
         if not self.path.exists() and not create:
             raise StoreError(f"no run store at {self.path}: start a run first, or pass --runs-dir")
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -230,7 +232,7 @@ class Store:
     def create_run(self, run_id: str, *, name: str, preset: str, model: str,
                    config: dict, rounds: int, source: str = "engine",
                    run_dir: str | None = None) -> None:
-        now = time.time()
+        now = self.clock()
         with self.conn:
             self.db["runs"].insert({
                 "id": run_id, "name": name, "status": "created", "preset": preset,
@@ -303,14 +305,16 @@ class Store:
                 phase: str | None, ts: float | None = None) -> int:
         cur = self.conn.execute(
             "INSERT INTO events(run_id, ts, kind, round, phase, data_json) VALUES (?,?,?,?,?,?)",
-            (run_id, ts or time.time(), kind, round_, phase, _j(data)),
+            (run_id, self.clock() if ts is None else ts, kind, round_, phase, _j(data)),
         )
         return int(cur.lastrowid)
 
     def append_event(self, run_id: str, kind: str, data: dict | None = None, *,
-                     round_: int | None = None, phase: str | None = None) -> int:
+                     round_: int | None = None, phase: str | None = None,
+                     ts: float | None = None) -> int:
+        """Append one event, recorded at ``ts`` (default: now by ``self.clock``)."""
         with self.conn:
-            return self._append(run_id, kind, data or {}, round_=round_, phase=phase)
+            return self._append(run_id, kind, data or {}, round_=round_, phase=phase, ts=ts)
 
     def events_after(self, run_id: str, last_id: int = 0, limit: int = 5000) -> list[Event]:
         rows = self.conn.execute(
@@ -361,7 +365,7 @@ class Store:
         a resumed run never duplicates candidates. Returns the ids in order.
         """
         ids = []
-        now = time.time()
+        now = self.clock()
         with self.conn:
             for it in items:
                 row = self.conn.execute(
@@ -390,7 +394,7 @@ class Store:
         ``answers``: [{question, gold, answer_before, answer_after,
         correct_before, correct_after, reason}].
         """
-        now = time.time()
+        now = self.clock()
         with self.conn:
             self.conn.execute(
                 "UPDATE candidates SET reward=?, baseline=?, gain=?, train_sequences_json=?, scored_at=? WHERE id=?",
@@ -443,7 +447,7 @@ class Store:
     # ------------------------------------------------------------------ metrics
     def add_metric(self, run_id: str, round_: int, name: str, value: float,
                    step: int | None = None, *, event: bool = True) -> None:
-        now = time.time()
+        now = self.clock()
         with self.conn:
             self.db["metrics"].insert({"run_id": run_id, "round": round_, "name": name,
                                        "value": float(value), "step": step, "ts": now})
@@ -461,7 +465,7 @@ class Store:
 
     # ------------------------------------------------------------------ telemetry
     def add_telemetry(self, run_id: str, cpu_pct: float, rss_mb: float, gpus: list[dict]) -> None:
-        now = time.time()
+        now = self.clock()
         with self.conn:
             self.db["telemetry"].insert({"run_id": run_id, "ts": now, "cpu_pct": cpu_pct,
                                          "rss_mb": rss_mb, "gpus_json": _j(gpus)})

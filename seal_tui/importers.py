@@ -6,6 +6,11 @@ same Store methods, hence the same events, as an engine run: the console browses
 replays and compares it like one of ours. A failure while writing removes the
 partial run; a file whose content (sha256) was imported before is not imported
 again. Nothing here imports torch.
+
+The files record no times, only an order, so an imported run's events are written
+in the file's order ``PACE_S`` apart from the moment of import: a replay plays the
+candidates one after another at a readable pace (a 200-passage evaluation lasts
+about 40 s at 1x) instead of all at one instant.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from .reference_files import PRESET, ImportPlan, ImportRejected, plan_import
 
 __all__ = ["ImportOutcome", "ImportPlan", "ImportRejected", "find_imported", "import_file", "import_plan",
            "plan_import", "write_plan"]
+
+PACE_S = 0.1   # seconds between two imported events (the files record no times)
 
 
 @dataclass
@@ -63,8 +70,31 @@ def find_imported(store: Store, sha256: str) -> dict | None:
 # ---------------------------------------------------------------- writing
 def write_plan(store: Store, plan: ImportPlan) -> str:
     """Write the run as an engine would have; on any failure the partial run is removed."""
+    clock = PacedClock(time.time(), PACE_S)
+    saved_clock, store.clock = store.clock, clock
+    try:
+        return _write(store, plan, clock)
+    finally:
+        store.clock = saved_clock
+
+
+class PacedClock:
+    """Hands out ``start``, ``start + step``, ``start + 2 step``...: one time per write, in order."""
+
+    def __init__(self, start: float, step: float) -> None:
+        self.start, self.step, self.calls = start, step, 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return self.last
+
+    @property
+    def last(self) -> float:
+        return self.start + max(0, self.calls - 1) * self.step
+
+
+def _write(store: Store, plan: ImportPlan, clock: PacedClock) -> str:
     run_id, rnd = plan.run_id, plan.round
-    started = time.time()
     store.create_run(run_id, name=plan.name, preset=PRESET, model=plan.model, config=plan.config,
                      rounds=rnd, source="imported")
     try:
@@ -91,7 +121,7 @@ def write_plan(store: Store, plan: ImportPlan) -> str:
         last = plan.eval_result and {k: plan.eval_result.get(k) for k in ("none", "passage", "self_edit")}
         store.append_event(run_id, "run_finished", {"best_heldout": plan.best_heldout, "last": last},
                            round_=rnd, phase="done")
-        store.update_run(run_id, status="finished", started_at=started, finished_at=time.time(),
+        store.update_run(run_id, status="finished", started_at=clock.start, finished_at=clock.last,
                          current_round=rnd, phase="done", best_heldout=plan.best_heldout)
     except BaseException:
         store.delete_run(run_id)
@@ -113,8 +143,9 @@ def _metrics(store: Store, plan: ImportPlan, phase: str) -> None:
 def _write_candidates(store: Store, plan: ImportPlan) -> None:
     run_id, rnd, cands = plan.run_id, plan.round, plan.candidates
     _phase(store, run_id, rnd, "sample", len(cands))
-    ids = store.add_candidates(run_id, rnd, [{k: c[k] for k in ("context_idx", "cand_idx", "title", "self_edit")}
-                                              for c in cands])
+    # one call each, so that each candidate is sampled at its own (paced) time
+    ids = [store.add_candidates(run_id, rnd, [{k: c[k] for k in ("context_idx", "cand_idx", "title", "self_edit")}])[0]
+           for c in cands]
     scored = [(cid, c["score"]) for cid, c in zip(ids, cands) if c.get("score")]
     if scored:
         _phase(store, run_id, rnd, "inner_loop", len(scored))
