@@ -13,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from .hangup import exit_when_terminal_goes
 from .launcher import EngineProcess, LaunchSpec, spawn_engine
 from .screens.runs import RunsScreen
 
@@ -36,7 +37,7 @@ class SealApp(App):
     ]
 
     def __init__(self, runs_dir: Path, *, store=None, clock: Callable[[], float] = time.time,
-                 poll_s: float = 0.1, open_run: str | None = None,
+                 poll_s: float = 0.1, open_run: str | None = None, replay_run: str | None = None,
                  keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         from .store_import import store_module
@@ -48,6 +49,7 @@ class SealApp(App):
         self.clock = clock
         self.poll_s = poll_s
         self._open_at_start = open_run
+        self._replay_at_start = replay_run
         self._keymap = keymap
         self.processes: dict[str, EngineProcess] = {}
 
@@ -58,12 +60,15 @@ class SealApp(App):
         return "~" + path[len(home):] if home != "/" and path.startswith(home + os.sep) else path
 
     def on_mount(self) -> None:
+        exit_when_terminal_goes(self)
         keymap = self._keymap if self._keymap is not None else self._read_keymap()
         if keymap:
             self.set_keymap(keymap)
         self.push_screen(RunsScreen())
         if self._open_at_start:
             self.open_run(self._open_at_start)
+        if self._replay_at_start:
+            self.replay_run(self._replay_at_start)
 
     def _read_keymap(self) -> dict[str, str]:
         """``[keymap] "dashboard.pause" = "P"`` in ~/.config/seal-tui/keymap.toml rebinds a key."""
@@ -82,6 +87,16 @@ class SealApp(App):
         from .screens.dashboard import DashboardScreen
 
         self.push_screen(DashboardScreen(run_id, process=process or self.processes.get(run_id)))
+
+    def replay_run(self, run_id: str) -> None:
+        from .screens.replay import ReplayScreen
+
+        self.push_screen(ReplayScreen(run_id, self.runs_dir))
+
+    def compare_runs(self, run_ids: list[str]) -> None:
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(run_ids))
 
     def new_run(self) -> None:
         from .screens.new_run import NewRunScreen

@@ -17,6 +17,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("console", help="open the console on the runs screen (the default)")
     attach = sub.add_parser("attach", help="open a run's dashboard: its state so far, then live")
     attach.add_argument("run", nargs="?", help="run id, id prefix or name (default: the latest running run)")
+    replay = sub.add_parser("replay", help="play a run's recorded events through its dashboard "
+                                           "(space play/pause, +/- speed, [ ] step, g go to a round)")
+    replay.add_argument("run", help="run id, id prefix or name")
+    replay.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
+                        help="the run store folder (default: $SEAL_RUNS_DIR, else ./runs)")
     from .commands import add_subcommands
     add_subcommands(sub)  # ls, show, run, resume, export, import: terminal subcommands
     return parser
@@ -34,12 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in COMMANDS:
         return dispatch(args, runs_dir)
     try:
-        store = Store(runs_dir)
+        store = Store(runs_dir, create=args.command != "replay")   # nothing to replay: create no store
     except (StoreError, OSError) as exc:
         print(f"seal-tui: {exc}", file=sys.stderr)
         return 2
 
-    open_run = None
+    open_run = replay_run = None
+    if args.command == "replay":
+        run = store.find_run(args.run)
+        if run is None:
+            print(f"seal-tui replay: no run {args.run!r} in {runs_dir}; 'seal-tui ls' lists the runs",
+                  file=sys.stderr)
+            return 2
+        replay_run = run["id"]
     if args.command == "attach":
         run = _pick_run(store, args.run)
         if run is None:
@@ -50,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import SealApp
 
-    SealApp(runs_dir, store=store, open_run=open_run).run()
+    SealApp(runs_dir, store=store, open_run=open_run, replay_run=replay_run).run()
     return 0
 
 

@@ -90,3 +90,23 @@ class ReviewLoaded(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ReviewLoaded) and message.run_id == self.run_id
+
+
+class ReplayProgress(Message):
+    """A replay's position, speed or play/pause changed without new events (replaces older ones)."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ReplayProgress) and message.run_id == self.run_id
+
+
+class ReplayRestarted(Message):
+    """A replay moved back: ``state`` is the run's state after the first events, rebuilt from scratch."""
+
+    def __init__(self, run_id: str, state) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.state = state

@@ -12,10 +12,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from ..messages import RunsLoaded
+from ..run_colors import run_colors
 from ..widgets.runs_table import RunsTable
 from .confirm import ConfirmScreen
 
 REFRESH_S = 2.0
+MAX_COMPARE = 5
 
 
 def load_runs(store) -> list[dict]:
@@ -35,12 +37,20 @@ class RunsScreen(Screen):
         Binding("d", "delete_run", "Delete", id="runs.delete", tooltip="Delete the selected run (not while it runs)"),
         Binding("question_mark", "app.help", "Help", id="runs.help"),
         Binding("q", "app.quit", "Quit", id="runs.quit", tooltip="Quit the console (runs keep running)"),
+        # after Quit: at 80 columns the footer keeps the keys above; these are in ? and the palette
+        Binding("r", "replay", "Replay", id="runs.replay",
+                tooltip="Play the run's recorded events in its dashboard (pause, speed, step, seek)"),
+        Binding("space", "toggle_select", "Select", id="runs.select",
+                tooltip=f"Select or unselect the run for Compare (2 to {MAX_COMPARE})"),
+        Binding("c", "compare", "Compare", id="runs.compare",
+                tooltip="Compare the selected runs: accuracy and reward curves, configs side by side"),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="runs-screen")
         self.runs: list[dict] = []
         self.needle = ""
+        self.selected: list[str] = []      # run ids marked for Compare, in the order marked
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title")
@@ -83,7 +93,9 @@ class RunsScreen(Screen):
 
     def _show(self) -> None:
         table = self.query_one(RunsTable)
-        table.show_runs(self.runs, self.app.clock(), self.needle)
+        present = {r["id"] for r in self.runs}
+        self.selected = [rid for rid in self.selected if rid in present]
+        table.show_runs(self.runs, self.app.clock(), self.needle, run_colors(self.selected))
         self._review_badge()
         empty = self.query_one("#runs-empty", Static)
         if not self.runs:
@@ -100,10 +112,39 @@ class RunsScreen(Screen):
         waiting = [r for r in self.runs if r["display_status"] == "awaiting_review"]
         badge = (f"  [b magenta]✎ {len(waiting)} run{'s' * (len(waiting) > 1)} await review · R to review[/]"
                  if waiting else "")
+        if self.selected:
+            n = len(self.selected)
+            badge += (f"  [b]◆ {n} selected · c to compare[/]" if n >= 2
+                      else "  [b]◆ 1 selected · space on another run to compare[/]")
         self.query_one("#runs-title", Static).update(
             f"[b]seal-tui[/b] · runs in [i]{self.app.display_runs_dir}[/i]{badge}")
 
     # ------------------------------------------------------------------ actions
+    def action_replay(self) -> None:
+        run_id = self.query_one(RunsTable).selected_run_id
+        if run_id:
+            self.app.replay_run(run_id)
+
+    def action_toggle_select(self) -> None:
+        run_id = self.query_one(RunsTable).selected_run_id
+        if not run_id:
+            return
+        if run_id in self.selected:
+            self.selected.remove(run_id)
+        elif len(self.selected) >= MAX_COMPARE:
+            self.notify(f"Compare takes at most {MAX_COMPARE} runs: unselect one first (space on it).",
+                        severity="warning")
+            return
+        else:
+            self.selected.append(run_id)
+        self._show()
+
+    def action_compare(self) -> None:
+        if len(self.selected) < 2:
+            self.notify("Select 2 to 5 runs with space, then press c.", title="Compare", severity="warning")
+            return
+        self.app.compare_runs(list(self.selected))
+
     def action_review(self) -> None:
         from .review import open_review
 

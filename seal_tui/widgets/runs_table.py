@@ -11,8 +11,8 @@ LIVE = ("running", "paused", "awaiting_review", "created")
 NARROW_DROP = ("model", "started")   # columns left out below 110 cells
 
 
-def run_values(run: dict, now: float) -> tuple:
-    """A run's row: one (text, sort key, style) per column."""
+def run_values(run: dict, now: float, mark: str | None = None) -> tuple:
+    """A run's row: one (text, sort key, style) per column; ``mark``: the colour of a selected run."""
     status = run["display_status"]
     start = run.get("started_at") or run.get("created_at")
     end = run.get("finished_at") if status not in LIVE else None
@@ -22,7 +22,8 @@ def run_values(run: dict, now: float) -> tuple:
     rounds = run.get("rounds") or 0
     best = run.get("best_heldout")
     return (
-        (printable(run.get("name") or run["id"]), run.get("name") or "", "bold"),
+        (("◆ " if mark else "") + printable(run.get("name") or run["id"]), run.get("name") or "",
+         f"bold {mark}" if mark else "bold"),
         (f"{STATUS_ICON.get(status, '·')} {status_label(status)}", status, STATUS_STYLE.get(status, "")),
         (run.get("preset") or "–", run.get("preset") or "", ""),
         (printable(run.get("model") or "–"), run.get("model") or "", ""),
@@ -52,7 +53,7 @@ class RunsTable(LineTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.runs: dict[str, dict] = {}
-        self._last: tuple[list[dict], float, str] = ([], 0.0, "")
+        self._last: tuple = ([], 0.0, "", None)
 
     def _columns_for(self, width: int) -> tuple:
         return tuple(c for c in self.WIDE_COLUMNS if width >= 110 or c[0] not in NARROW_DROP)
@@ -65,15 +66,18 @@ class RunsTable(LineTable):
             self.show_runs(*self._last)
         super().on_resize()
 
-    def show_runs(self, runs: list[dict], now: float, needle: str = "") -> None:
-        """Show ``runs`` (newest first) that match ``needle``, keeping the cursor on the same run."""
-        self._last = (runs, now, needle)
+    def show_runs(self, runs: list[dict], now: float, needle: str = "",
+                  marks: dict[str, str] | None = None) -> None:
+        """Show ``runs`` (newest first) that match ``needle``, keeping the cursor on the same run;
+        ``marks``: selected run id -> its colour."""
+        self._last = (runs, now, needle, marks)
+        marks = marks or {}
         self.COLUMNS = self._columns_for(self.size.width or self.app.size.width)
         keys = [c[0] for c in self.COLUMNS]
         wide = [c[0] for c in self.WIDE_COLUMNS]
         visible = [r for r in runs if matches(r, needle)]
         self.runs = {r["id"]: r for r in visible}
-        self.set_rows((r["id"], tuple(v for k, v in zip(wide, run_values(r, now)) if k in keys))
+        self.set_rows((r["id"], tuple(v for k, v in zip(wide, run_values(r, now, marks.get(r["id"]))) if k in keys))
                       for r in visible)
 
     @property

@@ -1,0 +1,115 @@
+"""What Compare shows, read from the store: each run's curves per round and its config.
+
+Held-out accuracy is the ``heldout_self_edit`` metric (the policy's own self-edits,
+as the dashboard's accuracy pane shows it); the mean reward is ``train_reward_mean``,
+or for a round without it the mean of the scored candidates' rewards. Both engine
+runs and imported reference results write these, so they line up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .format import date_time, pct, printable
+from .run_colors import run_colors
+
+MAX_RUNS = 5
+
+
+@dataclass
+class RunCurves:
+    run_id: str
+    name: str
+    color: str
+    heldout: list[tuple[int, float]] = field(default_factory=list)    # (round, accuracy)
+    reward: list[tuple[int, float]] = field(default_factory=list)     # (round, mean reward)
+    facts: dict[str, str] = field(default_factory=dict)               # run row fields, shown first
+    config: dict[str, str] = field(default_factory=dict)              # "section.field" -> value
+
+
+IDENTITY = ("run id", "started")   # differ between any two runs: never marked
+
+
+@dataclass
+class ConfigRow:
+    field: str
+    values: list[str]
+
+    @property
+    def differs(self) -> bool:
+        return self.field not in IDENTITY and len(set(self.values)) > 1
+
+
+def load_comparison(store, run_ids: list[str]) -> list[RunCurves]:
+    """The runs in ``run_ids`` order (ids not in the store are left out)."""
+    colors = run_colors(run_ids)
+    out = []
+    for run_id in run_ids:
+        run = store.get_run(run_id)
+        if run is None:
+            continue
+        curves = RunCurves(run_id=run_id, name=printable(run.get("name") or run_id), color=colors[run_id])
+        curves.heldout = _per_round(store, run_id, "heldout_self_edit")
+        reward = dict(_per_round(store, run_id, "train_reward_mean"))
+        for rnd, mean in store.conn.execute(
+                "SELECT round, AVG(reward) FROM candidates WHERE run_id = ? AND reward IS NOT NULL "
+                "GROUP BY round ORDER BY round", (run_id,)):
+            reward.setdefault(int(rnd), float(mean))
+        curves.reward = sorted(reward.items())
+        curves.facts = {
+            "run id": run_id, "status": store.display_status(run).replace("_", " "),
+            "source": run.get("source") or "engine",
+            "best held-out": pct(run.get("best_heldout")),
+            "started": date_time(run.get("started_at") or run.get("created_at")),
+        }
+        try:
+            config = json.loads(run.get("config_json") or "{}")
+        except ValueError:
+            config = {}
+        curves.config = flatten(config)
+        out.append(curves)
+    return out
+
+
+def _per_round(store, run_id: str, name: str) -> list[tuple[int, float]]:
+    """The metric's value per round (the last one written in a round wins)."""
+    values: dict[int, float] = {}
+    for rnd, value in store.conn.execute(
+            "SELECT round, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY id", (run_id, name)):
+        if value is not None:
+            values[int(rnd or 0)] = float(value)
+    return sorted(values.items())
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, str]:
+    """{"inner": {"lr": 0.001}} -> {"inner.lr": "0.001"}, values as the table shows them."""
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = shown(value)
+    return out
+
+
+def shown(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(shown(v) for v in value) or "[]"
+    return printable(value)
+
+
+def config_rows(runs: list[RunCurves]) -> list[ConfigRow]:
+    """The run facts, then every config field any run has (in the first run's order)."""
+    rows = [ConfigRow(key, [r.facts.get(key, "–") for r in runs])
+            for key in dict.fromkeys(k for r in runs for k in r.facts)]
+    fields = dict.fromkeys(k for r in runs for k in r.config)
+    rows += [ConfigRow(key, [r.config.get(key, "–") for r in runs]) for key in fields]
+    return rows

@@ -1,0 +1,130 @@
+"""Compare 2-5 runs: held-out accuracy and mean reward per round overlaid, one colour per
+run, and their configs side by side with the fields that differ marked."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual_plotext import PlotextPlot
+
+from ..compare_data import ConfigRow, RunCurves, config_rows, load_comparison
+from ..run_colors import rgb
+
+DIFF_MARK = "≠"
+
+
+class CurvesPlot(PlotextPlot):
+    """One curve per run (its colour), values 0-1 per round."""
+
+    can_focus = True
+
+    def __init__(self, series: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.series = series        # "heldout" or "reward"
+        self.curves: dict[str, list[tuple[int, float]]] = {}
+
+    def show(self, runs: list[RunCurves], rounds: list[int]) -> None:
+        """Each run's curve over ``rounds`` (the same x axis for both plots)."""
+        self.curves = {r.run_id: getattr(r, self.series) for r in runs}
+        plt = self.plt
+        plt.clear_data()
+        rounds = rounds or [0, 1]
+        for run in runs:
+            points = getattr(run, self.series)
+            if points:
+                plt.plot([p[0] for p in points], [p[1] for p in points], color=rgb(run.color), marker="hd")
+        lo, hi = min(rounds), max(rounds)
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        plt.xlim(lo, hi)
+        plt.ylim(0, 1)
+        plt.xticks(rounds, [str(r) for r in rounds])
+        plt.yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
+        plt.xlabel("round")
+        self.refresh()
+
+
+def legend(runs: list[RunCurves]) -> Text:
+    """Each run's colour, name and its last held-out accuracy and mean reward."""
+    out = Text()
+    for run in runs:
+        out.append("■ ", style=run.color)
+        out.append(run.name, style=f"bold {run.color}")
+        acc = f"R{run.heldout[-1][0]} {run.heldout[-1][1]:.1%}" if run.heldout else "none yet"
+        reward = f"R{run.reward[-1][0]} {run.reward[-1][1]:.2f}" if run.reward else "none yet"
+        out.append(f"  held-out {acc} · mean reward {reward}\n", style="")
+    out.rstrip()
+    return out
+
+
+class CompareScreen(Screen):
+    CSS_PATH = "compare.tcss"
+    BINDINGS = [
+        Binding("d", "toggle_differences", "Only differences", id="compare.differences",
+                tooltip="Show only the config fields that differ between the runs, or all of them"),
+        Binding("b", "back", "Back", id="compare.back", tooltip="Back to the runs"),
+        Binding("escape", "back", "Back", show=False, id="compare.back_escape"),
+        Binding("question_mark", "app.help", "Help", id="compare.help"),
+    ]
+
+    def __init__(self, run_ids: list[str]) -> None:
+        super().__init__(id="compare-screen")
+        self.run_ids = list(run_ids)
+        self.runs: list[RunCurves] = []
+        self.rows: list[ConfigRow] = []
+        self.only_differences = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="compare-title")
+        yield Static(id="compare-legend")
+        with Horizontal(id="compare-plots"):
+            yield CurvesPlot("heldout", id="compare-heldout")
+            yield CurvesPlot("reward", id="compare-reward")
+        yield DataTable(id="compare-config", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.runs = load_comparison(self.app.store, self.run_ids)
+        self.rows = config_rows(self.runs)
+        differing = sum(row.differs for row in self.rows)
+        self.query_one("#compare-title", Static).update(
+            f"[b]Compare {len(self.runs)} runs[/b] · held-out accuracy and mean reward per round · "
+            f"{differing} of {len(self.rows)} fields differ ({DIFF_MARK})")
+        self.query_one("#compare-legend", Static).update(legend(self.runs))
+        self.query_one("#compare-heldout").border_title = "Held-out accuracy (self-edits)"
+        self.query_one("#compare-reward").border_title = "Mean train reward"
+        rounds = sorted({rnd for r in self.runs for rnd, _ in r.heldout + r.reward})
+        for plot in self.query(CurvesPlot):
+            plot.show(self.runs, rounds)
+        table = self.query_one("#compare-config", DataTable)
+        table.add_column(" ", key="mark", width=1)
+        table.add_column("field", key="field")
+        for run in self.runs:
+            table.add_column(Text(run.name, style=f"bold {run.color}"), key=run.run_id)
+        self._fill_table()
+        table.focus()
+
+    def _fill_table(self) -> None:
+        table = self.query_one("#compare-config", DataTable)
+        table.clear()
+        for row in self.rows:
+            if self.only_differences and not row.differs:
+                continue
+            style = "bold" if row.differs else "dim"
+            table.add_row(Text(DIFF_MARK if row.differs else "", style="bold yellow"),
+                          Text(row.field, style=style),
+                          *(Text(v, style="bold yellow" if row.differs else "dim") for v in row.values),
+                          key=row.field)
+        table.border_title = "Config" + (" · only the fields that differ" if self.only_differences else "")
+        table.border_subtitle = "d: only differences" if not self.only_differences else "d: all fields"
+
+    def action_toggle_differences(self) -> None:
+        self.only_differences = not self.only_differences
+        self._fill_table()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
