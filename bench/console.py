@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/console.py [--events-per-s 1000] [--seconds 8]
 
-Ends with one line: ``BENCH console first_paint_s=<x> lag_ms_at_1000eps=<y> rss_mb=<z>``.
+Ends with one line: ``BENCH console first_paint_s=<x> lag_ms_at_1000eps=<y> rss_mb=<z> ...
+replay_load_s=<a> replay_rss_mb=<b>``.
 
 - first_paint_s: a fresh ``python`` process (interpreter and imports included) until the
   runs screen, holding 100 runs, has painted its first frame (headless); the BENCH line
@@ -11,6 +12,10 @@ Ends with one line: ``BENCH console first_paint_s=<x> lag_ms_at_1000eps=<y> rss_
   logs, telemetry...) to the store at the given rate; the dashboard polls, reduces and
   redraws; lag is the 95th percentile of (time shown - time written) at each redraw.
 - rss_mb: the console process's resident memory after the stream (bounded buffers).
+- replay_load_s / replay_rss_mb: a 10,000-candidate run (~41,000 events) written through
+  the store; a fresh process opens its replay: seconds until the replay is painted with the
+  whole log indexed, and the peak RSS after seeking to its last event (every event read,
+  reduced and drawn; the time that seek takes is printed above the BENCH line).
 """
 
 from __future__ import annotations
@@ -227,6 +232,70 @@ async def dashboard_lag(runs_dir: Path, events_per_s: float, seconds: float) -> 
     return p95 * 1000, rss, seen
 
 
+REPLAY_CODE = """
+import time
+t0 = time.perf_counter()
+import asyncio, resource
+from pathlib import Path
+from seal_tui.app import SealApp
+from seal_tui.screens.replay import ReplayScreen
+from seal_tui.widgets.replay_bar import ReplayBar
+t_import = time.perf_counter()
+async def go():
+    app = SealApp(Path(RUNS_DIR), keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        # opened paused: the bench's log was written in seconds, so 1x would already be replaying thousands
+        app.push_screen(ReplayScreen(RUN_ID, Path(RUNS_DIR), playing=False))
+        while not (isinstance(app.screen, ReplayScreen) and app.screen.query(ReplayBar)
+                   and (app.screen.query_one(ReplayBar).position or None) is not None
+                   and app.screen.query_one(ReplayBar).position.loaded):
+            await asyncio.sleep(0.001)
+        await pilot.pause()
+        t_loaded = time.perf_counter()
+        screen = app.screen
+        screen.replay.seek(screen.replay.total)        # every event read, reduced and drawn
+        while screen.state.events_seen < screen.replay.total:
+            await asyncio.sleep(0.005)
+        screen._sync()
+        await pilot.pause()
+        t_end = time.perf_counter()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("REPLAY", t_import - t0, t_loaded - t0, t_end - t_loaded, peak, screen.replay.total,
+              len(screen.state.candidates), screen.query_one("#candidates").row_count)
+asyncio.run(go())
+"""
+
+
+def replay_load(tmp: Path, candidates: int = 10_000) -> tuple[float, float]:
+    """A 10,000-candidate run written through the store, replayed in a fresh process:
+    (seconds from the process start to the replay painted at its first event with the whole
+    log indexed, ready to play or seek; peak RSS in MB after seeking to its last event)."""
+    runs_dir = tmp / "runs-replay"
+    t = time.perf_counter()
+    writer = SyntheticEngine(runs_dir, "bench-replay", events_per_s=0, contexts=candidates // 10, k=5, rounds=2)
+    writer.run()
+    store = Store(runs_dir)
+    n_events, n_cands = store.count_events("bench-replay"), len(store.candidates("bench-replay"))
+    store.close()
+    print(f"  replay store: {n_cands} candidates, {n_events} events written in {time.perf_counter() - t:.1f} s")
+    best = None
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", REPLAY_CODE.replace("RUNS_DIR", repr(str(runs_dir)))
+                              .replace("RUN_ID", repr("bench-replay"))],
+                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+        line = next((ln for ln in out.stdout.splitlines() if ln.startswith("REPLAY")), None)
+        if line is None:
+            raise RuntimeError(out.stderr[-2000:])
+        imports, loaded, to_end, peak, total, kept, rows = (float(x) for x in line.split()[1:])
+        if best is None or loaded < best[1]:
+            best = (imports, loaded, to_end, peak, total, kept, rows)
+    imports, loaded, to_end, peak, total, kept, rows = best
+    print(f"replay of {n_cands} candidates ({total:.0f} events), best of 3: painted {loaded:.3f} s after the "
+          f"process started ({imports:.3f} s interpreter and imports); seeking to the last event then took "
+          f"{to_end:.3f} s ({kept:.0f} candidates in the state, {rows:.0f} rows); peak RSS {peak:.0f} MB")
+    return loaded, peak
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events-per-s", type=float, default=1000)
@@ -248,8 +317,9 @@ def main() -> int:
         runs_b = Path(tmp) / "runs-live"
         lag_ms, rss, _ = asyncio.run(dashboard_lag(runs_b, args.events_per_s, args.seconds))
         print(f"dashboard lag p95 {lag_ms:.0f} ms at {args.events_per_s:.0f} events/s; RSS {rss:.0f} MB")
+        replay_s, replay_rss = replay_load(Path(tmp))
     print(f"BENCH console first_paint_s={fp:.3f} lag_ms_at_1000eps={lag_ms:.0f} rss_mb={rss:.0f} "
-          f"paint_after_imports_s={app_s:.3f}")
+          f"paint_after_imports_s={app_s:.3f} replay_load_s={replay_s:.3f} replay_rss_mb={replay_rss:.0f}")
     return 0
 
 

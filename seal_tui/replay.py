@@ -60,17 +60,23 @@ class EventIndex:
     def extend(self, conn, run_id: str) -> int:
         """Read the events after the last indexed one; returns how many were added."""
         last = self.ids[-1] if self.ids else 0
-        rows = conn.execute("SELECT id, ts, kind, round FROM events WHERE run_id = ? AND id > ? ORDER BY id",
+        rows = conn.execute("SELECT id, ts FROM events WHERE run_id = ? AND id > ? ORDER BY id",
                             (run_id, last)).fetchall()
-        pos = len(self.ids)
-        for i, (eid, ts, kind, rnd) in enumerate(rows, pos):
-            self.ids.append(eid)
-            self.ts.append(ts or 0.0)
-            if kind in PHASE_KINDS:
-                self.phase_starts.append(i)
+        if not rows:
+            return 0
+        base = len(self.ids)
+        self.ids.extend(r[0] for r in rows)
+        self.ts.extend(r[1] or 0.0 for r in rows)
+        kinds = ",".join("?" * len(PHASE_KINDS))
+        for eid, kind, rnd in conn.execute(          # the few phase starts, not every event's kind
+                f"SELECT id, kind, round FROM events WHERE run_id = ? AND id > ? AND id <= ? "
+                f"AND kind IN ({kinds}) ORDER BY id", (run_id, last, rows[-1][0], *PHASE_KINDS)):
+            i = bisect.bisect_left(self.ids, eid, base)
+            self.phase_starts.append(i)
             if kind == "round_started" and rnd is not None:
                 self.round_starts.setdefault(int(rnd), i)
-            self.ended = kind in END_KINDS
+        self.ended = bool(self.phase_starts) and self.phase_starts[-1] == len(self.ids) - 1 and \
+            conn.execute("SELECT kind FROM events WHERE id = ?", (rows[-1][0],)).fetchone()[0] in END_KINDS
         return len(rows)
 
     def next_phase(self, pos: int) -> int:
