@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import os
 import time
-import tomllib
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from .hangup import exit_when_terminal_goes
-from .launcher import EngineProcess, LaunchSpec, spawn_engine
 from .screens.runs import RunsScreen
 
-# The dashboard (plotext), new-run (engine config) and help (Markdown) screens are
-# imported when first opened: the runs screen paints sooner.
+if TYPE_CHECKING:
+    from .launcher import EngineProcess, LaunchSpec
+
+# The dashboard (plotext), new-run (engine config) and help (Markdown) screens, the
+# launcher and the full run store are imported when first used: the runs screen paints sooner.
 
 
 def keymap_path() -> Path:
@@ -40,18 +41,23 @@ class SealApp(App):
                  poll_s: float = 0.1, open_run: str | None = None, replay_run: str | None = None,
                  keymap: dict[str, str] | None = None) -> None:
         super().__init__()
-        from .store_import import store_module
-
-        Store = store_module().Store
-
         self.runs_dir = Path(runs_dir)
-        self.store = store if store is not None else Store(self.runs_dir)
+        self._store = store
         self.clock = clock
         self.poll_s = poll_s
         self._open_at_start = open_run
         self._replay_at_start = replay_run
         self._keymap = keymap
         self.processes: dict[str, EngineProcess] = {}
+
+    @property
+    def store(self):
+        """The run store, opened on first use: the runs screen paints without it (runs_index)."""
+        if self._store is None:
+            from .store_import import store_module
+
+            self._store = store_module().Store(self.runs_dir)
+        return self._store
 
     @property
     def display_runs_dir(self) -> str:
@@ -75,6 +81,8 @@ class SealApp(App):
         path = keymap_path()
         if not path.is_file():
             return {}
+        import tomllib
+
         try:
             data = tomllib.loads(path.read_text()).get("keymap", {})
             return {str(k): str(v) for k, v in data.items()}
@@ -105,6 +113,8 @@ class SealApp(App):
 
     def start_run(self, spec: LaunchSpec) -> EngineProcess | None:
         """Spawn the engine for ``spec`` and open its dashboard in place of the form."""
+        from .launcher import spawn_engine
+
         try:
             process = spawn_engine(spec, self.runs_dir)
         except OSError as exc:

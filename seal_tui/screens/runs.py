@@ -9,25 +9,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ..messages import RunsLoaded
+from ..runs_index import load_runs, read_runs  # noqa: F401  (load_runs: through the full store)
 from ..run_colors import run_colors
+from ..widgets.footer import KeyFooter
 from ..widgets.runs_table import RunsTable
-from .confirm import ConfirmScreen
 
 REFRESH_S = 2.0
 MAX_COMPARE = 5
 
 
-def load_runs(store) -> list[dict]:
-    runs = store.list_runs()
-    for run in runs:
-        run["display_status"] = store.display_status(run)
-    return runs
-
-
 class RunsScreen(Screen):
+    AUTO_FOCUS = "#runs-table"   # not the hidden filter box: the footer is built once, with the table's keys
     BINDINGS = [
         Binding("enter", "open_run", "Open", id="runs.open", tooltip="Open the selected run's dashboard"),
         Binding("n", "new_run", "New run", id="runs.new", tooltip="Start a run from a preset or a TOML file"),
@@ -51,6 +46,7 @@ class RunsScreen(Screen):
         self.runs: list[dict] = []
         self.needle = ""
         self.selected: list[str] = []      # run ids marked for Compare, in the order marked
+        self._resumed = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title")
@@ -58,19 +54,20 @@ class RunsScreen(Screen):
                     id="runs-filter")
         yield RunsTable(id="runs-table")
         yield Static(id="runs-empty")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        store = self.app.store
         self.query_one("#runs-title", Static).update(
             f"[b]seal-tui[/b] · runs in [i]{self.app.display_runs_dir}[/i]")
-        self.runs = load_runs(store)
+        self.runs = read_runs(self.app.runs_dir, lambda: self.app.store)
         self._show()
         self.query_one(RunsTable).focus()
         self.set_interval(REFRESH_S, self._refresh_if_shown)
 
     def on_screen_resume(self) -> None:
-        self.reload()
+        if self._resumed:      # the first time, on_mount has just read them
+            self.reload()
+        self._resumed = True
 
     # ------------------------------------------------------------------ loading
     def _refresh_if_shown(self) -> None:
@@ -79,13 +76,20 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-reload")
     def reload(self) -> None:
-        from engine.store import Store
+        opened = []            # this thread's own store, opened only if read_runs needs it
 
-        store = Store(self.app.runs_dir)
+        def store():
+            if not opened:
+                from ..store_import import store_module
+
+                opened.append(store_module().Store(self.app.runs_dir))
+            return opened[0]
+
         try:
-            self.post_message(RunsLoaded(load_runs(store)))
+            self.post_message(RunsLoaded(read_runs(self.app.runs_dir, store)))
         finally:
-            store.close()
+            for s in opened:
+                s.close()
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.runs = message.runs
@@ -207,6 +211,8 @@ class RunsScreen(Screen):
         def done(yes: bool | None) -> None:
             if yes:
                 self._delete(run_id, run_dir)
+
+        from .confirm import ConfirmScreen  # on first use: the runs screen paints sooner
 
         self.app.push_screen(ConfirmScreen(
             f"Delete run {run.get('name') or run_id}?",
