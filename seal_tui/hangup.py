@@ -1,10 +1,14 @@
 """The console exits when its terminal goes away, so a dropped SSH link leaves nothing spinning.
 
-A closed terminal normally sends SIGHUP, which would kill the console outright; but
-where SIGHUP is ignored (nohup, some SSH and screen setups) the terminal reads end
-of file forever and Textual's input thread spins a CPU. So: SIGHUP and SIGTERM exit
-the app, and once a second the console checks that its terminal is still one.
-Engines are their own sessions (seal_tui.launcher) and never see the console's SIGHUP.
+A terminal that hangs up sends SIGHUP and then SIGCONT. Left alone, SIGHUP kills the
+console; but where SIGHUP is ignored (nohup, some SSH and screen setups) the dead
+terminal reads end of file forever and Textual's input thread spins a CPU, and
+Textual answers SIGCONT by restarting its terminal output, which can deadlock its
+shutdown. So on SIGHUP (or SIGTERM) the console drops Textual's SIGCONT handler and
+exits; once a second it also checks that its terminal is still one (a hung-up tty is
+not); and if the orderly exit has not finished after ``GRACE_S`` (nothing to restore
+on a terminal that is gone), the process ends there. Engines are their own sessions
+(seal_tui.launcher) and never see the console's SIGHUP.
 """
 
 from __future__ import annotations
@@ -13,25 +17,34 @@ import asyncio
 import os
 import signal
 import sys
+import threading
+import time
 
 CHECK_S = 1.0
+GRACE_S = 3.0
 EXIT_CODE = 129        # 128 + SIGHUP, as a shell reports a hang-up
 
 
 def exit_when_terminal_goes(app) -> None:
-    """Install the handlers on ``app`` (a running, not headless, Textual app)."""
-    if app.is_headless:
+    """Install the handlers on ``app`` (a running, not headless, Textual app; main thread)."""
+    if app.is_headless or threading.current_thread() is not threading.main_thread():
         return
     loop = asyncio.get_running_loop()
+    leaving = threading.Event()
 
-    def gone() -> None:
-        app.exit(return_code=EXIT_CODE)
+    def gone(*_) -> None:
+        if leaving.is_set():
+            return
+        leaving.set()
+        try:
+            signal.signal(signal.SIGCONT, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+        threading.Thread(target=_end_after_grace, name="hangup-grace", daemon=True).start()
+        loop.call_soon_threadsafe(lambda: app.exit(return_code=EXIT_CODE))
 
     for sig in (signal.SIGHUP, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, gone)
-        except (NotImplementedError, RuntimeError, ValueError):   # not the main thread, or no such signal
-            pass
+        signal.signal(sig, gone)
     try:
         fd = sys.__stdin__.fileno()
     except (AttributeError, OSError, ValueError):
@@ -44,3 +57,8 @@ def exit_when_terminal_goes(app) -> None:
             gone()
 
     app.set_interval(CHECK_S, check, name="terminal-watch")
+
+
+def _end_after_grace() -> None:
+    time.sleep(GRACE_S)
+    os._exit(EXIT_CODE)
