@@ -24,6 +24,8 @@ from ..widgets.run_header import RunHeader
 from .dashboard import DashboardScreen
 
 WRITING_ACTIONS = ("pause", "stop", "review")   # a replay never writes to the store
+KEY_HINTS = (("replay.play", None, "play"), ("replay.faster", "replay.slower", "speed"),
+             ("replay.step", "replay.next_phase", "step"), ("replay.seek", None, "round"))
 
 
 class ReplayScreen(DashboardScreen):
@@ -106,7 +108,15 @@ class ReplayScreen(DashboardScreen):
             speed=speed_label(source.speed), round=s.round, rounds=s.rounds, phase=s.phase_label,
             time=source.clock() if source.loaded else None,
             first_ts=index.ts[0] if index.ts else None, last_ts=index.ts[-1] if index.ts else None,
-            ended=index.ended, round_marks=sorted((pos, rnd) for rnd, pos in index.round_starts.items())))
+            ended=index.ended, round_marks=sorted((pos, rnd) for rnd, pos in index.round_starts.items()),
+            keys=self._keys_hint()))
+
+    def _keys_hint(self) -> str:
+        """The replay's keys as bound now (a keymap may have moved them)."""
+        keys = {b.binding.id: self.app.get_key_display(b.binding) for b in self.active_bindings.values()
+                if b.binding.id}
+        parts = [f"{keys.get(i, '?')}{'/' + keys[j] if j in keys else ''} {label}" for i, j, label in KEY_HINTS]
+        return " · ".join(parts)
 
     # ------------------------------------------------------------------ keys
     def action_toggle_play(self) -> None:

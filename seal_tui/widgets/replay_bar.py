@@ -29,6 +29,7 @@ class ReplayPosition:
     ended: bool                 # the log ends with the run's end (else: a live or dead run)
     round_marks: list[tuple[int, int]] = field(default_factory=list)   # (position, round)
     error: str | None = None    # why there is nothing to replay
+    keys: str = ""              # the replay's keys, shown after the bar
 
 
 class ReplayBar(Static):
@@ -66,7 +67,10 @@ class ReplayBar(Static):
         if at_end and p.playing and not p.ended:
             line.append("  waiting for the run's next events", style="dim")
         line.append("\n")
-        line.append_text(self._bar(p, max(10, self.size.width)))
+        width = max(10, self.size.width)
+        keys = f"  {p.keys}" if p.keys and width - len(p.keys) >= 30 else ""
+        line.append_text(self._bar(p, width - len(keys)))
+        line.append(keys, style="dim")
         line.no_wrap = True
         line.overflow = "ellipsis"
         return line
