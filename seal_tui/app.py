@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -43,6 +44,7 @@ class SealApp(App):
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self._store = store
+        self._store_lock = threading.Lock()
         self.clock = clock
         self.poll_s = poll_s
         self._open_at_start = open_run
@@ -54,9 +56,11 @@ class SealApp(App):
     def store(self):
         """The run store, opened on first use: the runs screen paints without it (runs_index)."""
         if self._store is None:
-            from .store_import import store_module
+            with self._store_lock:            # workers may ask first
+                if self._store is None:
+                    from .store_import import store_module
 
-            self._store = store_module().Store(self.runs_dir)
+                    self._store = store_module().Store(self.runs_dir)
         return self._store
 
     @property
