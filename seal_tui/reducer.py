@@ -12,7 +12,8 @@ from typing import Iterable, Protocol
 
 from .format import printable
 from .state import (
-    MAX_CANDIDATES, MAX_REWARDS_PER_ROUND, Candidate, LogLine, RunState, Telemetry,
+    MAX_CANDIDATES, MAX_REWARDS_PER_ROUND, Candidate, ForgettingEval, LogLine, MultiPassageEval, RoundEval,
+    RunState, Telemetry,
 )
 
 
@@ -250,10 +251,48 @@ def _mstep_done(s: RunState, e: EventLike, d: dict) -> None:
 def _eval_result(s: RunState, e: EventLike, d: dict) -> None:
     rnd = int(d.get("round", e.round or 0))
     s.evals[rnd] = dict(d)
+    s.round_evals[rnd] = RoundEval(
+        round=rnd, none=_float(d.get("none")), passage=_float(d.get("passage")),
+        self_edit=_float(d.get("self_edit")), n_contexts=_int(d.get("n_contexts")),
+        n_questions=_int(d.get("n_questions")), multi_passage=_multi_passage(d.get("multi_passage")),
+        forgetting=_forgetting(d.get("forgetting")))
     se = _float(d.get("self_edit"))
     if se is not None and (s.best_heldout is None or se > s.best_heldout):
         s.best_heldout = se
-    s.rev_metrics = s.rev_header = s.rev
+    s.rev_metrics = s.rev_header = s.rev_evals = s.rev
+
+
+def _multi_passage(d) -> MultiPassageEval | None:
+    if not isinstance(d, dict):
+        return None
+    return MultiPassageEval(n_passages=_int(d.get("n_passages")), n_questions=_int(d.get("n_questions")),
+                            none=_float(d.get("none")), passage=_float(d.get("passage")),
+                            self_edit=_float(d.get("self_edit")))
+
+
+def _forgetting(d) -> ForgettingEval | None:
+    """The matrix as recorded: k+1 rows of k cells (row 0 before any edit); a payload of
+    another shape is left out rather than drawn wrong."""
+    if not isinstance(d, dict):
+        return None
+    mean, std = _matrix(d.get("mean")), _matrix(d.get("std"))
+    k = _int(d.get("k")) or (len(mean[0]) if mean else 0)
+    if not k or mean is None or [len(row) for row in mean] != [k] * (k + 1):
+        return None
+    if std is not None and [len(row) for row in std] != [k] * (k + 1):
+        std = None
+    row_mean = [_float(v) for v in d.get("row_mean") or []]
+    if len(row_mean) != k + 1:   # the mean of each row's measured cells
+        row_mean = [sum(v for v in row if v is not None) / n if (n := sum(v is not None for v in row)) else None
+                    for row in mean]
+    return ForgettingEval(k=k, sequences=_int(d.get("sequences")) or None, mean=mean, std=std,
+                          row_mean=row_mean)
+
+
+def _matrix(rows) -> list[list[float | None]] | None:
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        return None
+    return [[_float(v) for v in row] for row in rows]
 
 
 def _metric(s: RunState, e: EventLike, d: dict) -> None:
@@ -293,6 +332,13 @@ def _float(value) -> float | None:
         return None if value is None else float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _int(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 _HANDLERS = {

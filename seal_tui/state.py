@@ -71,6 +71,46 @@ class Telemetry:
 
 
 @dataclass
+class MultiPassageEval:
+    """One LoRA trained on the self-edits of ``n_passages`` held-out passages together, then
+    all their questions: accuracy before it (``none``), trained on the passages themselves
+    (``passage``) and on the policy's self-edits (``self_edit``)."""
+
+    n_passages: int
+    n_questions: int
+    none: float | None
+    passage: float | None
+    self_edit: float | None
+
+
+@dataclass
+class ForgettingEval:
+    """Self-edits of ``k`` passages applied in sequence, each merged into the weights.
+    ``mean[i][j]``: accuracy on passage j after i edits (row 0: before any), averaged over
+    ``sequences`` random orders; None where not measured (passage j not yet edited in)."""
+
+    k: int
+    sequences: int | None
+    mean: list[list[float | None]]
+    std: list[list[float | None]] | None
+    row_mean: list[float | None]
+
+
+@dataclass
+class RoundEval:
+    """A round's held-out evaluation (one ``eval_result`` event)."""
+
+    round: int
+    none: float | None                   # single passage: no adaptation
+    passage: float | None                # trained on the passage itself
+    self_edit: float | None              # trained on the policy's self-edit
+    n_contexts: int
+    n_questions: int
+    multi_passage: MultiPassageEval | None = None
+    forgetting: ForgettingEval | None = None
+
+
+@dataclass
 class RunState:
     run_id: str
     name: str = ""
@@ -103,7 +143,8 @@ class RunState:
     rewards: dict[int, list[float]] = field(default_factory=dict)
     baselines: dict[int, list[float]] = field(default_factory=dict)
     kept_count: dict[int, int] = field(default_factory=dict)
-    evals: dict[int, dict] = field(default_factory=dict)
+    evals: dict[int, dict] = field(default_factory=dict)            # eval_result payloads as recorded
+    round_evals: dict[int, RoundEval] = field(default_factory=dict)  # the same, checked and typed
     metrics: dict[str, dict[int, float]] = field(default_factory=dict)
     mstep: dict[str, Any] = field(default_factory=dict)
     mstep_loss: deque = field(default_factory=lambda: deque(maxlen=MAX_MSTEP_POINTS))
@@ -120,6 +161,7 @@ class RunState:
     rev_candidates: int = 0
     rev_rewards: int = 0
     rev_metrics: int = 0
+    rev_evals: int = 0
     rev_telemetry: int = 0
     rev_log: int = 0
 

@@ -97,3 +97,37 @@ def recorded_run(tmp_path_factory, tiny_model_dir, data_file) -> tuple[Path, str
     assert proc.returncode == 0, proc.stderr
     run_id = proc.stdout.split()[1]
     return runs_dir, run_id
+
+
+def judged_eval_args(judge_url: str, key_env: str) -> list[str]:
+    """One round with the multi-passage (3 passages) and forgetting (k=3, 2 sequences) evaluations,
+    graded by an OpenAI-compatible judge at ``judge_url`` (plain prompts: under the chat template
+    the random tiny model only says a newline; a high inner lr, so adapted answers differ)."""
+    sets = {"run.rounds": "1", "inner.lr": "0.03", "eval.multi_passage": "3", "eval.forgetting_k": "3",
+            "eval.forgetting_sequences": "2", "model.chat_template": '"off"', "grader.kind": '"llm"',
+            "grader.base_url": json.dumps(judge_url), "grader.model": '"judge-test"',
+            "grader.api_key_env": json.dumps(key_env), "grader.concurrency": "4"}
+    return [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+
+
+@pytest.fixture(scope="session")
+def recorded_eval_run(tmp_path_factory, tiny_model_dir, data_file) -> tuple[Path, str]:
+    """A store filled by a real engine run with the multi-passage and forgetting evaluations:
+    (runs_dir, run_id). A local judge server grades, saying yes for about half the (question,
+    answer) pairs (a fixed hash), so the accuracies differ from cell to cell; the random tiny
+    model would get every gold answer wrong."""
+    import zlib
+
+    from tests.chat_server import ChatServer
+
+    runs_dir = tmp_path_factory.mktemp("recorded-eval-runs")
+    server = ChatServer().start()
+    server.reply = lambda question, gold, answer: "yes" if zlib.crc32(f"{question}\n{answer}".encode()) % 2 else "no"
+    try:
+        proc = run_engine(*tiny_run_args(tiny_model_dir, data_file, runs_dir, "--name", "evals",
+                                         *judged_eval_args(server.url, "SEAL_TEST_JUDGE_KEY")),
+                          env={"SEAL_TEST_JUDGE_KEY": "test-key"})
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    return runs_dir, proc.stdout.split()[1]

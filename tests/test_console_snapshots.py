@@ -10,6 +10,7 @@ import pytest
 
 from seal_tui.testing import cut_mid_run, wait_for_dashboard
 from tests.test_console_app import make_app, normalized, recording, runs, utc  # noqa: F401  (fixtures)
+from tests.test_console_evals import eval_normalized, eval_recording, eval_runs  # noqa: F401  (fixtures)
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 
@@ -42,3 +43,17 @@ def test_dashboard_mid_run_with_a_candidate_open(snap_compare, runs):
         await wait_for_dashboard(pilot)
 
     assert snap_compare(make_app(runs_dir), terminal_size=(120, 40), run_before=open_candidate)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_evals_pane(snap_compare, eval_runs, size):
+    """Single passage, multi-passage and the forgetting heatmap of a run that has all three."""
+    runs_dir, run_id = eval_runs
+
+    async def open_evals(pilot):
+        pilot.app.open_run(run_id)
+        await wait_for_dashboard(pilot)
+        await pilot.press("e")
+        await wait_for_dashboard(pilot)
+
+    assert snap_compare(make_app(runs_dir), terminal_size=size, run_before=open_evals)

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ..format import clock_time
@@ -29,6 +29,8 @@ from ..widgets.accuracy_plot import AccuracyView
 from ..widgets.candidate_detail import CandidateDetail
 from ..widgets.candidates_table import CandidatesTable
 from ..widgets.engine_log import EngineLog
+from ..widgets.eval_pane import EvalView
+from ..widgets.footer import KeyFooter
 from ..widgets.pane import Pane
 from ..widgets.rewards_pane import RewardsPane
 from ..widgets.run_header import RunHeader
@@ -36,7 +38,8 @@ from ..widgets.system_pane import SystemPane
 from .confirm import ConfirmScreen
 
 PANES = (("candidates", "Candidates"), ("detail", "Detail"), ("rewards", "Rewards"),
-         ("accuracy", "Accuracy"), ("system", "System"), ("log", "Log"))
+         ("accuracy", "Accuracy"), ("system", "System"), ("log", "Log"), ("evals", "Evals"))
+ALONE = ("evals",)           # panes that need the whole width: shown one at a time, with the tab strip
 PANE_NAMES = tuple(name for name, _ in PANES)
 SYNC_INTERVAL_S = 0.1        # the most often panes redraw while events stream in
 DETAIL_FOLLOW_S = 0.5        # the most often the detail pane changes while following new rows
@@ -52,6 +55,9 @@ class DashboardScreen(Screen):
         Binding("enter", "open_candidate", "Open candidate", id="dashboard.open_candidate",
                 tooltip="Show the selected candidate in full"),
         Binding("R", "review", "Review", id="dashboard.review", tooltip="Approve, reject or edit the self-edits awaiting review"),
+        Binding("e", "toggle_evals", "Evals", id="dashboard.evals",
+                tooltip="Held-out evaluations per round: single passage, multi-passage, forgetting heatmap "
+                        "(again: back to the pane before)"),
         Binding("b", "back", "Back", id="dashboard.back", tooltip="Back to the runs (the run keeps going)"),
         Binding("escape", "back", "Back", show=False, id="dashboard.back_escape"),
         Binding("question_mark", "app.help", "Help", id="dashboard.help"),
@@ -69,6 +75,7 @@ class DashboardScreen(Screen):
         self.liveness: Liveness | None = None
         self.notice: str | None = None
         self.current_pane = "candidates"
+        self._pane_before_alone = "candidates"
         self.selected_id: int | None = None
         self.lag_samples: deque = deque(maxlen=2000)   # seconds from event written to shown
         self._sync_scheduled = False
@@ -90,7 +97,8 @@ class DashboardScreen(Screen):
             yield Pane(AccuracyView(id="accuracy-view"), name="accuracy", title="Accuracy per round")
             yield Pane(SystemPane(id="system"), name="system", title="System")
             yield Pane(EngineLog(id="log"), name="log", title="Engine log")
-        yield Footer()
+            yield Pane(EvalView(id="evals-view"), name="evals", title="Held-out evaluations per round")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         if self.source is None:
@@ -122,7 +130,10 @@ class DashboardScreen(Screen):
         self.query_one("#pane-tabs", Static).update("│".join(parts))
 
     def _show_pane(self, name: str, focus: bool = True) -> None:
+        if name in ALONE and self.current_pane not in ALONE:
+            self._pane_before_alone = self.current_pane
         self.current_pane = name
+        self.set_class(name in ALONE, "-alone")
         for pane in self.query(Pane):
             pane.set_class(pane.pane_name == name, "-current")
         self._render_tabs()
@@ -132,11 +143,19 @@ class DashboardScreen(Screen):
     def action_show_pane(self, name: str) -> None:
         self._show_pane(name)
 
+    def action_toggle_evals(self) -> None:
+        self._show_pane(self._pane_before_alone if self.current_pane == "evals" else "evals")
+
+    def _cycle_pane(self, step: int) -> None:
+        """Tab order: every tab when one pane shows at a time; in the grid, the panes it shows."""
+        names = [n for n in PANE_NAMES if self.narrow or n not in ALONE or n == self.current_pane]
+        self._show_pane(names[(names.index(self.current_pane) + step) % len(names)])
+
     def action_next_pane(self) -> None:
-        self._show_pane(PANE_NAMES[(PANE_NAMES.index(self.current_pane) + 1) % len(PANE_NAMES)])
+        self._cycle_pane(1)
 
     def action_prev_pane(self) -> None:
-        self._show_pane(PANE_NAMES[(PANE_NAMES.index(self.current_pane) - 1) % len(PANE_NAMES)])
+        self._cycle_pane(-1)
 
     def on_descendant_focus(self, event) -> None:
         for node in event.widget.ancestors_with_self:
@@ -261,6 +280,8 @@ class DashboardScreen(Screen):
             self.query_one(SystemPane).show(s)
         if self._changed("log", s.rev_log):
             self.query_one(EngineLog).sync(s)
+        if self._changed("evals", s.rev_evals):
+            self.query_one(EvalView).show(s)
         if s.last_ts is not None and s.is_live:
             self.call_after_refresh(self._record_lag, s.last_ts)
 

@@ -15,6 +15,11 @@ self-edit with its passage, training sequences and each question's answers befor
 *Rewards*: per round histogram, box and mean. *Accuracy*: held-out accuracy per round
 (no adaptation, passage only, self-edits), mean train reward and M-step loss.
 *System*: CPU, memory and GPUs of the engine. *Log*: the engine's log.
+*Evals* (`e`): per round, held-out accuracy with each passage alone (no adaptation, passage
+only, self-edits), the multi-passage setting (one LoRA on the self-edits of N passages
+together) and the forgetting matrix as a heatmap (row i: after i self-edits merged in turn;
+cells: accuracy on each passage, mean ± std over sequences; the row mean on the right);
+`←` `→` show another round's matrix.
 """
 
 

@@ -1,0 +1,209 @@
+"""Held-out evaluations per round: single passage, multi-passage, and forgetting as a heatmap.
+
+Single passage: each held-out passage alone, answered with no adaptation, after training
+on the passage itself, and after training on the policy's self-edit. Multi-passage: one
+LoRA on the self-edits of N passages together, then all their questions. Forgetting: the
+self-edits of k passages applied in turn (each merged); row i is the model after i edits,
+column j the j-th passage edited in; the row mean is what the model still knows.
+"""
+
+from __future__ import annotations
+
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ..state import ForgettingEval, RoundEval, RunState
+
+CONDITIONS = (("none", "no adaptation"), ("passage", "passage only"), ("self_edit", "self-edits"))
+MULTI_CONDITIONS = (("none", "no adaptation"), ("passage", "passages"), ("self_edit", "self-edits"))
+# the heatmap's scale, 0 -> 1: dark red, amber, green
+HEAT_STOPS = ((0.0, (128, 24, 24)), (0.5, (196, 150, 32)), (1.0, (38, 150, 70)))
+DIM = Style(dim=True)
+BOLD = Style(bold=True)
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def heat_color(value: float) -> tuple[int, int, int]:
+    value = min(1.0, max(0.0, value))
+    for (x0, c0), (x1, c1) in zip(HEAT_STOPS, HEAT_STOPS[1:]):
+        if value <= x1:
+            t = (value - x0) / (x1 - x0)
+            return tuple(round(a + (b - a) * t) for a, b in zip(c0, c1))
+    return HEAT_STOPS[-1][1]
+
+
+def heat_style(value: float) -> Style:
+    r, g, b = heat_color(value)
+    light = 0.299 * r + 0.587 * g + 0.114 * b > 140
+    return Style(bgcolor=Color.from_rgb(r, g, b), color="black" if light else "white")
+
+
+# ---------------------------------------------------------------------- the two tables
+def _table(rows: list[tuple[int, tuple[float | None, ...]]], conditions) -> Text:
+    out = Text()
+    out.append(f"{'round':<7}", DIM)
+    for _, label in conditions:
+        out.append(f"{label:>15}", DIM)
+    for rnd, values in rows:
+        out.append(f"\nR{rnd:<6}", BOLD)
+        for value in values:
+            out.append(f"{pct(value):>15}")
+    return out
+
+
+def single_passage_text(evals: dict[int, RoundEval]) -> Text:
+    out = Text("Single passage", style="bold")
+    rows = [(r, tuple(getattr(ev, k) for k, _ in CONDITIONS)) for r, ev in sorted(evals.items())]
+    rows = [(r, values) for r, values in rows if any(v is not None for v in values)]
+    if not evals:
+        out.append("  no held-out evaluation yet: the engine evaluates after round 0 and after each round",
+                   DIM)
+        return out
+    if not rows:
+        out.append("  not recorded in this run", DIM)
+        return out
+    last = evals[rows[-1][0]]
+    out.append(f"  {last.n_contexts} passages · {last.n_questions} questions · each passage alone", DIM)
+    out.append("\n")
+    out.append_text(_table(rows, CONDITIONS))
+    return out
+
+
+def multi_passage_text(evals: dict[int, RoundEval]) -> Text:
+    out = Text("Multi-passage", style="bold")
+    runs = {r: ev.multi_passage for r, ev in sorted(evals.items()) if ev.multi_passage is not None}
+    if not runs:
+        out.append("  not run: set eval.multi_passage = N to enable", DIM)
+        return out
+    last = runs[max(runs)]
+    out.append(f"  {last.n_passages} passages · {last.n_questions} questions · one LoRA on all of them", DIM)
+    out.append("\n")
+    out.append_text(_table([(r, tuple(getattr(mp, k) for k, _ in MULTI_CONDITIONS)) for r, mp in runs.items()],
+                           MULTI_CONDITIONS))
+    return out
+
+
+# ---------------------------------------------------------------------- the heatmap
+def _cell(mean: float | None, std: float | None, width: int, with_std: bool) -> Text:
+    if mean is None:
+        return Text("·".center(width), DIM)
+    text = f"{mean * 100:.0f}"
+    if with_std and std is not None:
+        text += f"±{std * 100:.0f}"
+    return Text(text.center(width), heat_style(mean))
+
+
+def forgetting_text(fg: ForgettingEval | None, rnd: int | None, width: int,
+                    rounds: list[int] | None = None) -> Text:
+    """The matrix of round ``rnd`` as coloured cells (percent of the passage's questions right,
+    ± the std over sequences when it fits), each row with its mean, then a colour key."""
+    out = Text("Forgetting", style="bold")
+    if fg is None:
+        out.append("  not run: set eval.forgetting_k = k to enable", DIM)
+        return out
+    k = fg.k
+    seqs = f" · mean ± std over {fg.sequences} sequences" if fg.sequences else ""
+    out.append(f"  R{rnd} · {k} self-edits merged in turn{seqs}", DIM)
+    label_w, mean_w = 13, 9
+    with_std = fg.std is not None and (fg.sequences or 0) > 1
+    cell_w = 8 if with_std else 6          # "100±50" and a space each side
+    if label_w + k * cell_w + mean_w > width and with_std:
+        with_std, cell_w = False, 6
+    header = "passage {}"
+    if label_w + k * max(cell_w, len(header.format(k)) + 2) + mean_w <= width:
+        cell_w = max(cell_w, len(header.format(k)) + 2)
+    else:
+        header = "p{}"
+    out.append("\n" + " " * label_w, DIM)
+    for j in range(k):
+        out.append(header.format(j + 1).center(cell_w), DIM)
+    out.append("row mean".rjust(mean_w), DIM)
+    for i, row in enumerate(fg.mean):
+        label = "before edits" if i == 0 else f"after edit {i}"
+        out.append(f"\n{label:<{label_w}}", BOLD if i in (0, k) else Style())
+        for j, mean in enumerate(row):
+            std = fg.std[i][j] if fg.std is not None else None
+            out.append_text(_cell(mean, std, cell_w, with_std))
+        row_mean = fg.row_mean[i]
+        out.append(" ")
+        out.append_text(_cell(row_mean, None, mean_w - 1, False))
+    first_edited, first_last = fg.mean[1][0] if k >= 1 else None, fg.mean[k][0]
+    if first_edited is not None and first_last is not None and k > 1:
+        change = (first_last - first_edited) * 100
+        out.append(f"\npassage 1: {first_edited * 100:.0f}% right after its edit, {first_last * 100:.0f}% "
+                   f"after all {k} ({change:+.0f} pts)", DIM)
+    out.append("\n0% ", DIM)
+    for step in range(11):
+        out.append(" ", heat_style(step / 10))
+    out.append(" 100%", DIM)
+    out.append("  · not edited in yet", DIM)
+    if rounds and len(rounds) > 1:
+        out.append("  ← → rounds " + " ".join(f"R{r}" for r in rounds), DIM)
+    return out
+
+
+def forgetting_rounds(state: RunState) -> list[int]:
+    return [r for r, ev in sorted(state.round_evals.items()) if ev.forgetting is not None]
+
+
+def eval_text(state: RunState, forgetting_round: int | None, width: int) -> Text:
+    """Everything the pane shows; ``forgetting_round`` None: the latest round that has a matrix."""
+    evals = state.round_evals
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append_text(single_passage_text(evals))
+    out.append("\n\n")
+    out.append_text(multi_passage_text(evals))
+    out.append("\n\n")
+    rounds = forgetting_rounds(state)
+    rnd = forgetting_round if forgetting_round in rounds else (rounds[-1] if rounds else None)
+    out.append_text(forgetting_text(evals[rnd].forgetting if rnd is not None else None, rnd, width, rounds))
+    return out
+
+
+class EvalView(VerticalScroll):
+    """The pane's body; ← → pick the round whose forgetting matrix is shown."""
+
+    BINDINGS = [
+        Binding("left", "forgetting_round(-1)", "Earlier round", show=False, id="evals.round_back",
+                tooltip="Show the forgetting matrix of the round before"),
+        Binding("right", "forgetting_round(1)", "Later round", show=False, id="evals.round_next",
+                tooltip="Show the forgetting matrix of the round after"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state: RunState | None = None
+        self.forgetting_round: int | None = None      # None: follow the latest
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="evals")
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def show(self, state: RunState) -> None:
+        self.state = state
+        self._draw()
+
+    def action_forgetting_round(self, step: int) -> None:
+        rounds = forgetting_rounds(self.state) if self.state is not None else []
+        if not rounds:
+            return
+        current = self.forgetting_round if self.forgetting_round in rounds else rounds[-1]
+        index = max(0, min(len(rounds) - 1, rounds.index(current) + step))
+        self.forgetting_round = None if index == len(rounds) - 1 else rounds[index]
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.state is None:
+            return
+        width = self.scrollable_content_region.width or self.size.width or 80
+        self.query_one("#evals", Static).update(eval_text(self.state, self.forgetting_round, width - 1))
