@@ -54,8 +54,8 @@ def legend(runs: list[RunCurves]) -> Text:
     for run in runs:
         out.append("■ ", style=run.color)
         out.append(run.name, style=f"bold {run.color}")
-        acc = f"R{run.heldout[-1][0]} {run.heldout[-1][1]:.1%}" if run.heldout else "none yet"
-        reward = f"R{run.reward[-1][0]} {run.reward[-1][1]:.2f}" if run.reward else "none yet"
+        acc = f"R{run.heldout[-1][0]} {run.heldout[-1][1]:.1%}" if run.heldout else "–"
+        reward = f"R{run.reward[-1][0]} {run.reward[-1][1]:.2f}" if run.reward else "–"
         out.append(f"  held-out {acc} · mean reward {reward}\n", style="")
     out.rstrip()
     return out
@@ -96,7 +96,7 @@ class CompareScreen(Screen):
             f"{differing} of {len(self.rows)} fields differ ({DIFF_MARK})")
         self.query_one("#compare-legend", Static).update(legend(self.runs))
         self.query_one("#compare-heldout").border_title = "Held-out accuracy (self-edits)"
-        self.query_one("#compare-reward").border_title = "Mean train reward"
+        self.query_one("#compare-reward").border_title = "Mean reward of the scored self-edits"
         rounds = sorted({rnd for r in self.runs for rnd, _ in r.heldout + r.reward})
         for plot in self.query(CurvesPlot):
             plot.show(self.runs, rounds)
