@@ -66,7 +66,9 @@ class ReplayScreen(DashboardScreen):
             yield ReplayBar(id="replay-bar")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return action not in WRITING_ACTIONS
+        if action in WRITING_ACTIONS:
+            return False
+        return super().check_action(action, parameters)
 
     # ------------------------------------------------------------------ the source's news
     def on_source_failed(self, message: SourceFailed) -> None:
