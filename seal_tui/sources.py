@@ -57,8 +57,9 @@ class LiveTail:
         return False
 
     def stream(self, cancelled: Callable[[], bool]) -> Iterator[Message]:
-        from engine.store import Store, StoreError
+        from .store_import import store_module
 
+        Store, StoreError = store_module().Store, store_module().StoreError   # without pandas/numpy
         try:
             store = Store(self.runs_dir)
         except StoreError as exc:

@@ -11,6 +11,8 @@ import asyncio
 import functools
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -237,6 +239,32 @@ def test_an_idle_hour_in_the_log_plays_in_seconds(tmp_path):
     # 0.2 + 0.2 + the hour cut to MAX_WAIT_S + 0.2 at 1x; generous for a loaded machine
     assert took < 0.6 + MAX_WAIT_S + 15, took
     assert took >= MAX_WAIT_S * 0.9
+
+
+def test_replay_and_compare_import_neither_torch_nor_pandas(runs):
+    """Opened from the runs screen (the store not opened yet): no second-long imports behind them."""
+    runs_dir, run_id = runs
+    add_variant(runs_dir, run_id, "variant-run", "lr-variant", lr=0.005, lift=0.1)
+    code = f"""
+import asyncio, sys
+from pathlib import Path
+from seal_tui.app import SealApp
+async def go():
+    app = SealApp(Path({str(runs_dir)!r}))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.replay_run({run_id!r})
+        while not (getattr(app.screen, 'replay', None) and app.screen.replay.at_end):
+            await pilot.press('plus')
+            await asyncio.sleep(0.05)
+        app.pop_screen()
+        app.compare_runs([{run_id!r}, 'variant-run'])
+        await pilot.pause()
+asyncio.run(go())
+print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'peft', 'pandas', 'numpy')))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "HEAVY []" in out.stdout, out.stdout
 
 
 def test_replay_of_an_unknown_run_says_which_and_exits_2(tmp_path, capsys):
