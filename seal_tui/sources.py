@@ -36,12 +36,14 @@ class LiveTail:
     are all the same: read everything after ``last_id``, then poll.
     """
 
-    def __init__(self, runs_dir: Path, run_id: str, *, poll_s: float = 0.1,
+    def __init__(self, runs_dir: Path, run_id: str, *, poll_s: float = 0.1, busy_poll_s: float = 0.025,
                  batch: int = 5000, liveness_s: float = 1.0, max_in_flight: int = 4,
                  last_id: int = 0) -> None:
         self.runs_dir = Path(runs_dir)
         self.run_id = run_id
         self.poll_s = poll_s
+        # while events flow, poll again sooner: the newest event a redraw shows is at most this old
+        self.busy_poll_s = min(busy_poll_s, poll_s)
         self.batch = batch
         self.liveness_s = liveness_s
         self.last_id = last_id
@@ -79,7 +81,7 @@ class LiveTail:
                     next_check = now + self.liveness_s
                     yield RunLiveness(self.run_id, _liveness(store, self.run_id))
                 if len(events) < self.batch:
-                    _sleep(self.poll_s, cancelled)
+                    _sleep(self.busy_poll_s if events else self.poll_s, cancelled)
         finally:
             store.close()
 
