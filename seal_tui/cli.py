@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in (None, "console"):
+        return console(args.runs_dir)
     from .store_import import store_module
 
     store_module()
@@ -64,6 +66,29 @@ def main(argv: list[str] | None = None) -> int:
 
     SealApp(runs_dir, store=store, open_run=open_run, replay_run=replay_run).run()
     return 0
+
+
+def console(runs_dir: Path | None) -> int:
+    """The runs screen, painted before the full run store is opened (the app opens it on first
+    use); a first start, with no store yet, creates it here."""
+    from .runs_index import default_runs_dir, readable
+
+    runs_dir = (runs_dir or default_runs_dir()).expanduser()
+    store = None
+    if not readable(runs_dir):     # none yet (created here), or not one (said here, in one line)
+        from .store_import import store_module
+
+        module = store_module()
+        try:
+            store = module.Store(runs_dir)
+        except (module.StoreError, OSError) as exc:
+            print(f"seal-tui: {exc}", file=sys.stderr)
+            return 2
+    from .app import SealApp
+
+    app = SealApp(runs_dir, store=store)
+    app.run()
+    return app.return_code or 0
 
 
 def _pick_run(store, ref: str | None) -> dict | None:

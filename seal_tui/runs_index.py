@@ -10,12 +10,19 @@ opens it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Callable
 
 DB_NAME = "seal.db"                                                 # engine.store.DB_NAME
 LIVE_STATUSES = ("created", "running", "paused", "awaiting_review")  # engine.store.LIVE_STATUSES
+
+
+def default_runs_dir() -> Path:
+    """``SEAL_RUNS_DIR`` if set, else ``./runs`` (engine.store.default_runs_dir)."""
+    env = os.environ.get("SEAL_RUNS_DIR")
+    return Path(env).expanduser() if env else Path.cwd() / "runs"
 
 
 def load_runs(store) -> list[dict]:
@@ -34,12 +41,7 @@ def read_runs(runs_dir: Path, store: Callable[[], object]) -> list[dict]:
     if not path.is_file():
         return load_runs(store())
     try:
-        conn = sqlite3.connect(str(path), timeout=5.0)
-        try:
-            conn.row_factory = sqlite3.Row
-            runs = [dict(r) for r in conn.execute("SELECT * FROM runs ORDER BY created_at DESC")]
-        finally:
-            conn.close()
+        runs = _select_runs(path)
     except sqlite3.Error:
         return load_runs(store())
     full = None
@@ -50,3 +52,22 @@ def read_runs(runs_dir: Path, store: Callable[[], object]) -> list[dict]:
         else:
             run["display_status"] = run.get("status") or "created"
     return runs
+
+
+def readable(runs_dir: Path) -> bool:
+    """Whether there is a store file that answers the runs screen's query (if not, the full
+    store creates it or says what is wrong with it)."""
+    path = Path(runs_dir).expanduser() / DB_NAME
+    try:
+        return path.is_file() and _select_runs(path, limit=1) is not None
+    except sqlite3.Error:
+        return False
+
+
+def _select_runs(path: Path, limit: int = -1) -> list[dict]:
+    conn = sqlite3.connect(str(path), timeout=5.0)
+    try:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))]
+    finally:
+        conn.close()

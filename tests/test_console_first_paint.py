@@ -117,3 +117,26 @@ def test_the_footer_shows_the_screens_keys_and_a_click_presses_one(tmp_path):
 
     asyncio.run(go())
 
+
+
+def test_the_default_runs_dir_is_the_stores(tmp_path, monkeypatch):
+    monkeypatch.delenv("SEAL_RUNS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert runs_index.default_runs_dir() == engine.store.default_runs_dir() == tmp_path / "runs"
+    monkeypatch.setenv("SEAL_RUNS_DIR", str(tmp_path / "elsewhere"))
+    assert runs_index.default_runs_dir() == engine.store.default_runs_dir() == tmp_path / "elsewhere"
+
+
+def test_a_store_that_is_not_one_ends_the_console_with_the_reason(tmp_path, capfd):
+    (tmp_path / "seal.db").write_bytes(b"this is not a database" * 100)
+
+    async def go():
+        app = SealApp(tmp_path, keymap={})
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+        return app
+
+    app = asyncio.run(go())
+    assert app.return_code == 2
+    err = " ".join(capfd.readouterr().err.split())
+    assert f"seal-tui: {tmp_path / 'seal.db'} is not a usable run store" in err and "Traceback" not in err

@@ -59,7 +59,15 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#runs-title", Static).update(
             f"[b]seal-tui[/b] · runs in [i]{self.app.display_runs_dir}[/i]")
-        self.runs = read_runs(self.app.runs_dir, lambda: self.app.store)
+        try:
+            self.runs = read_runs(self.app.runs_dir, lambda: self.app.store)
+        except Exception as exc:     # the store itself refuses (not a database, newer schema...)
+            from ..store_import import store_module
+
+            if not isinstance(exc, (OSError, store_module().StoreError)):
+                raise
+            self.app.exit(return_code=2, message=f"seal-tui: {exc}")
+            return
         self._show()
         self.query_one(RunsTable).focus()
         self.set_interval(REFRESH_S, self._refresh_if_shown)
