@@ -78,6 +78,7 @@ class DashboardScreen(Screen):
         self._pane_before_alone = "candidates"
         self.selected_id: int | None = None
         self.lag_samples: deque = deque(maxlen=2000)   # seconds from event written to shown
+        self._lag_event_id = 0
         self._sync_scheduled = False
         self._last_sync = 0.0
         self._synced: dict[str, int] = {}
@@ -282,7 +283,9 @@ class DashboardScreen(Screen):
             self.query_one(EngineLog).sync(s)
         if self._changed("evals", s.rev_evals):
             self.query_one(EvalView).show(s)
-        if s.last_ts is not None and s.is_live:
+        if s.last_ts is not None and s.is_live and s.last_event_id != self._lag_event_id:
+            # only a redraw that shows new events: the once-a-second one (elapsed, ETA) shows no lag
+            self._lag_event_id = s.last_event_id
             self.call_after_refresh(self._record_lag, s.last_ts)
 
     def _record_lag(self, written_ts: float) -> None:
