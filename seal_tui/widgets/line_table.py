@@ -149,7 +149,8 @@ class LineTable(ScrollView, can_focus=True):
             self.move_to(self._order.index(current))
 
     def _resized(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._order) + 1)
+        # rows are cut to the width when drawn: the height alone scrolls, and a resize changes nothing here
+        self.virtual_size = Size(0, len(self._order) + 1)
         if len(self._strips) > 4 * max(100, len(self._order)):
             self._strips.clear()
         self.refresh()
