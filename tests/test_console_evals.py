@@ -135,8 +135,8 @@ def table_row(lines: list[str], rnd: int) -> list[str]:
     return next(line.split()[1:] for line in lines if line.startswith(f"R{rnd} "))
 
 
-def pct(v: float) -> str:
-    return f"{v * 100:.1f}%"
+def pct(v: float | None) -> str:
+    return "–" if v is None else f"{v * 100:.1f}%"     # not measured that round (e.g. passage only after round 0)
 
 
 def heatmap_rows(lines: list[str]) -> list[list[str]]:
