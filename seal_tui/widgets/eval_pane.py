@@ -117,6 +117,8 @@ def forgetting_text(fg: ForgettingEval | None, rnd: int | None, width: int,
     cell_w = 8 if with_std else 6          # "100±50" and a space each side
     if label_w + k * cell_w + mean_w > width and with_std:
         with_std, cell_w = False, 6
+    if label_w + k * cell_w + mean_w > width:
+        cell_w = 4                          # "100" and a space; headers "p1".."p99"
     header = "passage {}"
     if label_w + k * max(cell_w, len(header.format(k)) + 2) + mean_w <= width:
         cell_w = max(cell_w, len(header.format(k)) + 2)
