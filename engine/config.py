@@ -131,7 +131,8 @@ class MStepCfg:
 class EvalCfg:
     every_round: bool = f(True, "evaluate on held-out contexts after every round (else only round 0 and the last)")
     temperature: float = f(0.0, "temperature of the held-out self-edit (0: greedy)", min=0)
-    passage_only: bool = f(True, "also measure training on the passage alone")
+    passage_only: bool = f(True, "also measure training on the passage alone (a baseline: round 0 only, unless passage_every_round)")
+    passage_every_round: bool = f(False, "measure the passage-only baseline with every round's policy, not only round 0's")
     multi_passage: int = f(0, "multi-passage (continued pretraining) setting: one LoRA on the self-edits of this many held-out passages together (0: off)", min=0)
     forgetting_k: int = f(0, "forgetting experiment: apply self-edits of this many passages in sequence, merging each (0: off)", min=0)
     forgetting_sequences: int = f(2, "forgetting experiment: sequences averaged", min=1)

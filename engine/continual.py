@@ -36,6 +36,7 @@ def multi_passage_eval(run: RunContext, scorer: Scorer, heldout: list[dict], sel
              ScoreItem(together, [s for c, e in zip(ctxs, edits) for s in _sequences(c, e, cfg, append_passage=True)],
                        seed + 1)]
     scores = [s for _, chunk in scorer.score_chunks(items) for s in chunk]
+    run.progress(2, 2)
     result = {"n_passages": n, "n_questions": len(together["questions"]), "none": scores[0].baseline,
               "passage": scores[0].reward, "self_edit": scores[1].reward}
     for name in ("none", "passage", "self_edit"):
@@ -70,6 +71,7 @@ def forgetting_eval(run: RunContext, scorer: Scorer, heldout: list[dict], self_e
                 inner.lora.merge_slot(0)
                 inner.lora.reset([0])
                 m.append([_accuracy(scorer, c) for c in ctxs[:i]] + [None] * (k - i))
+                run.progress(s * k + i, n_seq * k)
                 run.checkpoint()
             matrices.append(m)
             inner.lora.restore_base(saved)

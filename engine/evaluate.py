@@ -12,7 +12,8 @@ from engine.sequences import passage_sequences, training_sequences
 
 def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, heldout: list[dict], cfg) -> dict:
     """Question-weighted accuracies on the held-out contexts; recorded as eval_result and metrics."""
-    conditions = ["passage", "self_edit"] if cfg.eval.passage_only else ["self_edit"]
+    with_passage = cfg.eval.passage_only and (run.round == 0 or cfg.eval.passage_every_round)
+    conditions = ["passage", "self_edit"] if with_passage else ["self_edit"]
     run.set_phase("eval", total=len(heldout) * len(conditions))
     seed = cfg.run.seed * 7919 + run.round
     self_edits = [s[0] for s in sample_self_edits(policy, heldout, cfg.sample, k=1, seed=seed,
@@ -21,7 +22,7 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, heldout: l
     bases = scorer.baselines(heldout)
     items = []
     for i, (ctx, se) in enumerate(zip(heldout, self_edits)):
-        if cfg.eval.passage_only:
+        if with_passage:
             items.append(ScoreItem(ctx, passage_sequences(ctx["title"], ctx["context"]), seed + 2 * i))
         items.append(ScoreItem(ctx, training_sequences(ctx["title"], se, split=cfg.inner.split,
                                                        context=ctx["context"],

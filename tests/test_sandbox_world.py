@@ -71,16 +71,25 @@ def test_curriculum_keeps_the_format_gap():
     qa_names = {e.name for e in world.pretrain[:10]}
     passage_names = {e.name for e in world.pretrain[10:]}
     question_docs = [d for d in kinds["questions"] if "Answer the question" in d]
-    # questions are asked about QA entities only, each fact as often as qa_repeats says
-    assert len(question_docs) == 2 * sum(len(e.facts) for e in world.pretrain[:10])
+    # questions are asked about QA entities only, each fact once; its statements are read qa_repeats times
+    assert len(question_docs) == sum(len(e.facts) for e in world.pretrain[:10])
     assert all(any(n in d for n in qa_names) and not any(n in d for n in passage_names) for d in question_docs)
+    statements = [d for d in kinds["questions"] if "Answer the question" not in d]
+    assert len(statements) == 2 * 2 * sum(len(e.facts) for e in world.pretrain[:10])
     # a QA entity's passage is never shown, in plain text or inside a prompt
     passages = {c["context"] for c in world.contexts("pretrain")[:10]}
     assert not any(p in d for p in passages for d in docs)
-    # the note-writing demonstrations use the engine's own prompt rendering
-    ctx = world.contexts("pretrain")[10]
-    assert any(render(tok, self_edit_prompt(ctx["title"], ctx["context"], s), True) in d
-               for d in docs for s in curriculum.PROMPT_STYLE_WEIGHTS)
+    # the note-writing demonstrations use the engine's own prompt rendering, each about a
+    # person made up for it (a pretraining name, facts of its own): its notes can only be copied
+    prompts = [d.split("<|assistant|>")[0] for d in kinds["notes"]]
+    assert len(kinds["notes"]) == 30 and len(set(prompts)) == 30
+    assert all(d.startswith("<|user|>\nTitle: ") for d in kinds["notes"])
+    for d in kinds["notes"]:
+        title = d.split("\n")[1][len("Title: "):]
+        assert title in qa_names | passage_names
+        passage = d.split("Passage: ")[1].split("\n")[0]
+        assert render(tok, self_edit_prompt(title, passage, "implications"), True) in d or any(
+            render(tok, self_edit_prompt(title, passage, s), True) in d for s in curriculum.PROMPT_STYLE_WEIGHTS)
     assert all(d.endswith(tok.eos_token) for d in docs)
 
 
@@ -90,6 +99,10 @@ def test_tokenizer_round_trips_and_has_a_chat_template():
     ctx = world.contexts("heldout")[0]
     text = f"{ctx['title']}\n{ctx['context']}"
     assert tok.decode(tok(text)["input_ids"]) == text
+    # a name is one and the same token at the start of a line and inside one
+    first = ctx["title"].split()[0]
+    inside = tok.tokenize(f"x of {first}")[len(tok.tokenize("x of")):]
+    assert tok.tokenize(f"x\n{first}")[-len(inside):] == inside
     rendered = render(tok, "Hello", use_chat=True)
     assert rendered.startswith("<|user|>\nHello") and rendered.endswith("<|assistant|>\n")
     assert normalize(tok.decode(tok(" Ünïcode typed by a person")["input_ids"])) == normalize(" Ünïcode typed by a person")

@@ -2,10 +2,12 @@
 
 Skill 1, closed-book question answering, is learned only about "QA entities": their
 facts appear as the inner loop's training lines (title, then a canonical statement
-or a question/answer line) and as chat questions with short answers. Their passages
-are never shown. Skill 2, note writing, is learned about "passage entities": their
-passages (plain, as in the passage-only condition) and self-edit demonstrations
-(chat: note-writing prompt -> notes), never asked as questions.
+or a question/answer line), several times, and are asked once as chat questions.
+Their passages are never shown. Skill 2, note writing, is learned from demonstrations
+(chat: note-writing prompt -> notes), each about a person made up for it alone, so
+the notes can only come from reading the passage, never from memory. The passages
+of the other pretraining entities are shown as plain text, as in the passage-only
+condition, and never asked about.
 
 That keeps the paper's format gap: prose read in a passage is hard to retrieve by
 question, while canonical and question/answer lines are easy; so the notes that
@@ -19,7 +21,8 @@ from __future__ import annotations
 import random
 
 from engine.prompts import SELF_EDIT_INSTRUCTIONS, question_prompt, render, self_edit_prompt
-from engine.sandbox.world import ATTRIBUTES, Entity, Fact, World, canonical, qa_line, question
+from engine.sandbox.world import (ATTRIBUTES, Entity, Fact, World, canonical, make_entity, qa_line, question,
+                                  to_context)
 
 # How often each note style is demonstrated; restate and qa are the helpful ones.
 NOTE_STYLES = {"copy": 0.25, "irrelevant": 0.15, "partial": 0.20, "restate": 0.20, "qa": 0.20}
@@ -82,10 +85,10 @@ def documents(world: World, tokenizer, *, n_qa: int, qa_repeats: int = 1, n_demo
               seed: int = 0) -> dict[str, list[str]]:
     """Every pretraining document as text ending with eos, by kind, each list in a seeded order.
 
-    "notes": note-writing demonstrations (chat) about passage entities;
-    "passages": those entities' passages as plain text;
-    "questions": QA entities' training lines and chat questions, ``qa_repeats`` times
-    over so their facts are memorized in fewer steps.
+    "notes": ``n_demos`` note-writing demonstrations (chat) per passage entity;
+    "passages": the passage entities' passages as plain text;
+    "questions": QA entities' training lines (``qa_repeats`` times over, so their facts
+    are memorized in fewer steps) and one chat question per fact.
     """
     rng = random.Random(f"{seed}-curriculum")
     eos = tokenizer.eos_token
@@ -93,20 +96,45 @@ def documents(world: World, tokenizer, *, n_qa: int, qa_repeats: int = 1, n_demo
     kinds: dict[str, list[str]] = {"notes": [], "passages": [], "questions": []}
     for entity, ctx in zip(passage_entities, world.contexts("pretrain")[n_qa:]):
         kinds["passages"].append(f"{entity.name}\n{ctx['context']}{eos}")
-        for _ in range(n_demos):
-            prompt = self_edit_prompt(entity.name, ctx["context"], _pick(PROMPT_STYLE_WEIGHTS, rng))
-            style = _pick(NOTE_STYLES, rng)
-            kinds["notes"].append(render(tokenizer, prompt, use_chat=True) + notes(entity, ctx["context"], style, rng) + eos)
+    # Each demonstration is about a person made up for it alone (a pretraining name with
+    # fresh facts), so its notes can only be written by reading the passage: a tiny model
+    # shown the same person twice learns to recall the facts instead of copying them.
+    names = [e.name for e in world.pretrain]
+    for i in range(n_demos * len(passage_entities)):
+        entity = make_entity(rng.choice(names), f"{seed}-demo-{i}")
+        ctx = to_context(entity, random.Random(f"{seed}-demo-{i}-passage"))
+        prompt = self_edit_prompt(entity.name, ctx["context"], _pick(PROMPT_STYLE_WEIGHTS, rng))
+        style = _pick(NOTE_STYLES, rng)
+        kinds["notes"].append(render(tokenizer, prompt, use_chat=True) + notes(entity, ctx["context"], style, rng) + eos)
+    # QA entities: their facts are read ``qa_repeats`` times as statements but asked once,
+    # so answering has to go through what was read, as after the inner loop.
     for entity in qa_entities:
         for fact in entity.facts:
             kinds["questions"] += [
                 f"{entity.name}\n{canonical(entity, fact)}{eos}",
                 f"{entity.name}\n{qa_line(entity, fact)}{eos}",
-                render(tokenizer, question_prompt(question(entity, fact)), use_chat=True) + answer(fact) + eos,
             ] * qa_repeats
+            kinds["questions"].append(
+                render(tokenizer, question_prompt(question(entity, fact)), use_chat=True) + answer(fact) + eos)
     for docs in kinds.values():
         rng.shuffle(docs)
     return kinds
+
+
+def copy_drills(tokenizer, n: int, seed: int = 0) -> list[list[int]]:
+    """Token sequences shown twice: a warm-up that makes the model copy what it has seen.
+
+    Note-writing copies names and values out of the passage; without this drill a tiny
+    model learns the priors of the values long before it learns to copy them.
+    """
+    rng = random.Random(f"{seed}-drills")
+    specials = set(tokenizer.all_special_ids)
+    words = [i for i in range(len(tokenizer)) if i not in specials]
+    drills = []
+    for _ in range(n):
+        segment = [rng.choice(words) for _ in range(rng.randint(8, 24))]
+        drills.append(segment + segment + [tokenizer.eos_token_id])
+    return drills
 
 
 def tokenizer_corpus(world: World) -> list[str]:

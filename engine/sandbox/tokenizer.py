@@ -1,8 +1,12 @@
 """The sandbox tokenizer: byte-level BPE trained here on the world's own text.
 
-Byte-level, so any text a person types into a self-edit still encodes and decodes
-exactly; trained on the world, so every name, city and template word is one token.
-Saved as a ``PreTrainedTokenizerFast`` with eos, pad and a minimal chat template.
+Byte-level, so any text a person types into a self-edit still encodes; trained on the
+world, so every name, city and template word is one token. Every line starts as if
+after a space, so a word is the same token at the start of a line ("Bouss" in a title)
+and inside one ("of Bouss"): copying a name from a passage into a note is then one
+lookup, not two. The decoder drops those spaces again, so text decodes as it was
+written (spaces next to a newline aside). Saved as a ``PreTrainedTokenizerFast`` with
+eos, pad and a minimal chat template.
 """
 
 from __future__ import annotations
@@ -26,8 +30,14 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024):
     from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
+    core.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split("\n", behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=True),  # per line
+    ])
+    core.decoder = decoders.Sequence([
+        decoders.ByteLevel(), decoders.Fuse(),
+        decoders.Replace(" \n", "\n"), decoders.Replace("\n ", "\n"), decoders.Strip(" ", 1, 0),
+    ])
     specials = [PAD, EOS, USER, ASSISTANT, "<|system|>"]
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, min_frequency=2,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
