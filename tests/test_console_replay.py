@@ -8,7 +8,6 @@ events: the tests compare state objects, not pictures.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import sqlite3
 import subprocess
@@ -32,13 +31,15 @@ from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.replay import ReplayScreen
 from seal_tui.screens.runs import RunsScreen
 from seal_tui.state import RunState
-from seal_tui.testing import T0, copy_store, normalized_copy, wait_for_dashboard
+from seal_tui.testing import T0, normalized_copy, wait_for_dashboard
 from seal_tui.widgets.candidates_table import CandidatesTable
 from seal_tui.widgets.engine_log import EngineLog
 from seal_tui.widgets.replay_bar import ReplayBar
 from seal_tui.widgets.rewards_pane import RewardsPane
 from seal_tui.widgets.run_header import RunHeader
 from seal_tui.widgets.runs_table import RunsTable
+
+from tests.test_console_app import pilot_test, runs, utc  # noqa: E402,F401  (shared console fixtures)
 
 NOW = T0 + 600.0
 
@@ -47,30 +48,6 @@ NOW = T0 + 600.0
 def normalized(recorded_run, tmp_path_factory) -> tuple[Path, str]:
     dest = tmp_path_factory.mktemp("replay-store") / "runs"
     return dest, normalized_copy(recorded_run[0], recorded_run[1], dest)
-
-
-@pytest.fixture
-def runs(normalized, tmp_path, monkeypatch) -> tuple[Path, str]:
-    """A private copy of the normalized recording."""
-    monkeypatch.chdir(tmp_path)
-    copy_store(normalized[0], tmp_path / "runs")
-    return Path("runs"), normalized[1]
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def pilot_test(fn):
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-    return run
 
 
 def make_app(runs_dir: Path) -> SealApp:

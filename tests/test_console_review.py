@@ -8,8 +8,6 @@ that the engine goes on and trains on exactly what was decided.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import subprocess
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ from seal_tui.testing import copy_store
 from seal_tui.widgets.review_evidence import ReviewEvidence
 from seal_tui.widgets.review_queue import ReviewCounts, ReviewQueue
 from tests.conftest import REPO, engine_cmd, tiny_run_args, wait_for
+from tests.test_console_app import pilot_test
 
 pytestmark = pytest.mark.slow
 
@@ -63,13 +62,6 @@ def waiting_run(tmp_path_factory, tiny_model_dir, data_file):
 def frozen_copy(waiting_run, tmp_path) -> tuple[Path, str]:
     """A private copy of the store as it was while the engine waited."""
     return copy_store(waiting_run[3], tmp_path / "runs"), waiting_run[1]
-
-
-def pilot_test(fn):
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-    return run
 
 
 def make_app(runs_dir: Path) -> SealApp:

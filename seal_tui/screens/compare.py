@@ -13,6 +13,7 @@ from textual_plotext import PlotextPlot
 
 from ..compare_data import ConfigRow, RunCurves, config_rows, load_comparison
 from ..run_colors import rgb
+from ..widgets.accuracy_plot import round_axes
 
 DIFF_MARK = "≠"
 
@@ -37,14 +38,7 @@ class CurvesPlot(PlotextPlot):
             points = getattr(run, self.series)
             if points:
                 plt.plot([p[0] for p in points], [p[1] for p in points], color=rgb(run.color), marker="hd")
-        lo, hi = min(rounds), max(rounds)
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        plt.xlim(lo, hi)
-        plt.ylim(0, 1)
-        plt.xticks(rounds, [str(r) for r in rounds])
-        plt.yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
-        plt.xlabel("round")
+        round_axes(plt, rounds)
         self.refresh()
 
 

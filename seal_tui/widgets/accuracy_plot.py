@@ -114,11 +114,16 @@ class AccuracyPlot(PlotextPlot):
         if "mstep_loss" in series:
             xs, ys = series["mstep_loss"]
             plt.plot(xs, ys, color="magenta", marker="dot", yside="right")
-        lo, hi = min(rounds), max(rounds)
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        plt.xlim(lo, hi)
-        plt.ylim(0, 1)
-        plt.xticks(rounds, [str(r) for r in rounds])
-        plt.yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
-        plt.xlabel("round")
+        round_axes(plt, rounds)
+
+
+def round_axes(plt, rounds: list[int]) -> None:
+    """Rounds along x (one tick each), a 0-1 fraction along y: the axes of every accuracy plot."""
+    lo, hi = min(rounds), max(rounds)
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    plt.xlim(lo, hi)
+    plt.ylim(0, 1)
+    plt.xticks(rounds, [str(r) for r in rounds])
+    plt.yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
+    plt.xlabel("round")
