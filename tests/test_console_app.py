@@ -357,12 +357,39 @@ async def test_an_engine_failure_shows_in_the_dashboard(runs):
 async def test_a_dead_engine_shows_as_stale(runs):
     runs_dir, run_id = runs
     cut_mid_run(runs_dir, run_id)
-    Store(runs_dir).update_run(run_id, pid=2 ** 22 + 12345)     # no such process
+    store = Store(runs_dir)
+    last_ts = store.conn.execute("SELECT max(ts) FROM events WHERE run_id=?", (run_id,)).fetchone()[0]
+    store.update_run(run_id, pid=2 ** 22 + 12345, heartbeat_at=last_ts)     # no such process
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_dashboard(pilot, run_id)
         header = text_of(screen.query_one(RunHeader))
         assert "stale" in header and "stopped responding" in header
+        assert f"seal-tui resume {run_id}" in header           # how to go on, not cut at 120 columns
+        # elapsed stops at the engine's last sign of life (the clock is at NOW), and no ETA
+        assert screen.now() == last_ts and "ETA" not in header
+        await pilot.press("p")
+        await pilot.pause()
+        assert store.pending_commands(run_id) == []
+        assert any(f"seal-tui resume {run_id}" in n.message for n in app._notifications)
+        await pilot.press("b")
+        await pilot.pause()
+        app.screen.reload()
+        await pilot.pause(0.3)
+        status = app.screen.query_one(RunsTable).row_text(run_id)[1]
+        assert "stale" in status and time.strftime("%H:%M", time.gmtime(last_ts)) in status
+
+
+@pilot_test
+async def test_q_in_a_dashboard_quits_the_console(runs):
+    """``seal-tui attach`` opens on the dashboard: q quits there too (the run keeps going)."""
+    runs_dir, run_id = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_dashboard(pilot, run_id)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0 and not app.is_running
 
 
 @pytest.mark.slow

@@ -345,3 +345,29 @@ async def test_r_replays_and_space_c_compares_the_selected_runs(runs):
         assert isinstance(app.screen, RunsScreen)
         # the selection keeps its colours on the runs screen
         assert table.row_text("variant-run")[0] == "◆ lr-variant"
+
+
+@pilot_test
+async def test_compare_keeps_every_run_on_screen_when_a_value_is_long(runs):
+    """An imported run's file path or hash must not push the other runs' config columns off screen."""
+    runs_dir, run_id = runs
+    add_variant(runs_dir, run_id, "variant-run", "lr-variant", lr=0.005, lift=0.1)
+    long_path = "/very/long/folder/" + "x" * 150 + "/squad_val.json"
+    db = sqlite3.connect(str(runs_dir / "seal.db"))
+    config = json.loads(db.execute("SELECT config_json FROM runs WHERE id='variant-run'").fetchone()[0])
+    config["data"]["path"] = long_path
+    with db:
+        db.execute("UPDATE runs SET config_json=? WHERE id='variant-run'", (json.dumps(config),))
+    db.close()
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space", "down", "space", "c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        table = screen.query_one("#compare-config")
+        widths = [col.get_render_width(table) for col in table.columns.values()]
+        assert sum(widths) <= table.scrollable_content_region.width
+        assert [str(c) for c in table.get_row("data.path")][2] == long_path   # cut on screen only
+        assert [str(c) for c in table.get_row("run id")][2:] == ["variant-run", run_id]
+        assert all(w - 2 >= len(run_id) for w in widths[2:])                  # short values stay whole

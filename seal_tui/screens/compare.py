@@ -3,6 +3,7 @@ run, and their configs side by side with the fields that differ marked."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +17,16 @@ from ..run_colors import rgb
 from ..widgets.accuracy_plot import round_axes
 
 DIFF_MARK = "≠"
+VALUE_MIN_WIDTH = 12   # the narrowest a run's column of the config table gets
+
+
+def value_width(total: int, field_width: int, n_runs: int) -> int:
+    """The widest a run's config column may be so that all runs fit in ``total`` cells (a
+    long value, such as an imported run's file path or hash, is cut rather than pushing the
+    other runs off the screen)."""
+    # the border and scroll bar, the mark column, the field column, one cell of padding each side
+    room = total - 4 - 3 - (field_width + 2) - 2 * n_runs
+    return max(VALUE_MIN_WIDTH, room // max(1, n_runs))
 
 
 class CurvesPlot(PlotextPlot):
@@ -96,9 +107,13 @@ class CompareScreen(Screen):
             plot.show(self.runs, rounds)
         table = self.query_one("#compare-config", DataTable)
         table.add_column(" ", key="mark", width=1)
-        table.add_column("field", key="field")
-        for run in self.runs:
-            table.add_column(Text(run.name, style=f"bold {run.color}"), key=run.run_id)
+        field_width = max([len("field"), *(len(row.field) for row in self.rows)])
+        table.add_column("field", key="field", width=field_width)
+        cap = value_width(self.app.size.width, field_width, len(self.runs))
+        for i, run in enumerate(self.runs):
+            natural = max([cell_len(run.name), *(cell_len(row.values[i]) for row in self.rows)])
+            table.add_column(Text(run.name, style=f"bold {run.color}", overflow="ellipsis", no_wrap=True),
+                             key=run.run_id, width=min(natural, cap))
         self._fill_table()
         table.focus()
 
@@ -111,7 +126,8 @@ class CompareScreen(Screen):
             style = "bold" if row.differs else "dim"
             table.add_row(Text(DIFF_MARK if row.differs else "", style="bold yellow"),
                           Text(row.field, style=style),
-                          *(Text(v, style="bold yellow" if row.differs else "dim") for v in row.values),
+                          *(Text(v, style="bold yellow" if row.differs else "dim", overflow="ellipsis",
+                                 no_wrap=True) for v in row.values),
                           key=row.field)
         table.border_title = "Config" + (" · only the fields that differ" if self.only_differences else "")
         table.border_subtitle = "d: only differences" if not self.only_differences else "d: all fields"

@@ -60,6 +60,8 @@ class DashboardScreen(Screen):
                         "(again: back to the pane before)"),
         Binding("b", "back", "Back", id="dashboard.back", tooltip="Back to the runs (the run keeps going)"),
         Binding("escape", "back", "Back", show=False, id="dashboard.back_escape"),
+        Binding("q", "app.quit", "Quit", show=False, id="dashboard.quit",
+                tooltip="Quit the console (the run keeps going; seal-tui attach comes back to it)"),
         Binding("question_mark", "app.help", "Help", id="dashboard.help"),
         *(Binding(str(i), f"show_pane('{name}')", f"{title} pane", show=False, id=f"dashboard.pane_{name}")
           for i, (name, title) in enumerate(PANES, 1)),
@@ -222,13 +224,20 @@ class DashboardScreen(Screen):
     def now(self) -> float:
         """The time elapsed and ETA count to: the source's (a replay's) or the wall clock."""
         clock = getattr(self.source, "clock", None)
-        return clock() if clock is not None else self.app.clock()
+        if clock is not None:
+            return clock()
+        live = self.liveness
+        if live is not None and live.stale:   # a dead engine's run stopped at its last sign of life
+            last = max((t for t in (live.heartbeat_at, self.state.last_ts) if t is not None), default=None)
+            if last is not None:
+                return last
+        return self.app.clock()
 
     def _update_notice(self) -> None:
         live = self.liveness
         if live is not None and live.stale:
-            beat = f" since {clock_time(live.heartbeat_at)}" if live.heartbeat_at else ""
-            self.notice = f"stale: the engine stopped responding{beat} without recording an end"
+            beat = f" at {clock_time(live.heartbeat_at)}" if live.heartbeat_at else ""
+            self.notice = f"stale: the engine stopped responding{beat} · to continue: seal-tui resume {self.run_id}"
         elif live is not None and live.status == "failed" and live.error and not self.state.error:
             self.notice = f"error: {live.error}"
         elif not self._process_reported:
@@ -349,6 +358,9 @@ class DashboardScreen(Screen):
         elif status == "paused":
             self.app.store.send_command(self.run_id, "resume")
             self.notify("Resume requested.", title="Resume")
+        elif status == "stale":
+            self.notify(f"The run's engine is gone, so nothing can pause it. To continue the run from its "
+                        f"last completed phase: seal-tui resume {self.run_id}", severity="warning")
         else:
             self.notify(f"The run is {status.replace('_', ' ')}: nothing to pause or resume.",
                         severity="warning")

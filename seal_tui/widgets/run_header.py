@@ -54,7 +54,7 @@ class RunHeader(Static):
         if s.phase_total:
             line.append(f" {s.phase_done}/{s.phase_total}")
         line.append(f"  elapsed {duration(s.elapsed(self._now))}", style="dim")
-        eta = s.eta(self._now)
+        eta = s.eta(self._now) if status != "stale" else None   # a dead engine finishes nothing
         if eta is not None:
             line.append(f"  ETA {duration(eta)}", style="dim")
 

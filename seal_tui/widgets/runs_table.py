@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.binding import Binding
 
 from ..format import STATUS_ICON, STATUS_STYLE, date_time, duration, pct, printable, status_label
@@ -16,15 +18,18 @@ def run_values(run: dict, now: float, mark: str | None = None) -> tuple:
     status = run["display_status"]
     start = run.get("started_at") or run.get("created_at")
     end = run.get("finished_at") if status not in LIVE else None
+    label = f"{STATUS_ICON.get(status, '·')} {status_label(status)}"
     if status == "stale":
         end = run.get("heartbeat_at") or end
+        if end:   # the engine's last sign of life (seal-tui show RUN says more)
+            label += " " + time.strftime("%H:%M" if now - end < 20 * 3600 else "%b %d", time.localtime(end))
     dur = (end or now) - start if start else None
     rounds = run.get("rounds") or 0
     best = run.get("best_heldout")
     return (
         (("◆ " if mark else "") + printable(run.get("name") or run["id"]), run.get("name") or "",
          f"bold {mark}" if mark else "bold"),
-        (f"{STATUS_ICON.get(status, '·')} {status_label(status)}", status, STATUS_STYLE.get(status, "")),
+        (label, status, STATUS_STYLE.get(status, "")),
         (run.get("preset") or "–", run.get("preset") or "", ""),
         (printable(run.get("model") or "–"), run.get("model") or "", ""),
         (f"{run.get('current_round') or 0}/{rounds}" if rounds else "–", rounds, ""),
