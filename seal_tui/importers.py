@@ -113,9 +113,11 @@ def _write(store: Store, plan: ImportPlan, clock: PacedClock) -> str:
         if plan.mstep is not None:
             _phase(store, run_id, rnd, "train", plan.mstep["examples"])
             store.append_event(run_id, "mstep_done", plan.mstep, round_=rnd, phase="train")
+            _phase_end(store, run_id, rnd, "train", plan.mstep["examples"])
         if plan.eval_result is not None:
             _phase(store, run_id, rnd, "eval", plan.eval_result.get("n_contexts") or 0)
             store.append_event(run_id, "eval_result", plan.eval_result, round_=rnd, phase="eval")
+            _phase_end(store, run_id, rnd, "eval", plan.eval_result.get("n_contexts") or 0)
             _metrics(store, plan, "eval")
         store.append_event(run_id, "round_finished", {"round": rnd}, round_=rnd, phase="done")
         last = plan.eval_result and {k: plan.eval_result.get(k) for k in ("none", "passage", "self_edit")}
@@ -134,6 +136,14 @@ def _phase(store: Store, run_id: str, rnd: int, phase: str, total: int) -> None:
     store.update_run(run_id, phase=phase)
 
 
+def _phase_end(store: Store, run_id: str, rnd: int, phase: str, total: int) -> None:
+    """The phase's work all done, as the engine's progress events say it (else the header of an
+    imported run would show 0/N to the end)."""
+    if total:
+        store.append_event(run_id, "progress", {"phase": phase, "done": total, "total": total},
+                           round_=rnd, phase=phase)
+
+
 def _metrics(store: Store, plan: ImportPlan, phase: str) -> None:
     for when, name, value in plan.metrics:
         if when == phase:
@@ -146,17 +156,20 @@ def _write_candidates(store: Store, plan: ImportPlan) -> None:
     # one call each, so that each candidate is sampled at its own (paced) time
     ids = [store.add_candidates(run_id, rnd, [{k: c[k] for k in ("context_idx", "cand_idx", "title", "self_edit")}])[0]
            for c in cands]
+    _phase_end(store, run_id, rnd, "sample", len(cands))
     scored = [(cid, c["score"]) for cid, c in zip(ids, cands) if c.get("score")]
     if scored:
         _phase(store, run_id, rnd, "inner_loop", len(scored))
         for cid, s in scored:
             store.record_score(run_id, rnd, cid, reward=s["reward"], baseline=s["baseline"], gain=s["gain"],
                                train_sequences=s["train_sequences"], answers=s["answers"])
+        _phase_end(store, run_id, rnd, "inner_loop", len(scored))
     _metrics(store, plan, "inner_loop")
     verdicts = [{"id": cid, **c["verdict"]} for cid, c in zip(ids, cands) if c.get("verdict")]
     if verdicts:
         _phase(store, run_id, rnd, "filter", len(verdicts))
         store.record_filter(run_id, rnd, verdicts)
+        _phase_end(store, run_id, rnd, "filter", len(verdicts))
         _metrics(store, plan, "filter")
     for cid, c in zip(ids, cands):
         if c.get("trained"):

@@ -270,6 +270,9 @@ def test_an_imported_run_replays_in_the_files_order(tmp_path):
     assert run["started_at"] == times[0] and run["finished_at"] == times[-1]
     assert store.clock is time.time             # the import's clock is gone afterwards
     assert time.time() - times[0] < 60          # paced from the moment of import
+    state = RunState(run_id=run_id)             # each phase ends all done: the header shows 5/5, not 0/5
+    apply(state, events)
+    assert state.status == "finished" and state.phase_done == state.phase_total == 5
 
 
 # ---------------------------------------------------------------------- runs screen -> compare
