@@ -69,8 +69,9 @@ def test_a_run_whose_engine_is_gone_shows_stale_at_once(tmp_path):
     store = fill(tmp_path, 3)
     rid = "20250102-000000-sandbox-dead"
     store.create_run(rid, name="orphan", preset="sandbox", model="sandbox", config={}, rounds=3)
+    beat = time.time()
     store.update_run(rid, status="running", pid=dead_pid(), host=socket.gethostname(),
-                     started_at=time.time() - 60, heartbeat_at=time.time())
+                     started_at=beat - 60, heartbeat_at=beat)
     store.close()
 
     async def go():
@@ -78,7 +79,8 @@ def test_a_run_whose_engine_is_gone_shows_stale_at_once(tmp_path):
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             table = app.screen.query_one(RunsTable)
-            assert table.row_text(rid)[1] == "? stale"
+            # stale, with the engine's last sign of life (local time)
+            assert table.row_text(rid)[1] == "? stale " + time.strftime("%H:%M", time.localtime(beat))
             assert [table.row_text(r)[1] for r in table.row_ids[1:]] == ["■ stopped", "✖ failed", "✔ finished"]
 
     asyncio.run(go())
