@@ -84,7 +84,9 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
     store_handler = StoreLogHandler(run)
     store_handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(store_handler)
-    run.set_status("running", pid=os.getpid(), started_at=time.time(), heartbeat_at=time.time())
+    # a resumed run keeps its first start, so its listed start and duration stay true
+    first_start = (store.get_run(run_id) or {}).get("started_at") if resume else None
+    run.set_status("running", pid=os.getpid(), started_at=first_start or time.time(), heartbeat_at=time.time())
     run.event("run_started", {"pid": os.getpid(), "run_dir": str(run_dir), "resumed": resume})
     if resume:
         log.info("resuming run %s", run_id)

@@ -34,6 +34,7 @@ def test_kill_9_then_resume_keeps_scores_and_decisions(tiny_model_dir, data_file
         proc.kill()
     run = store.get_run(run_id)
     assert run["status"] == "awaiting_review" and store.is_stale(run)
+    first_start = run["started_at"]
     assert store.display_status(run) == "stale"
 
     resumed = subprocess.Popen(engine_cmd("resume", run_id, "--runs-dir", str(tmp_path)), cwd=REPO,
@@ -56,6 +57,7 @@ def test_kill_9_then_resume_keeps_scores_and_decisions(tiny_model_dir, data_file
         resumed.kill()
     final = store.get_run(run_id)
     assert final["status"] == "finished" and not store.is_stale(final)
+    assert final["started_at"] == first_start, "resume must not reset the run's start time"
     cands = store.candidates(run_id)
     keys = [(c["round"], c["context_idx"], c["cand_idx"]) for c in cands]
     assert len(keys) == len(set(keys)) == 2 * 4 * 3, "resume duplicated candidates"
