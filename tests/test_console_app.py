@@ -503,3 +503,15 @@ async def test_every_binding_has_an_id_and_is_in_the_command_palette(runs):
         await open_dashboard(pilot, run_id)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Pause/resume", "Stop", "Next pane", "Back", "Sort", "Follow"} <= titles
+
+
+def test_rewards_trend_never_reads_minus_zero():
+    """Mean reward 0.500 then 0.499: the change shows as +0.00, not as a red -0.00."""
+    from seal_tui.state import RunState
+
+    state = RunState(run_id="r")
+    state.rewards = {1: [0.5, 0.5], 2: [0.499, 0.499]}
+    pane = RewardsPane()
+    pane.show(state)
+    text = pane.render().plain
+    assert "0.50 → 0.50  (+0.00)" in text and "-0.00" not in text

@@ -76,7 +76,8 @@ class RewardsPane(Static):
         out.append(trend)
         rounds = list(means)
         if len(rounds) >= 2:
-            delta = means[rounds[-1]] - means[rounds[0]]
+            # rounded first: a change too small to show reads +0.00, never -0.00
+            delta = round(means[rounds[-1]] - means[rounds[0]], 2) + 0.0
             out.append(f"  ({delta:+.2f})", style="green" if delta > 0 else "red" if delta < 0 else "dim")
         out.append("\n")
         for rnd in sorted(s.rewards, reverse=True):
