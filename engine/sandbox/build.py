@@ -7,8 +7,8 @@ then decays along a cosine.
 
 Build time: the shipped model (4,000 steps of 48 x 200 tokens, 1.2M parameters) was
 built with these functions on an H100 (``--device cuda``; 39.5 ms per step with four
-builds sharing the GPU, 158 s). On this 2-core CPU a step of 48 rows takes about
-1.1 s (0.55 s per 24 rows, measured), so the same build takes about 75 minutes here.
+builds sharing the GPU, 158 s). On this 2-core CPU a step of 48 rows takes 1.15 s
+(60 steps in 69 s, measured idle), so the same build takes about 77 minutes here.
 Fewer steps are not enough: copying values out of the passage into notes appears
 abruptly, between steps 2,500 and 3,500 in this recipe (value-token loss of notes
 from 3.0, no copying, to 0.5); with 24-row batches of the same documents it was
