@@ -515,3 +515,16 @@ def test_rewards_trend_never_reads_minus_zero():
     pane.show(state)
     text = pane.render().plain
     assert "0.50 → 0.50  (+0.00)" in text and "-0.00" not in text
+
+
+def test_accuracy_legend_names_the_round_of_a_baseline_measured_earlier():
+    """Passage-only is measured at round 0 only: the legend must not present it as round 2's."""
+    from seal_tui.widgets.accuracy_plot import legend
+
+    text = legend({"self_edit": ([0, 1, 2], [0.32, 0.27, 0.46]), "passage": ([0], [0.29])}).plain
+    assert text.startswith("R2 held-out:")
+    assert "self-edits 46% " in text + " " and "self-edits 46% (R" not in text
+    assert "passage 29% (R0)" in text
+    # the train reward of a round not yet evaluated does not move the held-out round
+    text = legend({"self_edit": ([0, 1], [0.32, 0.27]), "train_reward": ([1, 2], [0.3, 0.4])}).plain
+    assert text.startswith("R1 held-out:") and "train reward 0.40 (R2)" in text

@@ -51,13 +51,17 @@ def legend(series: dict) -> Text:
     out = Text()
     if not series:
         return Text("waiting for the first held-out evaluation (round 0)", style="dim")
-    last_round = max(xs[-1] for xs, _ in series.values())
+    held_out = [series[key][0][-1] for key, _, _ in SERIES if key in series]
+    last_round = max(held_out or [xs[-1] for xs, _ in series.values()])
     out.append(f"R{last_round} held-out: ", style="bold")
     for key, label, color in SERIES + EXTRA:
         if key not in series:
             continue
-        value = series[key][1][-1]
+        rounds, values = series[key]
+        value = values[-1]
         shown = f"{value:.2f}" if key in ("train_reward", "mstep_loss") else f"{value:.0%}"
+        if rounds[-1] != last_round:  # e.g. passage-only, measured at round 0 only
+            shown += f" (R{rounds[-1]})"
         out.append("■ ", style=color)
         out.append(f"{label} {shown} ")
     out.rstrip()
