@@ -49,7 +49,8 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 
 def signed(value: float | None, digits: int = 2) -> str:
-    return "" if value is None else f"{value:+.{digits}f}"
+    """+0.12 / -0.12; a value that rounds to zero reads +0.00, never -0.00."""
+    return "" if value is None else f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def num(value: float | None, digits: int = 2) -> str:

@@ -12,7 +12,7 @@ import math
 from textual import events
 from textual.binding import Binding
 
-from ..format import first_line
+from ..format import first_line, signed
 from ..messages import CandidateChosen, FollowChanged
 from ..state import Candidate, RunState
 from .line_table import CellValue, LineTable
@@ -53,7 +53,7 @@ def row_values(c: Candidate) -> tuple[CellValue, ...]:
         (str(c.cand_idx), place, ""),
         ("…" if c.reward is None else f"{c.reward:.2f}", _num(c.reward),
          "dim" if c.reward is None else ("bold green" if gain > 0 else "")),
-        ("" if c.gain is None else f"{c.gain:+.2f}", _num(c.gain),
+        (signed(c.gain), _num(c.gain),
          "green" if gain > 0 else ("red" if gain < 0 else "dim")),
         kept_value(c),
         (first_line(c.self_edit, 300), c.seq, ""),

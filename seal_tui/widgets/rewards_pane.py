@@ -7,7 +7,7 @@ from statistics import fmean
 from rich.text import Text
 from textual.widgets import Static
 
-from ..format import sparkline
+from ..format import signed, sparkline
 from ..state import RunState
 
 BINS = 10
@@ -76,9 +76,8 @@ class RewardsPane(Static):
         out.append(trend)
         rounds = list(means)
         if len(rounds) >= 2:
-            # rounded first: a change too small to show reads +0.00, never -0.00
-            delta = round(means[rounds[-1]] - means[rounds[0]], 2) + 0.0
-            out.append(f"  ({delta:+.2f})", style="green" if delta > 0 else "red" if delta < 0 else "dim")
+            delta = round(means[rounds[-1]] - means[rounds[0]], 2)   # coloured as shown
+            out.append(f"  ({signed(delta)})", style="green" if delta > 0 else "red" if delta < 0 else "dim")
         out.append("\n")
         for rnd in sorted(s.rewards, reverse=True):
             vals = s.rewards[rnd]
