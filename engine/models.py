@@ -26,10 +26,11 @@ class Policy:
     source: str
 
 
-def pick_device(setting: str = "auto") -> torch.device:
+def pick_device(setting: str = "auto", option: str = "run.device") -> torch.device:
+    """``option`` names the setting in the error (a config field or a command-line flag)."""
     if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            raise ModelLoadError("run.device = \"cuda\" but no CUDA GPU is visible; set run.device = \"auto\" or \"cpu\"")
+            raise ModelLoadError(f"{option} = \"cuda\" but no CUDA GPU is visible; set {option} = \"auto\" or \"cpu\"")
         return torch.device("cuda")
     return torch.device("cpu")
 

@@ -47,7 +47,6 @@ class BuildCfg:
     n_qa: int = 800  # pretraining entities asked about (the rest get passages and notes)
     qa_repeats: int = 3
     n_demos: int = 4  # note-writing demonstrations per passage entity, each about a made-up person
-    copy_drill_steps: int = 0  # warm-up on repeated token sequences, so copying forms first
     threads: int = 0
     device: str = "auto"  # "auto": CUDA when there is a GPU, else the CPU
 
@@ -105,14 +104,6 @@ def packed_batches(docs: list[list[int]], cfg: BuildCfg, pad_id: int, rng: rando
             yield torch.tensor(rows[start:start + cfg.batch])
 
 
-def phase_batches(phases: list[tuple[int, list[list[int]]]], cfg: BuildCfg, pad_id: int, rng: random.Random):
-    """The batches of each ``(steps, documents)`` phase in turn."""
-    for steps, docs in phases:
-        batches = packed_batches(docs, cfg, pad_id, rng)
-        for _ in range(steps):
-            yield next(batches)
-
-
 def lr_at(step: int, cfg: BuildCfg) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -120,18 +111,17 @@ def lr_at(step: int, cfg: BuildCfg) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def build_device(name: str) -> str:
-    """The device to pretrain on; exact float32 matrix products on a GPU (no TF32)."""
+def build_device(name: str):
+    """The device to pretrain on (the engine's choice); exact float32 matrix products on a GPU (no TF32)."""
     import torch
 
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: no CUDA GPU is visible; use --device cpu")
+    from engine.models import pick_device
+
+    device = pick_device(name, option="--device")
+    if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    return name
+    return device
 
 
 def make_model(cfg: BuildCfg, tokenizer):
@@ -147,9 +137,9 @@ def make_model(cfg: BuildCfg, tokenizer):
     return LlamaForCausalLM(config)
 
 
-def pretrain(model, phases: list[tuple[int, list[list[int]]]], cfg: BuildCfg, pad_id: int,
+def pretrain(model, docs: list[list[int]], cfg: BuildCfg, pad_id: int,
              show_progress: bool = True, on_step=None) -> list[float]:
-    """AdamW on packed rows, ``(steps, documents)`` phase after phase; the loss of every step.
+    """AdamW on packed rows of ``docs`` for ``cfg.steps`` steps; the loss of every step.
 
     ``on_step(step, model)`` is called after each step.
     """
@@ -160,7 +150,7 @@ def pretrain(model, phases: list[tuple[int, list[list[int]]]], cfg: BuildCfg, pa
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
-    batches = phase_batches(phases, cfg, pad_id, random.Random(cfg.seed))
+    batches = packed_batches(docs, cfg, pad_id, random.Random(cfg.seed))
     device = next(model.parameters()).device
     bar = Progress(cfg.steps) if show_progress else None
     losses: list[float] = []
@@ -191,7 +181,7 @@ def build(cfg: BuildCfg, out: Path, show_progress: bool = True) -> dict:
     """Make the world, train the tokenizer and the model, save all of it to ``out``."""
     import torch
 
-    from engine.sandbox.curriculum import copy_drills, documents, tokenizer_corpus
+    from engine.sandbox.curriculum import documents, tokenizer_corpus
     from engine.sandbox.tokenizer import train_tokenizer
     from engine.sandbox.world import make_world
 
@@ -204,11 +194,8 @@ def build(cfg: BuildCfg, out: Path, show_progress: bool = True) -> dict:
                       n_demos=cfg.n_demos, seed=cfg.seed)
     encoded = {k: [tokenizer(d, add_special_tokens=False)["input_ids"] for d in v] for k, v in kinds.items()}
     docs = [d for v in encoded.values() for d in v]
-    drills = copy_drills(tokenizer, cfg.copy_drill_steps * cfg.batch * cfg.seq_len // 30 + 1, cfg.seed)
-    warmup = min(cfg.copy_drill_steps, cfg.steps)
-    phases = [(warmup, drills), (cfg.steps - warmup, docs)]
     model = make_model(cfg, tokenizer).to(build_device(cfg.device))
-    losses = pretrain(model, phases, cfg, tokenizer.pad_token_id, show_progress)
+    losses = pretrain(model, docs, cfg, tokenizer.pad_token_id, show_progress)
     out.mkdir(parents=True, exist_ok=True)
     model.to("cpu", torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
@@ -236,16 +223,19 @@ def build_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=defaults.steps, help="pretraining steps (default %(default)s)")
     parser.add_argument("--entities", type=int, default=defaults.n_pretrain, help="pretraining entities (default %(default)s)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when there is a GPU)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where to pretrain (default auto: CUDA when there is a GPU)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.entities < 10:
         parser.error("--steps must be >= 1 and --entities >= 10")
     cfg = BuildCfg(seed=args.seed, steps=args.steps, n_pretrain=args.entities, threads=args.threads,
                    device=args.device)
     out = args.out or default_model_dir()
+    from engine.models import ModelLoadError
+
     try:
         meta = build(cfg, out)
-    except ValueError as exc:
+    except (ValueError, ModelLoadError) as exc:
         print(f"seal-engine sandbox build: {exc}", file=sys.stderr)
         return 2
     print(f"saved the sandbox model ({meta['parameters'] / 1e6:.2f}M parameters, final loss "

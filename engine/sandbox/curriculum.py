@@ -121,22 +121,6 @@ def documents(world: World, tokenizer, *, n_qa: int, qa_repeats: int = 1, n_demo
     return kinds
 
 
-def copy_drills(tokenizer, n: int, seed: int = 0) -> list[list[int]]:
-    """Token sequences shown twice: a warm-up that makes the model copy what it has seen.
-
-    Note-writing copies names and values out of the passage; without this drill a tiny
-    model learns the priors of the values long before it learns to copy them.
-    """
-    rng = random.Random(f"{seed}-drills")
-    specials = set(tokenizer.all_special_ids)
-    words = [i for i in range(len(tokenizer)) if i not in specials]
-    drills = []
-    for _ in range(n):
-        segment = [rng.choice(words) for _ in range(rng.randint(8, 24))]
-        drills.append(segment + segment + [tokenizer.eos_token_id])
-    return drills
-
-
 def tokenizer_corpus(world: World) -> list[str]:
     """Text the tokenizer is trained on: every passage, note form and prompt of the world."""
     texts = list(SELF_EDIT_INSTRUCTIONS.values()) + [question_prompt("x")] + list(FILLER)
