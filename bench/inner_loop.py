@@ -6,15 +6,24 @@ the answers. Ours keeps the base model resident and trains the K candidates of a
 context (or several contexts) together in one batched step per update.
 
 Both run in this process on the same saved model, the same self-edits (6 lines),
-the same 20 LoRA steps (full batch, lr 1e-2, r 8, all projections) and the same
-5 questions per candidate, for a sandbox-sized model and a ~50M-parameter one.
+the same LoRA training and the same 5 questions per candidate, for a sandbox-sized
+model and a ~50M-parameter one, under two inner-loop settings:
 
-    python bench/inner_loop.py [--candidates N] [--quick]
+- ``paper`` (the headline): the paper's knowledge-incorporation inner loop, which
+  is also the engine's default: one sequence per step, 10 epochs (60 steps), LoRA
+  r 32 / alpha 64 on q_proj and v_proj, lr 1e-3.
+- ``full-batch``: the sandbox preset's kind of inner loop: all 6 lines in every
+  step, 20 steps, r 8 / alpha 16 on every projection, lr 1e-2. Here the naive method
+  already runs large matmuls, so the gap is smaller (training FLOPs are the same).
+
+    python bench/inner_loop.py [--candidates N] [--naive-candidates N] [--settings paper,full-batch]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -44,7 +53,11 @@ SIZES = {
     # ~50M parameters
     "50m": dict(hidden=640, layers=10, heads=10, intermediate=1728, vocab=8000),
 }
-STEPS, LR, RANK, ALPHA, LINES, QUESTIONS, ANSWER_TOKENS = 20, 1e-2, 8, 16.0, 6, 5, 12
+LINES, QUESTIONS, ANSWER_TOKENS = 6, 5, 12
+SETTINGS = {
+    "paper": dict(batch_size=1, epochs=10, lr=1e-3, r=32, alpha=64.0, targets=["q_proj", "v_proj"]),
+    "full-batch": dict(batch_size=0, epochs=20, lr=1e-2, r=8, alpha=16.0, targets=["all-linear"]),
+}
 
 
 NAMES = "Arlen Mira Oren Lisa Teo Nia Pavel Sara Ido Kai Rena Ugo".split()
@@ -61,7 +74,11 @@ def fact(c: int, j: int) -> str:
 
 
 def corpus() -> list[str]:
-    return [fact(c, j) + " Where was he born? When? What job?" for c in range(200) for j in range(6)]
+    """The tokenizer's training text: the self-edit lines and the question prompts, so that both
+    tokenize into whole words as a real model's tokenizer would (not byte by byte)."""
+    facts = [fact(c, j) + " Where was he born? When? What job?" for c in range(200) for j in range(6)]
+    prompts = [question_prompt(f"Where was {NAMES[c % 12]} born?") for c in range(200)]
+    return facts + prompts + ["user assistant"] * 200
 
 
 def candidates(n: int) -> list[AdaptJob]:
@@ -70,10 +87,10 @@ def candidates(n: int) -> list[AdaptJob]:
             for c in range(n)]
 
 
-def ours(model_dir: Path, jobs: list[AdaptJob], slots: int) -> float:
+def ours(model_dir: Path, jobs: list[AdaptJob], slots: int, st: dict) -> float:
     policy = load_policy(str(model_dir))
-    cfg = InnerCfg(epochs=STEPS, batch_size=0, lr=LR, lora_r=RANK, lora_alpha=ALPHA,
-                   targets=["all-linear"], answer_max_tokens=ANSWER_TOKENS)
+    cfg = InnerCfg(epochs=st["epochs"], batch_size=st["batch_size"], lr=st["lr"], lora_r=st["r"],
+                   lora_alpha=st["alpha"], targets=list(st["targets"]), answer_max_tokens=ANSWER_TOKENS)
     inner = InnerLoop(policy, cfg, slots=slots)
     inner.run(jobs[:slots])  # warm-up
     t = time.perf_counter()
@@ -81,7 +98,7 @@ def ours(model_dir: Path, jobs: list[AdaptJob], slots: int) -> float:
     return time.perf_counter() - t
 
 
-def naive(model_dir: Path, jobs: list[AdaptJob], out_dir: Path) -> float:
+def naive(model_dir: Path, jobs: list[AdaptJob], out_dir: Path, st: dict) -> float:
     from peft import LoraConfig, get_peft_model
     from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForLanguageModeling,
                               Trainer, TrainingArguments)
@@ -89,11 +106,13 @@ def naive(model_dir: Path, jobs: list[AdaptJob], out_dir: Path) -> float:
     def one(job: AdaptJob) -> None:
         tok = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForCausalLM.from_pretrained(model_dir)
-        model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=ALPHA, target_modules="all-linear",
+        targets = "all-linear" if st["targets"] == ["all-linear"] else list(st["targets"])
+        model = get_peft_model(model, LoraConfig(r=st["r"], lora_alpha=st["alpha"], target_modules=targets,
                                                  task_type="CAUSAL_LM"))
         data = [dict(tok(s + tok.eos_token)) for s in job.sequences]
-        args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=len(job.sequences),
-                                 num_train_epochs=STEPS, learning_rate=LR, lr_scheduler_type="constant",
+        args = TrainingArguments(output_dir=str(out_dir),
+                                 per_device_train_batch_size=st["batch_size"] or len(job.sequences),
+                                 num_train_epochs=st["epochs"], learning_rate=st["lr"], lr_scheduler_type="constant",
                                  warmup_steps=0, logging_strategy="no", save_strategy="no",
                                  report_to=[], disable_tqdm=True, use_cpu=True)
         Trainer(model=model, args=args, train_dataset=data,
@@ -119,10 +138,17 @@ def main() -> int:
     ap.add_argument("--naive-candidates", type=int, default=0, help="fewer for the naive method (0: same)")
     ap.add_argument("--slots", type=int, default=10, help="candidates trained together by ours")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--settings", default="paper,full-batch",
+                    help=f"comma-separated inner-loop settings of {sorted(SETTINGS)}; the first is the headline")
     args = ap.parse_args()
+    settings = [x.strip() for x in args.settings.split(",") if x.strip()]
+    unknown = [x for x in settings if x not in SETTINGS]
+    if unknown or not settings:
+        print(f"--settings {args.settings!r}: unknown {unknown}; choose from {sorted(SETTINGS)}", file=sys.stderr)
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = {}
+    results: dict[tuple[str, str], tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         texts = corpus()
         for name, s in SIZES.items():
@@ -133,19 +159,25 @@ def main() -> int:
             params = sum(p.numel() for p in model.parameters()) / 1e6
             del model
             jobs = candidates(args.candidates)
-            t_ours = ours(folder, jobs, args.slots)
             n_naive = args.naive_candidates or args.candidates
-            t_naive = naive(folder, jobs[:n_naive], Path(tmp) / "trainer")
-            per_min_ours = 60 * len(jobs) / t_ours
-            per_min_naive = 60 * n_naive / t_naive
-            results[name] = (per_min_ours, per_min_naive, per_min_ours / per_min_naive)
-            print(f"{name:>5} ({params:.1f}M params): ours {per_min_ours:8.1f} cand/min "
-                  f"({t_ours / len(jobs):.3f} s each)   naive {per_min_naive:8.1f} cand/min "
-                  f"({t_naive / n_naive:.3f} s each)   ratio {per_min_ours / per_min_naive:.1f}x", flush=True)
-    s, m = results["small"], results["50m"]
-    print(f"BENCH inner_loop ratio_small={s[2]:.2f} ratio_50m={m[2]:.2f} "
+            for setting in settings:
+                st = SETTINGS[setting]
+                t_ours = ours(folder, jobs, args.slots, st)
+                with contextlib.redirect_stdout(io.StringIO()):  # the Trainer prints its summary
+                    t_naive = naive(folder, jobs[:n_naive], Path(tmp) / "trainer", st)
+                per_min_ours = 60 * len(jobs) / t_ours
+                per_min_naive = 60 * n_naive / t_naive
+                results[name, setting] = (per_min_ours, per_min_naive, per_min_ours / per_min_naive)
+                print(f"{name:>5} ({params:.1f}M params) {setting:>10}: ours {per_min_ours:8.1f} cand/min "
+                      f"({t_ours / len(jobs):.3f} s each)   naive {per_min_naive:8.1f} cand/min "
+                      f"({t_naive / n_naive:.3f} s each)   ratio {per_min_ours / per_min_naive:.1f}x", flush=True)
+    head = settings[0]
+    s, m = results["small", head], results["50m", head]
+    extra = " ".join(f"ratio_{size}_{st.replace('-', '_')}={results[size, st][2]:.2f}"
+                     for st in settings[1:] for size in ("small", "50m"))
+    print(f"BENCH inner_loop setting={head} ratio_small={s[2]:.2f} ratio_50m={m[2]:.2f} "
           f"ours_per_min_small={s[0]:.1f} naive_per_min_small={s[1]:.1f} "
-          f"ours_per_min_50m={m[0]:.1f} naive_per_min_50m={m[1]:.1f}")
+          f"ours_per_min_50m={m[0]:.1f} naive_per_min_50m={m[1]:.1f}" + (f" {extra}" if extra else ""))
     return 0
 
 

@@ -74,7 +74,10 @@ class StackedLoRALinear(nn.Module):
         if route.uniform:
             n_slots = len(route.segments)
             flat = xs.reshape(n_slots, -1, shape[-1])        # [slots, rows_per_slot * T, in]
-            delta = torch.bmm(torch.bmm(flat, self.A[:n_slots]), self.B[:n_slots])
+            # all slots in use: the parameters themselves (a slice would cost a zero-filled
+            # full-size gradient and a copy in every backward)
+            a, b = (self.A, self.B) if n_slots == self.A.shape[0] else (self.A[:n_slots], self.B[:n_slots])
+            delta = torch.bmm(torch.bmm(flat, a), b)
         else:
             delta = torch.cat([xs[b:e] @ self.A[s] @ self.B[s] for s, b, e in route.segments])
         return y + (delta * self.scale).reshape(*shape[:-1], -1).to(y.dtype)
@@ -222,8 +225,39 @@ class SlotAdamW:
 
     @torch.no_grad()
     def step(self, active: torch.Tensor) -> None:
-        b1, b2 = self.betas
         self.t += active.float()
+        if hasattr(torch, "_fused_adamw_"):
+            self._step_fused(active)
+        else:
+            self._step_masked(active)
+
+    def _step_fused(self, active: torch.Tensor) -> None:
+        """torch's own fused AdamW kernel on each active slot's rows (views, updated in place),
+        each with its own step count. A slot gets the same arithmetic whether it trains
+        alone or beside others, so batched training matches training alone."""
+        slots = active.nonzero().flatten().tolist()
+        ps, gs, ms, vs, steps = [], [], [], [], []
+        if len(slots) == len(self.t) and bool((self.t == self.t[0]).all()):
+            live = [(p, m, v) for p, m, v in zip(self.params, self.m, self.v) if p.grad is not None]
+            ps, ms, vs = [p.data for p, _, _ in live], [m for _, m, _ in live], [v for _, _, v in live]
+            gs, steps = [p.grad for p, _, _ in live], [self.t[0]] * len(live)
+            slots = []  # whole tensors at once: the same kernel, fewer and larger pieces
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            for s in slots:
+                ps.append(p.data[s])
+                gs.append(p.grad[s])
+                ms.append(m[s])
+                vs.append(v[s])
+                steps.append(self.t[s])
+        if ps:
+            b1, b2 = self.betas
+            torch._fused_adamw_(ps, gs, ms, vs, [], steps, lr=self.lr, beta1=b1, beta2=b2,
+                                weight_decay=self.wd, eps=self.eps, amsgrad=False, maximize=False)
+
+    def _step_masked(self, active: torch.Tensor) -> None:
+        b1, b2 = self.betas
         t = self.t.clamp(min=1)
         bc1 = 1 - b1 ** t
         bc2_sqrt = torch.sqrt(1 - b2 ** t)
