@@ -21,21 +21,27 @@ from torch import nn
 class SlotRouting:
     """Which slot each batch row uses; shared by all wrapped layers. ``rows=None`` turns LoRA off.
 
-    Rows come grouped by slot (job after job), so the layers work per contiguous
-    segment: one batched matmul when every slot has the same number of rows (the
-    usual case), else one pair of matmuls per segment; no per-row gather of weights.
+    Rows come grouped by slot (job after job), so every layer does two batched matmuls:
+    directly when every slot has the same number of rows (the usual case), else after
+    placing each slot's rows in a zero-padded [slots, most rows] block (the padding
+    costs only LoRA arithmetic, never the base model's); no per-row gather of weights.
     """
 
     def __init__(self) -> None:
         self.rows: torch.Tensor | None = None
         self.segments: list[tuple[int, int, int]] = []   # (slot, first row, end row)
         self.uniform: int = 0                             # rows per slot when all equal and in slot order
+        self.slot_ids: torch.Tensor | None = None         # the slots in use, in row order
+        self.padded_rows: int = 0                         # most rows of one slot (padded layout)
+        self.pad_index: torch.Tensor | None = None        # row -> its place in the padded layout
         self.dropout: float = 0.0
         self.training: bool = False
 
     def set(self, rows: torch.Tensor | None) -> None:
         self.rows = rows
         self.segments, self.uniform = [], 0
+        self.slot_ids = self.pad_index = None
+        self.padded_rows = 0
         if rows is None:
             return
         values = rows.tolist()
@@ -48,8 +54,12 @@ class SlotRouting:
         slots = [s for s, _, _ in self.segments]
         if len(sizes) == 1 and slots == list(range(len(slots))):
             self.uniform = sizes.pop()
-
-
+            return
+        most = max(sizes)
+        self.padded_rows = most
+        self.slot_ids = torch.tensor(slots, device=rows.device)
+        self.pad_index = torch.tensor([k * most + r for k, (_, b, e) in enumerate(self.segments)
+                                       for r in range(e - b)], device=rows.device)
 class StackedLoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, slots: int, r: int, alpha: float, routing: SlotRouting):
         super().__init__()
@@ -71,15 +81,20 @@ class StackedLoRALinear(nn.Module):
         xs = x.reshape(shape[0], -1, shape[-1]).float()
         if route.training and route.dropout > 0:
             xs = nn.functional.dropout(xs, route.dropout, training=True)
+        n_slots = len(route.segments)
         if route.uniform:
-            n_slots = len(route.segments)
             flat = xs.reshape(n_slots, -1, shape[-1])        # [slots, rows_per_slot * T, in]
             # all slots in use: the parameters themselves (a slice would cost a zero-filled
             # full-size gradient and a copy in every backward)
             a, b = (self.A, self.B) if n_slots == self.A.shape[0] else (self.A[:n_slots], self.B[:n_slots])
             delta = torch.bmm(torch.bmm(flat, a), b)
         else:
-            delta = torch.cat([xs[b:e] @ self.A[s] @ self.B[s] for s, b, e in route.segments])
+            padded = xs.new_zeros((n_slots * route.padded_rows,) + tuple(xs.shape[1:]))
+            padded = padded.index_copy(0, route.pad_index, xs)
+            flat = padded.reshape(n_slots, -1, shape[-1])    # [slots, most_rows * T, in]
+            a, b = self.A.index_select(0, route.slot_ids), self.B.index_select(0, route.slot_ids)
+            delta = torch.bmm(torch.bmm(flat, a), b)
+            delta = delta.reshape(n_slots * route.padded_rows, xs.shape[1], -1).index_select(0, route.pad_index)
         return y + (delta * self.scale).reshape(*shape[:-1], -1).to(y.dtype)
 
 
