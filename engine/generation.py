@@ -38,3 +38,104 @@ def generate(policy: Policy, prompts: list[str], *, max_new_tokens: int, tempera
     else:
         texts = [t.strip() for t in texts]
     return texts
+
+
+_NEWLINE_IDS: dict[int, torch.Tensor] = {}
+MIN_SHARED_PREFIX = 4  # tokens; below this the plain batched generate() is as good
+
+
+def _newline_ids(tok) -> torch.Tensor:
+    """Ids of the tokens whose text holds a line break (a first-line answer ends there)."""
+    key = id(tok)
+    if key not in _NEWLINE_IDS:
+        vocab = tok.get_vocab()
+        ids = [i for i in vocab.values() if "\n" in tok.decode([i])]
+        _NEWLINE_IDS[key] = torch.tensor(sorted(ids), dtype=torch.long)
+    return _NEWLINE_IDS[key]
+
+
+def _common_prefix(seqs: list[list[int]]) -> int:
+    first, n = seqs[0], min(len(s) for s in seqs)
+    for i in range(n):
+        if any(s[i] != first[i] for s in seqs):
+            return i
+    return n
+
+
+@torch.no_grad()
+def greedy_shared_prefix(policy: Policy, prompts: list[str], groups: list[int], *, max_new_tokens: int,
+                         first_line: bool = False, route=None) -> list[str]:
+    """Greedy completions of ``prompts``, where ``groups[i]`` says which adapter prompt i goes
+    through (equal groups are contiguous) and ``route(groups_of_rows)`` sends batch rows there.
+
+    The token prefix all prompts share (chat template and instruction) is run once per
+    group, not once per prompt, and its cache is copied to the group's rows; then the
+    prompts' own tokens and the answer are decoded together. With ``first_line`` a row
+    stops at its first line break; decoding stops when every row has stopped.
+    """
+    if not prompts:
+        return []
+    tok = policy.tokenizer
+    dev = policy.device
+    ids = [tok(p, add_special_tokens=not policy.use_chat)["input_ids"] for p in prompts]
+    shared = min(_common_prefix(ids), min(len(s) for s in ids) - 1)
+    route = route or (lambda rows: None)
+    if shared < MIN_SHARED_PREFIX:
+        route(torch.tensor(groups, device=dev))
+        return generate(policy, prompts, max_new_tokens=max_new_tokens, first_line=first_line)
+    model = policy.model
+    order = list(dict.fromkeys(groups))                       # groups in row order
+    row_group = torch.tensor([order.index(g) for g in groups], device=dev)
+    # 1. the shared prefix, one row per group
+    route(torch.tensor(order, device=dev))
+    prefix = torch.tensor([ids[0][:shared]] * len(order), device=dev)
+    out = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
+    cache = out.past_key_values
+    cache.reorder_cache(row_group)                            # one copy per prompt of its group
+    # 2. each prompt's own tokens, left-padded after the prefix
+    rest = [s[shared:] for s in ids]
+    width = max(len(r) for r in rest)
+    n = len(prompts)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    inp = torch.full((n, width), pad, dtype=torch.long)
+    mask = torch.ones((n, shared + width), dtype=torch.long)
+    pos = torch.zeros((n, width), dtype=torch.long)
+    for i, r in enumerate(rest):
+        inp[i, width - len(r):] = torch.tensor(r)
+        mask[i, shared:shared + width - len(r)] = 0
+        pos[i, width - len(r):] = torch.arange(shared, shared + len(r))
+    inp, mask, pos = inp.to(dev), mask.to(dev), pos.to(dev)
+    route(torch.tensor(groups, device=dev))
+    logits = model(input_ids=inp, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                   use_cache=True, logits_to_keep=1).logits[:, -1]
+    # 3. greedy decoding until every row stops
+    stops = torch.tensor([tok.eos_token_id], dtype=torch.long)
+    if first_line:
+        stops = torch.cat([stops, _newline_ids(tok)])
+    stops = stops.to(dev)
+    next_pos = pos[:, -1] + 1
+    done = torch.zeros(n, dtype=torch.bool, device=dev)
+    tokens: list[torch.Tensor] = []
+    for step in range(max_new_tokens):
+        nxt = logits.argmax(-1)
+        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+        tokens.append(nxt)
+        done |= torch.isin(nxt, stops)
+        if bool(done.all()) or step == max_new_tokens - 1:
+            break
+        mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=dev)], dim=1)
+        logits = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos[:, None],
+                       past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+        next_pos = next_pos + 1
+    new = torch.stack(tokens, dim=1).tolist()
+    texts = []
+    for row in new:
+        keep = []
+        for t in row:
+            if t == tok.eos_token_id:
+                break
+            keep.append(t)
+        texts.append(tok.decode(keep, skip_special_tokens=True))
+    if first_line:
+        return [t.strip().split("\n", 1)[0].strip() for t in texts]
+    return [t.strip() for t in texts]

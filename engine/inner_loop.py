@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from engine.generation import generate
+from engine.generation import greedy_shared_prefix
 from engine.lora import SlotAdamW, StackedLoRA
 from engine.models import Policy
 from engine.prompts import question_prompt, render
@@ -73,8 +73,9 @@ class InnerLoop:
         prompts = [self._question_text(q) for q in questions]
         out: list[str] = []
         for i in range(0, len(prompts), ANSWER_ROWS):
-            out.extend(generate(self.policy, prompts[i:i + ANSWER_ROWS],
-                                max_new_tokens=self.cfg.answer_max_tokens, first_line=True))
+            part = prompts[i:i + ANSWER_ROWS]
+            out.extend(greedy_shared_prefix(self.policy, part, [0] * len(part),
+                                            max_new_tokens=self.cfg.answer_max_tokens, first_line=True))
         return out
 
     # ------------------------------------------------------------ training
@@ -155,14 +156,11 @@ class InnerLoop:
                 prompts.append(self._question_text(q))
                 slots.append(j)
         flat: list[str] = []
+        route = self.lora.route if adapted else (lambda rows: self.lora.off())
         for i in range(0, len(prompts), ANSWER_ROWS):
-            part = slots[i:i + ANSWER_ROWS]
-            if adapted:
-                self.lora.route(torch.tensor(part, device=self.policy.device))
-            else:
-                self.lora.off()
-            flat.extend(generate(self.policy, prompts[i:i + ANSWER_ROWS],
-                                 max_new_tokens=self.cfg.answer_max_tokens, first_line=True))
+            flat.extend(greedy_shared_prefix(self.policy, prompts[i:i + ANSWER_ROWS], slots[i:i + ANSWER_ROWS],
+                                             max_new_tokens=self.cfg.answer_max_tokens, first_line=True,
+                                             route=route))
         self.lora.off()
         out, pos = [], 0
         for job in chunk:

@@ -162,3 +162,26 @@ def test_slot_adamw_steps_each_slot_like_torch_adamw_alone(weight_decay, kernel,
                 alone.grad = g[s].clone()
                 ref.step()
         torch.testing.assert_close(stacked.data[s], alone.data, rtol=1e-5, atol=1e-6)
+
+
+def test_answers_with_the_shared_prefix_run_once_equal_plain_generation(policy):
+    """The inner loop runs the prompts' common prefix once per adapter; the answers must be
+    those of HF generate() on the whole prompts, each through its own adapter."""
+    from engine.generation import generate
+
+    cfg = InnerCfg(epochs=20, batch_size=0, lr=3e-2, targets=["all-linear"], lora_r=8, lora_alpha=16,
+                   answer_max_tokens=8)
+    inner = InnerLoop(policy, cfg, slots=3)
+    inner.lora.reset([j.seed for j in JOBS])
+    inner.train(JOBS)
+    together = inner.answer(JOBS, adapted=True)
+    for s, job in enumerate(JOBS):
+        prompts = [inner._question_text(q) for q in job.questions]
+        inner.lora.route(torch.tensor([s] * len(prompts)))
+        assert together[s] == generate(policy, prompts, max_new_tokens=8, first_line=True)
+    inner.lora.off()
+    questions = [q for j in JOBS for q in j.questions]
+    plain = generate(policy, [inner._question_text(q) for q in questions], max_new_tokens=8, first_line=True)
+    assert inner.baseline_answers(questions) == plain
+    assert any(a for answers in together for a in answers), "no answer at all: the comparison would be empty"
+    inner.lora.detach()
