@@ -189,11 +189,14 @@ def train_step(run: RunContext, policy: Policy, scorer: Scorer, cfg, contexts, c
         run.log.warning("M-step skipped: %s", reason)
         return
     by_id = {c["id"]: c for c in cands}
-    examples = []
+    examples, trained = [], []
     for a in approved:
         c = by_id[a["id"]]
         examples.append((self_edit_prompt_text(policy, c["ctx"], cfg.sample), a["text"]))
         run.store.set_trained_text(a["id"], a["text"])
+        edited = a.get("decision") == "edit"
+        trained.append({"id": a["id"], "edited": edited, **({"text": a["text"]} if edited else {})})
+    run.event("mstep_examples", {"candidates": trained})
 
     def on_step(step: int, total: int, loss: float, epoch: int) -> None:
         run.event("mstep_progress", {"step": step, "total": total, "loss": loss, "epoch": epoch})

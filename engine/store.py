@@ -78,6 +78,7 @@ EVENT_KINDS = (
     "candidate_scored",    # {id, context_idx, cand_idx, reward, baseline, gain, train_sequences, answers:[...]}
     "candidate_filtered",  # {id, kept, reason}
     "review_waiting", "review_decided", "review_done",
+    "mstep_examples",      # {candidates:[{id, edited, text?}]}: what the M-step trains on (text only where edited)
     "mstep_progress",      # {step, total, loss, epoch}
     "mstep_done",          # {policy_path, examples, loss, skipped?, reason?}
     "eval_result",         # {round, none, passage, self_edit, n_questions, per_context:[...]}

@@ -243,6 +243,17 @@ def _mstep_progress(s: RunState, e: EventLike, d: dict) -> None:
     s.rev_metrics = s.rev
 
 
+def _mstep_examples(s: RunState, e: EventLike, d: dict) -> None:
+    for item in d.get("candidates") or []:
+        cand = s.candidates.get(int(item.get("id", -1)))
+        if cand is None:
+            continue
+        cand.trained, cand.trained_text = True, item.get("text") if item.get("edited") else None
+        cand.rev = s.rev
+        s.candidate_changes.append((s.rev, cand.id))
+    s.rev_candidates = s.rev
+
+
 def _mstep_done(s: RunState, e: EventLike, d: dict) -> None:
     s.mstep_done[int(e.round or 0)] = dict(d)
     s.rev_metrics = s.rev
@@ -361,6 +372,7 @@ _HANDLERS = {
     "review_decided": _review_decided,
     "review_done": _review_done,
     "mstep_progress": _mstep_progress,
+    "mstep_examples": _mstep_examples,
     "mstep_done": _mstep_done,
     "eval_result": _eval_result,
     "metric": _metric,

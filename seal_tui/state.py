@@ -42,6 +42,8 @@ class Candidate:
     kept: bool | None = None
     keep_reason: str = ""
     review: str | None = None             # pending / approved / rejected / edited
+    trained: bool = False                 # in its round's M-step set
+    trained_text: str | None = None       # what the M-step trained on, where a person edited it
     train_sequences: list[str] = field(default_factory=list)
     answers: list[dict] = field(default_factory=list)
     rev: int = 0                          # state.rev when it last changed

@@ -48,6 +48,20 @@ def test_kept_review_waits_and_trains_on_exactly_the_approved_and_edited_set(tin
         assert done == [{"approved": 1, "rejected": 2, "edited": 1, "timed_out": False}]
         mstep = [e.data for e in store.iter_events(run_id) if e.kind == "mstep_done"]
         assert mstep[0]["examples"] == 2 and not mstep[0]["skipped"]
+        # the dashboard, fed by the same events, says what the M-step trained on
+        from seal_tui.reducer import apply
+        from seal_tui.state import RunState
+        from seal_tui.widgets.candidate_detail import render_candidate
+        from rich.console import Console
+
+        state = apply(RunState(run_id=run_id), store.iter_events(run_id))
+        shown = {cid: (cand.trained, cand.trained_text) for cid, cand in state.candidates.items() if cand.trained}
+        assert shown == {a["id"]: (True, None), c["id"]: (True, "Edited line one.\nEdited line two.")}
+        console = Console(width=100, record=True)
+        console.print(render_candidate(state.candidates[c["id"]], None))
+        assert "The M-step trained on this edit" in console.export_text()
+        console.print(render_candidate(state.candidates[b["id"]], None))
+        assert console.export_text().count("The M-step trained") == 0
     finally:
         proc.kill()
 

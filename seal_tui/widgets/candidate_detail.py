@@ -69,6 +69,10 @@ def render_candidate(cand: Candidate, context: dict | None) -> Group:
     if context is not None:
         parts += [_section("Passage"), Text(context.get("context") or "")]
     parts += [_section("Self-edit"), Text(cand.self_edit or "(empty)")]
+    if cand.trained_text is not None:
+        parts += [_section("The M-step trained on this edit"), Text(cand.trained_text, style="magenta")]
+    elif cand.trained:
+        parts.append(Text("The M-step trained on this self-edit as written.", style="green"))
     if cand.train_sequences:
         parts.append(_section(f"Training sequences ({len(cand.train_sequences)})"))
         seqs = Text()
