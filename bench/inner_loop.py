@@ -16,7 +16,7 @@ model and a ~50M-parameter one, under two inner-loop settings:
   step, 20 steps, r 8 / alpha 16 on every projection, lr 1e-2. Here the naive method
   already runs large matmuls, so the gap is smaller (training FLOPs are the same).
 
-    python bench/inner_loop.py [--candidates N] [--naive-candidates N] [--settings paper,full-batch]
+    python bench/inner_loop.py [--candidates 40] [--slots 40] [--naive-candidates 5] [--settings paper,full-batch]
 """
 
 from __future__ import annotations
@@ -134,9 +134,11 @@ def naive(model_dir: Path, jobs: list[AdaptJob], out_dir: Path, st: dict) -> flo
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--candidates", type=int, default=10, help="candidates timed per method and size")
-    ap.add_argument("--naive-candidates", type=int, default=0, help="fewer for the naive method (0: same)")
-    ap.add_argument("--slots", type=int, default=10, help="candidates trained together by ours")
+    ap.add_argument("--candidates", type=int, default=40, help="candidates timed for ours, per size and setting")
+    ap.add_argument("--naive-candidates", type=int, default=5,
+                    help="candidates timed for the naive method (one at a time, so fewer suffice; 0: same)")
+    ap.add_argument("--slots", type=int, default=40,
+                    help="candidates trained together by ours (the engine's inner.parallel: 8 contexts x K=5)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--settings", default="paper,full-batch",
                     help=f"comma-separated inner-loop settings of {sorted(SETTINGS)}; the first is the headline")
