@@ -60,6 +60,8 @@ class SlotRouting:
         self.slot_ids = torch.tensor(slots, device=rows.device)
         self.pad_index = torch.tensor([k * most + r for k, (_, b, e) in enumerate(self.segments)
                                        for r in range(e - b)], device=rows.device)
+
+
 class StackedLoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, slots: int, r: int, alpha: float, routing: SlotRouting):
         super().__init__()
@@ -250,22 +252,21 @@ class SlotAdamW:
         """torch's own fused AdamW kernel on each active slot's rows (views, updated in place),
         each with its own step count. A slot gets the same arithmetic whether it trains
         alone or beside others, so batched training matches training alone."""
+        live = [(p, m, v) for p, m, v in zip(self.params, self.m, self.v) if p.grad is not None]
         slots = active.nonzero().flatten().tolist()
-        ps, gs, ms, vs, steps = [], [], [], [], []
         if len(slots) == len(self.t) and bool((self.t == self.t[0]).all()):
-            live = [(p, m, v) for p, m, v in zip(self.params, self.m, self.v) if p.grad is not None]
-            ps, ms, vs = [p.data for p, _, _ in live], [m for _, m, _ in live], [v for _, _, v in live]
-            gs, steps = [p.grad for p, _, _ in live], [self.t[0]] * len(live)
-            slots = []  # whole tensors at once: the same kernel, fewer and larger pieces
-        for p, m, v in zip(self.params, self.m, self.v):
-            if p.grad is None:
-                continue
-            for s in slots:
-                ps.append(p.data[s])
-                gs.append(p.grad[s])
-                ms.append(m[s])
-                vs.append(v[s])
-                steps.append(self.t[s])
+            # every slot at the same step: whole tensors, the same kernel in fewer, larger pieces
+            ps, gs = [p.data for p, _, _ in live], [p.grad for p, _, _ in live]
+            ms, vs, steps = [m for _, m, _ in live], [v for _, _, v in live], [self.t[0]] * len(live)
+        else:
+            ps, gs, ms, vs, steps = [], [], [], [], []
+            for p, m, v in live:
+                for s in slots:
+                    ps.append(p.data[s])
+                    gs.append(p.grad[s])
+                    ms.append(m[s])
+                    vs.append(v[s])
+                    steps.append(self.t[s])
         if ps:
             b1, b2 = self.betas
             torch._fused_adamw_(ps, gs, ms, vs, [], steps, lr=self.lr, beta1=b1, beta2=b2,
