@@ -46,6 +46,8 @@ class InnerLoop:
         self.max_seq_len = max_seq_len
         self.lora = StackedLoRA(policy.model, slots=slots, r=cfg.lora_r, alpha=cfg.lora_alpha,
                                 targets=list(cfg.targets), dropout=cfg.lora_dropout)
+        self._packs: bool | None = None
+        self._hidden = int(getattr(policy.model.config, "hidden_size", 0) or 1024)
 
     # ------------------------------------------------------------ public
     def run(self, jobs: Sequence[AdaptJob], on_chunk: Callable[[int, int], None] | None = None,
@@ -100,41 +102,42 @@ class InnerLoop:
 
     def train(self, chunk: list[AdaptJob]) -> tuple[list[float | None], list[int]]:
         dev = self.policy.device
-        pad = self.policy.tokenizer.pad_token_id
         encoded = [[self._encode(s) for s in job.sequences] for job in chunk]
         schedules = [self._schedule(len(e), job.seed) for e, job in zip(encoded, chunk)]
         total_steps = max((len(s) for s in schedules), default=0)
         last_loss: list[float | None] = [None] * len(chunk)
         if total_steps == 0:
             return last_loss, [0] * len(chunk)
+        packed = self.packs()
         opt = SlotAdamW(self.lora.parameters(), self.slots, lr=self.cfg.lr,
                         weight_decay=self.cfg.weight_decay)
         for t in range(total_steps):
-            rows, slots = [], []
+            seqs: list[tuple[int, list[int]]] = []
             active = torch.zeros(self.slots, dtype=torch.bool, device=dev)
             for j, sched in enumerate(schedules):
                 if t < len(sched):
                     active[j] = True
-                    for idx in sched[t]:
-                        rows.append(encoded[j][idx])
-                        slots.append(j)
-            width = max(len(r) for r in rows)
-            ids = torch.full((len(rows), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for i, r in enumerate(rows):
-                ids[i, : len(r)] = torch.tensor(r)
-                mask[i, : len(r)] = 1
-            ids, mask = ids.to(dev), mask.to(dev)
-            slot_t = torch.tensor(slots, device=dev)
-            self.lora.route(slot_t, training=True)
-            logits = self.policy.model(input_ids=ids, attention_mask=mask).logits
+                    # a one-token sequence has nothing to predict
+                    seqs.extend((j, encoded[j][idx]) for idx in sched[t] if len(encoded[j][idx]) > 1)
+            if not seqs:
+                continue
+            pad = self.policy.tokenizer.pad_token_id
+            batch = (pack_batch(seqs, pad, self._hidden) if packed else None) or pad_batch(seqs, pad)
+            batch = {k: v.to(dev) for k, v in batch.items()}
+            slots = batch.pop("token_slots")
+            labels = batch.pop("labels")
+            if "row_slots" in batch:
+                self.lora.route(batch.pop("row_slots"), training=True)
+            else:
+                self.lora.route_tokens(slots.flatten(), training=True)
+            logits = self.policy.model(**batch, use_cache=False).logits
             # loss on real tokens only: padding never counts (the reference code trains on it)
-            tok_loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-                                       ids[:, 1:].reshape(-1), reduction="none").view(len(rows), -1)
-            tmask = mask[:, 1:].float()
-            row_sum = (tok_loss * tmask).sum(1)
-            slot_sum = torch.zeros(self.slots, device=dev).index_add(0, slot_t, row_sum)
-            slot_cnt = torch.zeros(self.slots, device=dev).index_add(0, slot_t, tmask.sum(1))
+            tok_loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.flatten(),
+                                       ignore_index=-100, reduction="none")
+            counted = labels.flatten() >= 0
+            tok_slot = slots.flatten().clamp(min=0)
+            slot_sum = torch.zeros(self.slots, device=dev).index_add(0, tok_slot, tok_loss * counted)
+            slot_cnt = torch.zeros(self.slots, device=dev).index_add(0, tok_slot, counted.float())
             per_slot = slot_sum / slot_cnt.clamp(min=1)
             per_slot.sum().backward()
             opt.step(active)
@@ -144,6 +147,22 @@ class InnerLoop:
                     last_loss[j] = float(per_slot[j].detach())
         self.lora.off()
         return last_loss, [len(s) for s in schedules]
+
+    def packs(self) -> bool:
+        """Whether this model keeps packed sequences apart (checked once on the model itself):
+        a sequence's logits must be the same alone and behind another one in a packed row."""
+        if self._packs is None:
+            a, b = self._encode("one two three"), self._encode("four five")
+            dev = self.policy.device
+            row = torch.tensor([a + b], device=dev)
+            pos = torch.tensor([list(range(len(a))) + list(range(len(b)))], device=dev)
+            self.lora.off()
+            with torch.no_grad():
+                alone = self.policy.model(input_ids=torch.tensor([b], device=dev), use_cache=False).logits[0]
+                together = self.policy.model(input_ids=row, position_ids=pos, use_cache=False).logits[0]
+            got = together[len(a):].float()
+            self._packs = bool(torch.allclose(got, alone.float(), atol=1e-3, rtol=1e-3))
+        return self._packs
 
     # ------------------------------------------------------------ answering
     def _question_text(self, question: str) -> str:
@@ -167,6 +186,91 @@ class InnerLoop:
             out.append(flat[pos:pos + len(job.questions)])
             pos += len(job.questions)
         return out
+
+
+def _first_fit(lengths: list[int], width: int) -> list[list[int]]:
+    """Sequence indices per row: first fit, longest first, into rows of ``width`` tokens."""
+    rows: list[list[int]] = []
+    free: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        for r, room in enumerate(free):
+            if room >= lengths[i]:
+                rows[r].append(i)
+                free[r] -= lengths[i]
+                break
+        else:
+            rows.append([i])
+            free.append(width - lengths[i])
+    return rows
+
+
+def pack_rows(lengths: list[int], hidden: int) -> tuple[list[list[int]], int]:
+    """Rows of sequence indices and their width, for the cheapest packed batch.
+
+    A batch of R rows of width W costs R*W tokens in every linear layer, plus attention
+    over W*W query-key pairs per row, which on a CPU costs about as much as W*W/(2*hidden)
+    tokens (measured at hidden 640: masked attention is the slower kernel). Wider rows
+    waste less at their ends and pay more attention; try a few widths, keep the cheapest."""
+    longest, total = max(lengths), sum(lengths)
+    widths = {longest * k for k in range(1, 9)} | {-(-total // r) for r in range(1, 33)}
+    best: tuple[float, list[list[int]], int] | None = None
+    for w in sorted(x for x in widths if longest <= x <= max(longest, 512)):
+        rows = _first_fit(lengths, w)
+        cost = len(rows) * (w + w * w / (2 * hidden))
+        if best is None or cost < best[0]:
+            best = (cost, rows, w)
+    return best[1], best[2]
+
+
+def pack_batch(seqs: list[tuple[int, list[int]]], pad: int, hidden: int = 1024) -> dict[str, torch.Tensor] | None:
+    """Training sequences of many slots, packed end to end into rows (see ``pack_rows``), with
+    positions restarting at every sequence so that the model keeps them apart.
+
+    A sequence of n tokens takes n - 1 places: its last token is only ever a label (no
+    later token attends to it and it predicts nothing), so it is never run as an input.
+    ``labels`` hold each place's next token (-100 on filler); ``token_slots`` each place's
+    slot (-1 on row-end filler). None when packing would save under 5% of the padded
+    batch's places: then one padded row per sequence is cheaper (whole-row LoRA routing,
+    no per-token gather)."""
+    lengths = [len(ids) - 1 for _, ids in seqs]
+    rows, width = pack_rows(lengths, hidden)
+    if len(rows) * width > 0.95 * len(lengths) * max(lengths):
+        return None
+    shape = (len(rows), width)
+    ids, labels = torch.full(shape, pad, dtype=torch.long), torch.full(shape, -100, dtype=torch.long)
+    pos, slots = torch.zeros(shape, dtype=torch.long), torch.full(shape, -1, dtype=torch.long)
+    for r, members in enumerate(rows):
+        at = n = 0
+        for i in members:
+            slot, seq = seqs[i]
+            n = len(seq) - 1
+            t = torch.tensor(seq)
+            ids[r, at:at + n] = t[:-1]
+            labels[r, at:at + n] = t[1:]
+            pos[r, at:at + n] = torch.arange(n)
+            slots[r, at:at + n] = slot
+            at += n
+        # filler continues the row's last sequence: causal attention keeps it out of every real
+        # token's view, it counts in no loss, and a row of one sequence needs no packed mask
+        pos[r, at:] = torch.arange(n, n + width - at)
+    return {"input_ids": ids, "position_ids": pos, "labels": labels, "token_slots": slots}
+
+
+def pad_batch(seqs: list[tuple[int, list[int]]], pad: int) -> dict[str, torch.Tensor]:
+    """One row per sequence, right-padded (for models that cannot keep packed sequences apart);
+    as in ``pack_batch``, a sequence's last token is a label only."""
+    width = max(len(ids) for _, ids in seqs) - 1
+    shape = (len(seqs), width)
+    ids, labels = torch.full(shape, pad, dtype=torch.long), torch.full(shape, -100, dtype=torch.long)
+    mask, slots = torch.zeros(shape, dtype=torch.long), torch.full(shape, -1, dtype=torch.long)
+    for r, (slot, seq) in enumerate(seqs):
+        t, n = torch.tensor(seq), len(seq) - 1
+        ids[r, :n] = t[:-1]
+        labels[r, :n] = t[1:]
+        mask[r, :n] = 1
+        slots[r, :n] = slot
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "token_slots": slots,
+            "row_slots": torch.tensor([slot for slot, _ in seqs])}
 
 
 def chunk_count(n_jobs: int, slots: int) -> int:

@@ -25,6 +25,11 @@ class SlotRouting:
     directly when every slot has the same number of rows (the usual case), else after
     placing each slot's rows in a zero-padded [slots, most rows] block (the padding
     costs only LoRA arithmetic, never the base model's); no per-row gather of weights.
+
+    Packed training batches route by token instead (``set_tokens``): a row holds the
+    sequences of several slots end to end, and each token goes to its slot's place in
+    a zero-padded [slots, most tokens] block; tokens of no slot (row-end filler) get no
+    LoRA term.
     """
 
     def __init__(self) -> None:
@@ -33,14 +38,15 @@ class SlotRouting:
         self.uniform: int = 0                             # rows per slot when all equal and in slot order
         self.slot_ids: torch.Tensor | None = None         # the slots in use, in row order
         self.padded_rows: int = 0                         # most rows of one slot (padded layout)
-        self.pad_index: torch.Tensor | None = None        # row -> its place in the padded layout
+        self.pad_index: torch.Tensor | None = None        # row (or token) -> its place in the padded layout
+        self.token_index: torch.Tensor | None = None      # token routing: the flat indices of routed tokens
         self.dropout: float = 0.0
         self.training: bool = False
 
     def set(self, rows: torch.Tensor | None) -> None:
         self.rows = rows
         self.segments, self.uniform = [], 0
-        self.slot_ids = self.pad_index = None
+        self.slot_ids = self.pad_index = self.token_index = None
         self.padded_rows = 0
         if rows is None:
             return
@@ -62,6 +68,27 @@ class SlotRouting:
                                        for r in range(e - b)], device=rows.device)
 
 
+    def set_tokens(self, token_slots: torch.Tensor, slots: int) -> None:
+        """Route token i of the flattened batch through slot ``token_slots[i]`` (-1: no slot)."""
+        self.set(None)
+        dev = token_slots.device
+        routed = (token_slots >= 0).nonzero().flatten()
+        s = token_slots.index_select(0, routed)
+        order = torch.argsort(s, stable=True)
+        s = s.index_select(0, order)
+        counts = torch.bincount(s, minlength=slots)
+        used = counts.nonzero().flatten()
+        most = int(counts.max()) if len(s) else 0
+        starts = counts.cumsum(0) - counts
+        place = torch.full((slots,), -1, dtype=torch.long, device=dev)
+        place[used] = torch.arange(len(used), device=dev)
+        self.rows = token_slots
+        self.slot_ids = used
+        self.padded_rows = most
+        self.token_index = routed.index_select(0, order)
+        self.pad_index = place[s] * most + (torch.arange(len(s), device=dev) - starts[s])
+
+
 class StackedLoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, slots: int, r: int, alpha: float, routing: SlotRouting):
         super().__init__()
@@ -79,6 +106,8 @@ class StackedLoRALinear(nn.Module):
         if rows is None:
             return y
         route = self.routing
+        if route.token_index is not None:
+            return y + self._token_delta(x).to(y.dtype)
         shape = x.shape
         xs = x.reshape(shape[0], -1, shape[-1]).float()
         if route.training and route.dropout > 0:
@@ -98,6 +127,23 @@ class StackedLoRALinear(nn.Module):
             delta = torch.bmm(torch.bmm(flat, a), b)
             delta = delta.reshape(n_slots * route.padded_rows, xs.shape[1], -1).index_select(0, route.pad_index)
         return y + (delta * self.scale).reshape(*shape[:-1], -1).to(y.dtype)
+
+    def _token_delta(self, x: torch.Tensor) -> torch.Tensor:
+        route = self.routing
+        flat = x.reshape(-1, x.shape[-1]).float()
+        if route.training and route.dropout > 0:
+            flat = nn.functional.dropout(flat, route.dropout, training=True)
+        n_used, most = len(route.slot_ids), route.padded_rows
+        padded = flat.new_zeros((n_used * most, flat.shape[1]))
+        padded = padded.index_copy(0, route.pad_index, flat.index_select(0, route.token_index))
+        if n_used == self.A.shape[0]:   # every slot in use (slot_ids is then 0..slots-1)
+            a, b = self.A, self.B
+        else:
+            a, b = self.A.index_select(0, route.slot_ids), self.B.index_select(0, route.slot_ids)
+        delta = torch.bmm(torch.bmm(padded.view(n_used, most, -1), a), b).view(n_used * most, -1)
+        out = delta.new_zeros((flat.shape[0], delta.shape[1]))
+        out = out.index_copy(0, route.token_index, delta.index_select(0, route.pad_index))
+        return (out * self.scale).view(*x.shape[:-1], -1)
 
 
 def _matches(name: str, targets: list[str]) -> bool:
@@ -175,6 +221,11 @@ class StackedLoRA:
     def route(self, rows: torch.Tensor | None, *, training: bool = False) -> None:
         """Send batch row i through slot ``rows[i]``; rows must come grouped by slot."""
         self.routing.set(rows)
+        self.routing.training = training
+
+    def route_tokens(self, token_slots: torch.Tensor, *, training: bool = False) -> None:
+        """Send token i of the flattened batch through slot ``token_slots[i]`` (-1: none)."""
+        self.routing.set_tokens(token_slots, self.slots)
         self.routing.training = training
 
     def off(self) -> None:

@@ -87,7 +87,7 @@ def train_policy(policy: Policy, examples: list[tuple[str, str]], cfg, *, max_le
                 labels[r, : len(y)] = torch.tensor(y)
                 mask[r, : len(x)] = 1
             ids, labels, mask = ids.to(dev), labels.to(dev), mask.to(dev)
-            logits = train_model(input_ids=ids, attention_mask=mask).logits
+            logits = train_model(input_ids=ids, attention_mask=mask, use_cache=False).logits
             loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
                                    labels[:, 1:].reshape(-1), ignore_index=-100)
             loss.backward()

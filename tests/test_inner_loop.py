@@ -39,10 +39,64 @@ def test_batched_training_equals_training_each_candidate_alone(policy, batch_siz
         inner.lora.reset([job.seed])
         inner.train([job])
         alone = _snapshot(inner, 0)
+        # together, a job's sequences may share packed rows with other jobs' sequences: the
+        # same sums in another order, so float32 noise (~1e-6), far below one step's change
         for (a1, b1), (a2, b2) in zip(together[s], alone):
-            torch.testing.assert_close(a1, a2, rtol=1e-4, atol=1e-6)
-            torch.testing.assert_close(b1, b2, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(a1, a2, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(b1, b2, rtol=1e-4, atol=1e-5)
     inner.lora.detach()
+
+
+@pytest.mark.parametrize("batch_size", [0, 1])
+def test_packed_rows_train_the_same_adapters_as_one_padded_row_per_sequence(policy, batch_size):
+    """Training packs the sequences of many slots end to end into shared rows; each sequence
+    must still see only itself: the adapters equal those of padded rows, one per sequence."""
+    from engine.inner_loop import pack_batch
+
+    # a sequence's last token is a label only, never an input
+    packed = pack_batch([(0, [1, 2, 3, 4, 5, 6, 7]), (1, [8, 9, 10]), (2, [11, 12, 13]), (1, [14, 15])], pad=0)
+    assert packed["input_ids"].tolist() == [[1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 14]]
+    assert packed["labels"].tolist() == [[2, 3, 4, 5, 6, 7, 9, 10, 12, 13, 15]]
+    assert packed["position_ids"].tolist() == [[0, 1, 2, 3, 4, 5, 0, 1, 0, 1, 0]]
+    assert packed["token_slots"].tolist() == [[0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 1]]
+    # where attention is dear (hidden 1 here), rows stay narrow and end in filler that trains nothing
+    narrow = pack_batch([(0, [1, 2, 3, 4, 5, 6, 7]), (1, [8, 9, 10]), (2, [11, 12, 13, 14])], pad=0, hidden=1)
+    assert narrow["input_ids"].tolist() == [[1, 2, 3, 4, 5, 6], [11, 12, 13, 8, 9, 0]]
+    assert narrow["labels"][1].tolist() == [12, 13, 14, 9, 10, -100]
+    assert narrow["token_slots"][1].tolist() == [2, 2, 2, 1, 1, -1]
+    # sequences of one length gain nothing from packing: one padded row each, routed by row
+    assert pack_batch([(0, [1, 2, 3]), (1, [4, 5, 6])], pad=0, hidden=1) is None
+    cfg = InnerCfg(epochs=3, batch_size=batch_size, lr=1e-2, targets=["all-linear"], lora_r=4, lora_alpha=8)
+    inner = InnerLoop(policy, cfg, slots=3)
+    assert inner.packs(), "a Llama keeps packed sequences apart; packing should be on"
+    inner.lora.reset([j.seed for j in JOBS])
+    inner.train(JOBS)
+    with_packing = [_snapshot(inner, s) for s in range(3)]
+    inner._packs = False
+    inner.lora.reset([j.seed for j in JOBS])
+    inner.train(JOBS)
+    for s in range(3):   # other row layouts sum in another order: float32 noise, far below a step
+        for (a1, b1), (a2, b2) in zip(with_packing[s], _snapshot(inner, s)):
+            torch.testing.assert_close(a1, a2, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(b1, b2, rtol=1e-4, atol=1e-5)
+    inner.lora.detach()
+
+
+def test_the_first_step_loss_is_the_models_own_causal_lm_loss(policy):
+    """Before any update (B = 0) a slot's loss must be what the model itself reports for the
+    sequence with labels = inputs, whatever the packing and the dropped last input token."""
+    texts = ["Paris\nThe tower is tall and old.", "Rome\nHills.", "Oslo\nA port city in the north."]
+    cfg = InnerCfg(epochs=1, batch_size=1, lr=1e-2, targets=["q_proj", "v_proj"], lora_r=4, lora_alpha=8)
+    inner = InnerLoop(policy, cfg, slots=3)
+    inner.lora.reset([1, 2, 3])
+    losses, steps = inner.train([AdaptJob([t], [], seed=i) for i, t in enumerate(texts)])
+    inner.lora.detach()
+    assert steps == [1, 1, 1]
+    for text, loss in zip(texts, losses):
+        ids = torch.tensor([inner._encode(text)])
+        with torch.no_grad():
+            expected = policy.model(input_ids=ids, labels=ids).loss
+        assert loss == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_adapters_change_answers_and_reset_restores_the_base(policy):
