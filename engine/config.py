@@ -42,7 +42,7 @@ def f(default: Any, help: str, *, choices: tuple | None = None, min: float | Non
 class RunCfg:
     name: str = f("", "run name shown in the console (empty: made from preset and time)")
     preset: str = f("", "preset this config started from (informational)")
-    seed: int = f(0, "seed for data split, sampling and training", min=0)
+    seed: int = f(0, "seed for sampling and training, and for the data split unless data.split_seed is set", min=0)
     rounds: int = f(2, "ReSTEM rounds (round 0 is the base policy's evaluation)", min=0, max=100)
     review: str = f("auto", "review mode: auto (filter decides), kept (a person reviews kept candidates), all", choices=REVIEW_MODES)
     review_timeout: float = f(0.0, "seconds to wait for review decisions before the default action (0: wait forever)", min=0)
@@ -67,6 +67,7 @@ class DataCfg:
     n_train: int = f(8, "training contexts sampled per ReSTEM round", min=1)
     n_heldout: int = f(8, "held-out contexts for evaluation", min=1)
     max_questions: int = f(0, "questions per context used (0: all)", min=0)
+    split_seed: int = f(-1, "seed of the training / held-out split (-1: run.seed); fix it to compare seeds on the same held-out contexts", min=-1)
 
 
 @dataclass

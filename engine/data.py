@@ -54,11 +54,13 @@ def split_contexts(items: list[dict], *, n_heldout: int, seed: int) -> tuple[lis
     return train, heldout
 
 
-def load_run_contexts(data_cfg, seed: int, model: str | None = None) -> tuple[list[dict], list[dict]]:
-    """The training pool and the held-out contexts of a run.
+def load_run_contexts(data_cfg, run_seed: int, model: str | None = None) -> tuple[list[dict], list[dict]]:
+    """The training pool and the held-out contexts of a run, split by ``data.split_seed``
+    (or by the run's seed when that is -1).
 
     For the sandbox, the world is the one of the sandbox model in use: a folder given
     as ``model`` (e.g. a rebuilt sandbox) if it has the sandbox's metadata, else the shipped one."""
+    seed = run_seed if data_cfg.split_seed < 0 else data_cfg.split_seed
     if data_cfg.path == "sandbox":
         from engine import sandbox
         model_dir = model if model and (Path(model) / sandbox.META_FILE).is_file() else None

@@ -123,3 +123,16 @@ def test_config_file_errors_name_the_file(tmp_path):
         load_config(broken)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_split_seed_fixes_the_held_out_contexts_across_run_seeds():
+    """Comparing seeds means evaluating them on the same held-out contexts: data.split_seed
+    fixes the split, while -1 (the default) splits by run.seed."""
+    from engine.data import load_run_contexts
+
+    titles = lambda cfg, seed: [c["title"] for c in load_run_contexts(cfg.data, seed)[1]]
+    fixed = load_config(preset="sandbox")
+    assert fixed.data.split_seed == 0
+    assert titles(fixed, 0) == titles(fixed, 1)
+    by_run = load_config(preset="sandbox", overrides=["data.split_seed=-1"])
+    assert titles(by_run, 0) != titles(by_run, 1)
