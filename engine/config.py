@@ -132,6 +132,7 @@ class MStepCfg:
 class EvalCfg:
     every_round: bool = f(True, "evaluate on held-out contexts after every round (else only round 0 and the last)")
     temperature: float = f(0.0, "temperature of the held-out self-edit (0: greedy)", min=0)
+    seed: int = f(0, "seed of the held-out adapters (and sampled self-edits): the same for every round and run.seed, so accuracies differ only by the policy", min=0)
     passage_only: bool = f(True, "also measure training on the passage alone (a baseline: round 0 only, unless passage_every_round)")
     passage_every_round: bool = f(False, "measure the passage-only baseline with every round's policy, not only round 0's")
     multi_passage: int = f(0, "multi-passage (continued pretraining) setting: one LoRA on the self-edits of this many held-out passages together (0: off)", min=0)

@@ -67,7 +67,6 @@ class SlotRouting:
         self.pad_index = torch.tensor([k * most + r for k, (_, b, e) in enumerate(self.segments)
                                        for r in range(e - b)], device=rows.device)
 
-
     def set_tokens(self, token_slots: torch.Tensor, slots: int) -> None:
         """Route token i of the flattened batch through slot ``token_slots[i]`` (-1: no slot)."""
         self.set(None)
