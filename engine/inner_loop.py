@@ -114,6 +114,7 @@ class InnerLoop:
         if total_steps == 0:
             return last_loss, [0] * len(chunk)
         packed = self.packs()
+        pad = self.policy.tokenizer.pad_token_id
         opt = SlotAdamW(self.lora.parameters(), self.slots, lr=self.cfg.lr,
                         weight_decay=self.cfg.weight_decay)
         for t in range(total_steps):
@@ -126,7 +127,6 @@ class InnerLoop:
                     seqs.extend((j, encoded[j][idx]) for idx in sched[t] if len(encoded[j][idx]) > 1)
             if not seqs:
                 continue
-            pad = self.policy.tokenizer.pad_token_id
             batch = (pack_batch(seqs, pad, self._hidden) if packed else None) or pad_batch(seqs, pad)
             batch = {k: v.to(dev) for k, v in batch.items()}
             slots = batch.pop("token_slots")
@@ -136,12 +136,13 @@ class InnerLoop:
             else:
                 self.lora.route_tokens(slots.flatten(), training=True)
             logits = self.policy.model(**batch, use_cache=False).logits
-            # loss on real tokens only: padding never counts (the reference code trains on it)
+            # loss on real tokens only: padding never counts (the reference code trains on it);
+            # ignored places come out of cross_entropy as 0
             tok_loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.flatten(),
                                        ignore_index=-100, reduction="none")
             counted = labels.flatten() >= 0
             tok_slot = slots.flatten().clamp(min=0)
-            slot_sum = torch.zeros(self.slots, device=dev).index_add(0, tok_slot, tok_loss * counted)
+            slot_sum = torch.zeros(self.slots, device=dev).index_add(0, tok_slot, tok_loss)
             slot_cnt = torch.zeros(self.slots, device=dev).index_add(0, tok_slot, counted.float())
             per_slot = slot_sum / slot_cnt.clamp(min=1)
             per_slot.sum().backward()
@@ -245,6 +246,21 @@ def pack_batch(seqs: list[tuple[int, list[int]]], pad: int, hidden: int = 1024) 
     rows, width = pack_rows(lengths, hidden)
     if len(rows) * width > 0.95 * len(lengths) * max(lengths):
         return None
+    return _place(seqs, rows, width, pad)
+
+
+def pad_batch(seqs: list[tuple[int, list[int]]], pad: int) -> dict[str, torch.Tensor]:
+    """One row per sequence, right-padded and masked (for models that cannot keep packed
+    sequences apart); as in ``pack_batch``, a sequence's last token is a label only."""
+    batch = _place(seqs, [[i] for i in range(len(seqs))], max(len(ids) for _, ids in seqs) - 1, pad)
+    del batch["position_ids"]
+    batch["attention_mask"] = (batch["token_slots"] >= 0).long()
+    batch["row_slots"] = torch.tensor([slot for slot, _ in seqs])
+    return batch
+
+
+def _place(seqs: list[tuple[int, list[int]]], rows: list[list[int]], width: int, pad: int) -> dict[str, torch.Tensor]:
+    """The batch tensors of ``rows`` (sequence indices per row) at ``width`` places per row."""
     shape = (len(rows), width)
     ids, labels = torch.full(shape, pad, dtype=torch.long), torch.full(shape, -100, dtype=torch.long)
     pos, slots = torch.zeros(shape, dtype=torch.long), torch.full(shape, -1, dtype=torch.long)
@@ -263,23 +279,6 @@ def pack_batch(seqs: list[tuple[int, list[int]]], pad: int, hidden: int = 1024) 
         # token's view, it counts in no loss, and a row of one sequence needs no packed mask
         pos[r, at:] = torch.arange(n, n + width - at)
     return {"input_ids": ids, "position_ids": pos, "labels": labels, "token_slots": slots}
-
-
-def pad_batch(seqs: list[tuple[int, list[int]]], pad: int) -> dict[str, torch.Tensor]:
-    """One row per sequence, right-padded (for models that cannot keep packed sequences apart);
-    as in ``pack_batch``, a sequence's last token is a label only."""
-    width = max(len(ids) for _, ids in seqs) - 1
-    shape = (len(seqs), width)
-    ids, labels = torch.full(shape, pad, dtype=torch.long), torch.full(shape, -100, dtype=torch.long)
-    mask, slots = torch.zeros(shape, dtype=torch.long), torch.full(shape, -1, dtype=torch.long)
-    for r, (slot, seq) in enumerate(seqs):
-        t, n = torch.tensor(seq), len(seq) - 1
-        ids[r, :n] = t[:-1]
-        labels[r, :n] = t[1:]
-        mask[r, :n] = 1
-        slots[r, :n] = slot
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "token_slots": slots,
-            "row_slots": torch.tensor([slot for slot, _ in seqs])}
 
 
 def chunk_count(n_jobs: int, slots: int) -> int:
