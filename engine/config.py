@@ -94,6 +94,8 @@ class InnerCfg:
     batch_size: int = f(1, "sequences per step per candidate (0: all of them, full batch)", min=0)
     weight_decay: float = f(0.0, "AdamW weight decay", min=0)
     parallel: int = f(0, "candidates trained together in one batched step (0: K)", min=0)
+    reward_repeats: int = f(1, "inner-loop runs per candidate, each from its own LoRA initialisation; the reward is their mean "
+                               "(the reference code's eval_times, 3 in its ranking rounds)", min=1)
     answer_max_tokens: int = f(32, "longest answer in tokens (greedy)", min=1)
 
 

@@ -22,7 +22,7 @@ from engine.models import Policy, save_policy
 from engine.review import review_round
 from engine.runtime import RunContext
 from engine.sampling import sample_self_edits, self_edit_prompt_text
-from engine.scoring import ScoreItem, Scorer
+from engine.scoring import REPEAT_SEED_STRIDE, ScoreItem, Scorer, combine_repeats
 from engine.sequences import training_sequences
 
 
@@ -116,27 +116,38 @@ def sample_step(run: RunContext, policy: Policy, cfg, contexts: list[tuple[int, 
 
 
 def score_step(run: RunContext, scorer: Scorer, cfg, contexts, cands: list[dict]) -> None:
-    """Inner loop: reward = adapted accuracy on the context's questions."""
+    """Inner loop: reward = adapted accuracy on the context's questions.
+
+    With ``inner.reward_repeats`` = n each candidate is adapted n times, each run
+    from its own LoRA initialisation, and its reward is the mean: one run's accuracy
+    on a handful of questions depends on the initialisation about as much as on the
+    self-edit. A candidate is recorded once all its runs are in."""
     run.set_phase("inner_loop", total=len(cands))
     done = sum(c["scored"] for c in cands)
     todo = [c for c in cands if not c["scored"]]  # a resumed round never rescores a candidate
-    items = [ScoreItem(c["ctx"], training_sequences(c["title"], c["self_edit"], split=cfg.inner.split,
-                                                    context=c["ctx"]["context"],
-                                                    append_passage=cfg.inner.append_passage),
-                       seed=cfg.run.seed * 1_000_003 + c["id"])
-             for c in todo]
+    reps = cfg.inner.reward_repeats
+    sequences = [training_sequences(c["title"], c["self_edit"], split=cfg.inner.split, context=c["ctx"]["context"],
+                                    append_passage=cfg.inner.append_passage) for c in todo]
+    items = [ScoreItem(c["ctx"], seqs, seed=cfg.run.seed * 1_000_003 + c["id"] + rep * REPEAT_SEED_STRIDE)
+             for c, seqs in zip(todo, sequences) for rep in range(reps)]
     save = None
     if cfg.run.save_kept_adapters:
-        def save(i: int, slot: int) -> None:
-            scorer.inner.lora.save_slot_peft(slot, adapter_dir(run, todo[i]["id"]), scorer.inner.policy.source)
+        def save(i: int, slot: int) -> None:  # the first run's adapter stands for the candidate
+            if i % reps == 0:
+                scorer.inner.lora.save_slot_peft(slot, adapter_dir(run, todo[i // reps]["id"]), scorer.inner.policy.source)
+    results: list = []
+    recorded = 0
     for start, scores in scorer.score_chunks(items, save_adapter=save):
-        for offset, s in enumerate(scores):
-            c = todo[start + offset]
+        results.extend(scores)
+        while (recorded + 1) * reps <= len(results):
+            c = todo[recorded]
+            s = combine_repeats(results[recorded * reps:(recorded + 1) * reps])
             c.update(reward=s.reward, baseline=s.baseline, gain=s.gain)
             run.store.record_score(run.run_id, run.round, c["id"], reward=s.reward, baseline=s.baseline,
-                                   gain=s.gain, train_sequences=items[start + offset].sequences,
-                                   answers=s.answers)
-        run.progress(done + start + len(scores), len(cands))
+                                   gain=s.gain, train_sequences=sequences[recorded], answers=s.answers,
+                                   rewards=s.rewards if reps > 1 else None)
+            recorded += 1
+        run.progress(done + recorded, len(cands))
         run.checkpoint()
     record_grader_stats(run, scorer.grader)
     rewards = [c["reward"] for c in cands]

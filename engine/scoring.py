@@ -28,7 +28,23 @@ class Score:
     reward: float
     baseline: float
     gain: float
-    answers: list[dict]   # per question: question, gold, answer_before, answer_after, correct_*, reason
+    answers: list[dict]   # per question: question, gold, answer_before, answer_after, correct_*, reason (, rep)
+    rewards: list[float] | None = None  # each inner-loop run's reward, where there were several
+
+
+# seeds of a candidate's repeated inner-loop runs are this far apart
+REPEAT_SEED_STRIDE = 7_919_000
+
+
+def combine_repeats(scores: Sequence[Score]) -> Score:
+    """One candidate's inner-loop runs as one score: the mean reward, every run's answers
+    (each marked with its run, ``rep``), and each run's reward."""
+    if len(scores) == 1:
+        return scores[0]
+    reward = sum(s.reward for s in scores) / len(scores)
+    baseline = scores[0].baseline
+    answers = [dict(a, rep=rep) for rep, s in enumerate(scores) for a in s.answers]
+    return Score(reward, baseline, reward - baseline, answers, [s.reward for s in scores])
 
 
 @dataclass

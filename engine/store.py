@@ -189,8 +189,10 @@ class Store:
             db["answers"].create({
                 "candidate_id": int, "q_idx": int, "question": str, "gold": str,
                 "answer_before": str, "answer_after": str,
-                "correct_before": int, "correct_after": int, "reason": str,
+                "correct_before": int, "correct_after": int, "reason": str, "rep": int,
             }, pk=("candidate_id", "q_idx"), if_not_exists=True)
+            if "rep" not in db["answers"].columns_dict:  # stores made before repeated inner-loop runs
+                db["answers"].add_column("rep", int)
             db["metrics"].create({
                 "id": int, "run_id": str, "round": int, "name": str,
                 "value": float, "step": int, "ts": float,
@@ -389,11 +391,14 @@ class Store:
 
     def record_score(self, run_id: str, round_: int, candidate_id: int, *,
                      reward: float, baseline: float, gain: float,
-                     train_sequences: list[str], answers: list[dict]) -> None:
+                     train_sequences: list[str], answers: list[dict],
+                     rewards: list[float] | None = None) -> None:
         """Store a candidate's inner-loop result and its per-question records.
 
         ``answers``: [{question, gold, answer_before, answer_after,
-        correct_before, correct_after, reason}].
+        correct_before, correct_after, reason, rep}] (``rep``: which of the candidate's
+        inner-loop runs, 0 where there was one); ``rewards``: each run's reward where
+        there were several (``reward`` is their mean).
         """
         now = self.clock()
         with self.conn:
@@ -403,16 +408,18 @@ class Store:
             self.conn.execute("DELETE FROM answers WHERE candidate_id=?", (candidate_id,))
             self.conn.executemany(
                 "INSERT INTO answers(candidate_id, q_idx, question, gold, answer_before, answer_after, "
-                "correct_before, correct_after, reason) VALUES (?,?,?,?,?,?,?,?,?)",
+                "correct_before, correct_after, reason, rep) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [(candidate_id, i, a["question"], a["gold"], a["answer_before"], a["answer_after"],
-                  int(bool(a["correct_before"])), int(bool(a["correct_after"])), a.get("reason", ""))
+                  int(bool(a["correct_before"])), int(bool(a["correct_after"])), a.get("reason", ""),
+                  int(a.get("rep") or 0))
                  for i, a in enumerate(answers)])
             row = self.conn.execute("SELECT context_idx, cand_idx FROM candidates WHERE id=?",
                                     (candidate_id,)).fetchone()
             self._append(run_id, "candidate_scored", {
                 "id": candidate_id, "context_idx": row[0], "cand_idx": row[1],
                 "reward": reward, "baseline": baseline, "gain": gain,
-                "train_sequences": train_sequences, "answers": answers},
+                "train_sequences": train_sequences, "answers": answers,
+                **({"rewards": rewards} if rewards else {})},
                 round_=round_, phase="inner_loop", ts=now)
 
     def record_filter(self, run_id: str, round_: int, verdicts: list[dict]) -> None:

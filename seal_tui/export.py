@@ -13,7 +13,9 @@ candidates  one record per sampled self-edit: run_id, id, round, context_idx,
             instead; the per-question rows are ``answers``.
 answers     one row per (candidate, question): run_id, candidate_id, round,
             context_idx, cand_idx, q_idx, question, gold, answer_before,
-            answer_after, correct_before, correct_after, reason.
+            answer_after, correct_before, correct_after, reason, rep (which
+            inner-loop run, with inner.reward_repeats > 1; the counts of the
+            candidates export are the first run's, the reward the mean of all).
 metrics     one row per recorded number: run_id, round, name, value, step, ts.
 events      the event log: id, run_id, ts, kind, round, phase, data (an object in
             JSONL, its JSON text in CSV).
@@ -35,7 +37,7 @@ CANDIDATE_FIELDS = ("run_id", "id", "round", "context_idx", "cand_idx", "title",
                     "baseline", "gain", "kept", "keep_reason", "review", "trained_text", "created_at",
                     "scored_at", "n_questions", "n_correct_before", "n_correct_after")
 ANSWER_FIELDS = ("run_id", "candidate_id", "round", "context_idx", "cand_idx", "q_idx", "question", "gold",
-                 "answer_before", "answer_after", "correct_before", "correct_after", "reason")
+                 "answer_before", "answer_after", "correct_before", "correct_after", "reason", "rep")
 METRIC_FIELDS = ("run_id", "round", "name", "value", "step", "ts")
 EVENT_FIELDS = ("id", "run_id", "ts", "kind", "round", "phase", "data")
 
@@ -86,9 +88,10 @@ def candidate_records(store: Store, run_id: str, *, nested: bool = True) -> Iter
         rec = {k: c[k] for k in CANDIDATE_FIELDS if k in c}
         rec["run_id"] = run_id
         rec["kept"] = None if c["kept"] is None else bool(c["kept"])
-        rec["n_questions"] = len(answers)
-        rec["n_correct_before"] = sum(a["correct_before"] for a in answers)
-        rec["n_correct_after"] = sum(a["correct_after"] for a in answers)
+        first = [a for a in answers if not a.get("rep")]  # with repeated inner-loop runs: the first run's
+        rec["n_questions"] = len(first)
+        rec["n_correct_before"] = sum(a["correct_before"] for a in first)
+        rec["n_correct_after"] = sum(a["correct_after"] for a in first)
         if nested:
             rec["train_sequences"] = sequences
             rec["answers"] = [{k: a[k] for k in ANSWER_FIELDS[5:]} for a in answers]
@@ -100,9 +103,9 @@ def candidate_records(store: Store, run_id: str, *, nested: bool = True) -> Iter
 def answer_records(store: Store, run_id: str) -> Iterator[dict]:
     rows = store.conn.execute(
         "SELECT c.id, c.round, c.context_idx, c.cand_idx, a.q_idx, a.question, a.gold, a.answer_before, "
-        "a.answer_after, a.correct_before, a.correct_after, a.reason FROM answers a "
+        "a.answer_after, a.correct_before, a.correct_after, a.reason, a.rep FROM answers a "
         "JOIN candidates c ON c.id = a.candidate_id WHERE c.run_id = ? ORDER BY c.id, a.q_idx", (run_id,))
     for r in rows:
         yield {"run_id": run_id, "candidate_id": r[0], "round": r[1], "context_idx": r[2], "cand_idx": r[3],
                "q_idx": r[4], "question": r[5], "gold": r[6], "answer_before": r[7], "answer_after": r[8],
-               "correct_before": bool(r[9]), "correct_after": bool(r[10]), "reason": r[11] or ""}
+               "correct_before": bool(r[9]), "correct_after": bool(r[10]), "reason": r[11] or "", "rep": r[12] or 0}

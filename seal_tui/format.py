@@ -90,3 +90,13 @@ def first_line(text: str, width: int = 80) -> str:
             line = line.strip()
             return line if len(line) <= width else line[: width - 1] + "…"
     return ""
+
+
+def answer_runs(answers: list[dict]) -> list[tuple[str, list[dict]]]:
+    """A candidate's answers split by inner-loop run (``rep``): [(label, answers)], the label
+    ", inner-loop run n of N" where there were several runs, else ""."""
+    runs: dict[int, list[dict]] = {}
+    for a in answers:
+        runs.setdefault(int(a.get("rep") or 0), []).append(a)
+    return [(f", inner-loop run {n} of {len(runs)}" if len(runs) > 1 else "", group)
+            for n, (_, group) in enumerate(sorted(runs.items()), 1)]

@@ -159,6 +159,7 @@ def _candidate_scored(s: RunState, e: EventLike, d: dict) -> None:
     cand.reward = _float(d.get("reward"))
     cand.baseline = _float(d.get("baseline"))
     cand.gain = _float(d.get("gain"))
+    cand.rewards = [r for r in (_float(x) for x in d.get("rewards") or []) if r is not None]
     cand.train_sequences = [printable(t) for t in d.get("train_sequences") or []]
     cand.answers = [{k: printable(v) if isinstance(v, str) else v for k, v in a.items()}
                     for a in d.get("answers") or []]

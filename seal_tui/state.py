@@ -39,6 +39,7 @@ class Candidate:
     reward: float | None = None
     baseline: float | None = None
     gain: float | None = None
+    rewards: list[float] = field(default_factory=list)  # each inner-loop run's, where there were several
     kept: bool | None = None
     keep_reason: str = ""
     review: str | None = None             # pending / approved / rejected / edited

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import sqlite3
@@ -172,3 +173,41 @@ def test_kept_adapters_are_saved_in_peft_format_and_only_for_kept(squad_run, tin
     folder = next(root.glob("round-1/candidate-*"))
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), folder)
     assert any("lora_A" in n for n, _ in model.named_parameters())
+
+
+def test_reward_repeats_average_independent_inner_loop_runs(tmp_path):
+    """inner.reward_repeats = 2 on the shipped sandbox model: every candidate is adapted twice,
+    from two LoRA initialisations; its reward is the mean of the two runs' accuracies, and the
+    console shows both runs' answers."""
+    from rich.console import Console
+
+    from seal_tui.reducer import apply
+    from seal_tui.state import RunState
+    from seal_tui.widgets.candidate_detail import render_candidate
+
+    proc = run_engine("run", "--preset", "sandbox", "--runs-dir", str(tmp_path), "--set", "run.rounds=1",
+                      "--set", "data.n_train=3", "--set", "data.n_heldout=2", "--set", "sample.k=2",
+                      "--set", "inner.reward_repeats=2", "--set", "run.threads=1", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    store = Store(tmp_path)
+    run_id = store.list_runs()[0]["id"]
+    contexts = {c["idx"]: c for c in store.get_contexts(run_id, "train")}
+    scored = {e.data["id"]: e.data for e in store.iter_events(run_id) if e.kind == "candidate_scored"}
+    cands = store.candidates(run_id)
+    assert len(cands) == 3 * 2 and set(scored) == {c["id"] for c in cands}
+    for c in cands:
+        n_q = len(contexts[c["context_idx"]]["questions"])
+        answers = store.answers(c["id"])
+        runs = [[a for a in answers if a["rep"] == rep] for rep in (0, 1)]
+        assert [len(r) for r in runs] == [n_q, n_q]
+        per_run = [sum(a["correct_after"] for a in r) / n_q for r in runs]
+        assert scored[c["id"]]["rewards"] == pytest.approx(per_run)
+        assert c["reward"] == pytest.approx(sum(per_run) / 2)
+        assert c["gain"] == pytest.approx(c["reward"] - c["baseline"])
+    state = apply(RunState(run_id=run_id), store.iter_events(run_id))
+    cand = state.candidates[cands[0]["id"]]
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(render_candidate(cand, contexts[cand.context_idx]))
+    text = console.export_text()
+    assert "mean of 2 inner-loop runs" in text
+    assert "inner-loop run 1 of 2" in text and "inner-loop run 2 of 2" in text

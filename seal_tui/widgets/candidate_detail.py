@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..format import num, signed
+from ..format import answer_runs, num, signed
 from ..state import Candidate, RunState
 
 
@@ -54,6 +54,9 @@ def render_candidate(cand: Candidate, context: dict | None) -> Group:
     else:
         scores.append("reward ", style="dim")
         scores.append(num(cand.reward), style="bold")
+        if len(cand.rewards) > 1:
+            scores.append(f" (mean of {len(cand.rewards)} inner-loop runs: "
+                          + ", ".join(num(r) for r in cand.rewards) + ")", style="dim")
         scores.append("  baseline ", style="dim")
         scores.append(num(cand.baseline))
         scores.append("  gain ", style="dim")
@@ -82,11 +85,12 @@ def render_candidate(cand: Candidate, context: dict | None) -> Group:
         seqs.rstrip()
         parts.append(seqs)
     if cand.answers:
-        right = sum(1 for a in cand.answers if a.get("correct_after"))
-        before = sum(1 for a in cand.answers if a.get("correct_before"))
-        parts.append(_section(f"Questions ({before}/{len(cand.answers)} before → {right}/{len(cand.answers)} after)"))
-        for i, a in enumerate(cand.answers, 1):
-            parts.append(_answer(i, a))
+        for which, answers in answer_runs(cand.answers):
+            right = sum(1 for a in answers if a.get("correct_after"))
+            before = sum(1 for a in answers if a.get("correct_before"))
+            parts.append(_section(f"Questions{which} ({before}/{len(answers)} before → {right}/{len(answers)} after)"))
+            for i, a in enumerate(answers, 1):
+                parts.append(_answer(i, a))
     elif context is not None and context.get("questions"):
         parts.append(_section(f"Questions ({len(context['questions'])}, answers after scoring)"))
         qs = Text()

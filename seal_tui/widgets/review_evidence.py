@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..format import clock_time, num, printable, signed
+from ..format import answer_runs, clock_time, num, printable, signed
 from ..review_data import ReviewSnapshot
 
 
@@ -77,11 +77,10 @@ def render_evidence(snapshot: ReviewSnapshot, cand: dict) -> Group:
                   _section("Self-edit, as the model wrote it"), Text(printable(cand.get("self_edit")), style="dim")]
     else:
         parts += [_section("Self-edit"), Text(printable(cand.get("self_edit")) or "(empty)")]
-    answers = snapshot.answers.get(cid) or []
-    if answers:
+    for which, answers in answer_runs(snapshot.answers.get(cid) or []):
         before = sum(1 for a in answers if a.get("correct_before"))
         after = sum(1 for a in answers if a.get("correct_after"))
-        parts.append(_section(f"Questions ({before}/{len(answers)} right before adaptation → "
+        parts.append(_section(f"Questions{which} ({before}/{len(answers)} right before adaptation → "
                               f"{after}/{len(answers)} after)"))
         parts += [_question(i, a) for i, a in enumerate(answers, 1)]
     return Group(*parts)
