@@ -113,7 +113,7 @@ class GraderCfg:
 
 @dataclass
 class FilterCfg:
-    rule: str = f("best", "best: keep the top-k by reward; random: keep random candidates (a control)", choices=FILTER_RULES)
+    rule: str = f("best", "best: keep the top-k by reward; random (a control): as many random candidates where best would keep some", choices=FILTER_RULES)
     top_k: int = f(1, "candidates kept per context", min=1)
     min_gain: float = f(0.0, "keep only candidates whose gain over the baseline is > this", min=-1, max=1)
     min_reward: float = f(-1.0, "keep only candidates whose reward is > this (-1: no floor)", min=-1, max=1)

@@ -87,6 +87,21 @@ def test_filter_random_control_ignores_reward():
     assert len(picks) > 1
 
 
+def test_filter_random_control_keeps_as_many_as_the_reward_rule_would():
+    """The control differs from best only in which candidates: where the floors leave none,
+    it keeps none; where best keeps 2, it keeps 2 picked at random."""
+    from engine.config import FilterCfg
+    cfg = FilterCfg(rule="random", top_k=2, min_gain=-1.0, min_reward=0.5)
+    assert not any(x["kept"] for x in filter_candidates(_cands([0.25, 0.5, 0.0, 0.5]), cfg))
+    picks = set()
+    for s in range(30):
+        v = filter_candidates(_cands([0.25, 1.0, 0.0, 0.75, 0.0]), cfg, seed=s)
+        kept = [x["id"] for x in v if x["kept"]]
+        assert len(kept) == 2 and all("control" in x["reason"] for x in v)
+        picks.update(kept)
+    assert picks == {10, 11, 12, 13, 14}  # any candidate, not only those over the floor
+
+
 def test_every_preset_loads_and_prints_with_descriptions():
     assert {"sandbox", "squad-small", "squad-paper"} <= set(preset_names())
     paper = load_config(preset="squad-paper")
