@@ -1,7 +1,8 @@
 """Does SEAL learn in the sandbox? The paper's held-out table in miniature.
 
 Runs the ``sandbox`` preset (the real engine, as a subprocess) for two seeds and a
-control in which the filter keeps a random candidate instead of the best, then
+control in which the filter keeps a random candidate instead of the best (where the
+reward's rule keeps one, so the M-step trains on as many self-edits), then
 prints the held-out accuracy after adaptation with: no adaptation, the passage
 only, the base policy's self-edits (round 0) and the policy after rounds 1-3.
 
