@@ -182,8 +182,10 @@ def test_reward_repeats_average_independent_inner_loop_runs(tmp_path):
     from rich.console import Console
 
     from seal_tui.reducer import apply
+    from seal_tui.review_data import ReviewSnapshot
     from seal_tui.state import RunState
     from seal_tui.widgets.candidate_detail import render_candidate
+    from seal_tui.widgets.review_evidence import render_evidence
 
     proc = run_engine("run", "--preset", "sandbox", "--runs-dir", str(tmp_path), "--set", "run.rounds=1",
                       "--set", "data.n_train=3", "--set", "data.n_heldout=2", "--set", "sample.k=2",
@@ -211,3 +213,13 @@ def test_reward_repeats_average_independent_inner_loop_runs(tmp_path):
     text = console.export_text()
     assert "mean of 2 inner-loop runs" in text
     assert "inner-loop run 1 of 2" in text and "inner-loop run 2 of 2" in text
+    # the review screen reads the same answers from the store and says the same
+    row = next(c for c in cands if c["id"] == cand.id)
+    snapshot = ReviewSnapshot(run_id=run_id, answers={cand.id: store.answers(cand.id)})
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(render_evidence(snapshot, row))
+    review_text = console.export_text()
+    rewards = ", ".join(f"{r:.2f}" for r in scored[cand.id]["rewards"])
+    assert f"mean of 2 inner-loop runs: {rewards}" in review_text
+    assert f"mean of 2 inner-loop runs: {rewards}" in text
+    assert "inner-loop run 2 of 2" in review_text

@@ -48,6 +48,11 @@ def render_evidence(snapshot: ReviewSnapshot, cand: dict) -> Group:
     scores = Text()
     scores.append("reward ", style="dim")
     scores.append(num(cand.get("reward")), style="bold")
+    runs = answer_runs(snapshot.answers.get(cid) or [])
+    if len(runs) > 1:  # inner.reward_repeats: the reward is the mean of these runs' accuracies
+        scores.append(f" (mean of {len(runs)} inner-loop runs: " + ", ".join(
+            num(sum(1 for a in answers if a.get("correct_after")) / len(answers)) for _, answers in runs) + ")",
+            style="dim")
     scores.append("  baseline ", style="dim")
     scores.append(num(cand.get("baseline")))
     gain = cand.get("gain") or 0
@@ -77,7 +82,7 @@ def render_evidence(snapshot: ReviewSnapshot, cand: dict) -> Group:
                   _section("Self-edit, as the model wrote it"), Text(printable(cand.get("self_edit")), style="dim")]
     else:
         parts += [_section("Self-edit"), Text(printable(cand.get("self_edit")) or "(empty)")]
-    for which, answers in answer_runs(snapshot.answers.get(cid) or []):
+    for which, answers in runs:
         before = sum(1 for a in answers if a.get("correct_before"))
         after = sum(1 for a in answers if a.get("correct_after"))
         parts.append(_section(f"Questions{which} ({before}/{len(answers)} right before adaptation → "
