@@ -465,6 +465,14 @@ async def test_new_run_form_validates_with_the_engines_rules(runs):
         await pilot.pause()
         assert not form.query_one("#new-run-start").disabled
         assert form.overrides() == ["sample.k=2"]
+        # the sizes of a run are on the form too, with the preset's values
+        assert form.query_one("#" + field_id("data.n_heldout")).value == "96"
+        n_train = form.query_one("#" + field_id("data.n_train"))
+        assert n_train.value == "32"
+        n_train.value = "8"
+        await pilot.pause()
+        assert form.overrides() == ["data.n_train=8", "sample.k=2"]
+        assert "3 rounds × 8 passages × K=2 = 16 inner-loop updates" in text_of(form.query_one("#new-run-summary"))
         form.query_one("#field-preset").value = "squad-paper"
         await pilot.pause()
         assert form.query_one("#" + field_id("model.name_or_path")).value == "Qwen/Qwen2.5-7B"
