@@ -92,6 +92,14 @@ def first_line(text: str, width: int = 80) -> str:
     return ""
 
 
+def runs_note(rewards: list[float]) -> str:
+    """' (mean of N inner-loop runs: a, b)' after a reward that averages several runs
+    (inner.reward_repeats), else ""."""
+    if len(rewards) < 2:
+        return ""
+    return f" (mean of {len(rewards)} inner-loop runs: " + ", ".join(num(r) for r in rewards) + ")"
+
+
 def answer_runs(answers: list[dict]) -> list[tuple[str, list[dict]]]:
     """A candidate's answers split by inner-loop run (``rep``): [(label, answers)], the label
     ", inner-loop run n of N" where there were several runs, else ""."""

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..format import answer_runs, num, signed
+from ..format import answer_runs, num, runs_note, signed
 from ..state import Candidate, RunState
 
 
@@ -54,9 +54,7 @@ def render_candidate(cand: Candidate, context: dict | None) -> Group:
     else:
         scores.append("reward ", style="dim")
         scores.append(num(cand.reward), style="bold")
-        if len(cand.rewards) > 1:
-            scores.append(f" (mean of {len(cand.rewards)} inner-loop runs: "
-                          + ", ".join(num(r) for r in cand.rewards) + ")", style="dim")
+        scores.append(runs_note(cand.rewards), style="dim")
         scores.append("  baseline ", style="dim")
         scores.append(num(cand.baseline))
         scores.append("  gain ", style="dim")

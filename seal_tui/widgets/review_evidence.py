@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..format import answer_runs, clock_time, num, printable, signed
+from ..format import answer_runs, clock_time, num, printable, runs_note, signed
 from ..review_data import ReviewSnapshot
 
 
@@ -49,10 +49,9 @@ def render_evidence(snapshot: ReviewSnapshot, cand: dict) -> Group:
     scores.append("reward ", style="dim")
     scores.append(num(cand.get("reward")), style="bold")
     runs = answer_runs(snapshot.answers.get(cid) or [])
-    if len(runs) > 1:  # inner.reward_repeats: the reward is the mean of these runs' accuracies
-        scores.append(f" (mean of {len(runs)} inner-loop runs: " + ", ".join(
-            num(sum(1 for a in answers if a.get("correct_after")) / len(answers)) for _, answers in runs) + ")",
-            style="dim")
+    # inner.reward_repeats: the reward is the mean of the runs' accuracies
+    scores.append(runs_note([sum(1 for a in answers if a.get("correct_after")) / len(answers) for _, answers in runs]),
+                  style="dim")
     scores.append("  baseline ", style="dim")
     scores.append(num(cand.get("baseline")))
     gain = cand.get("gain") or 0
