@@ -22,7 +22,7 @@ from engine.models import Policy, save_policy
 from engine.review import review_round
 from engine.runtime import RunContext
 from engine.sampling import sample_self_edits, self_edit_prompt_text
-from engine.scoring import REPEAT_SEED_STRIDE, ScoreItem, Scorer, combine_repeats
+from engine.scoring import ScoreItem, Scorer, candidate_seed, combine_repeats
 from engine.sequences import training_sequences
 
 
@@ -128,7 +128,7 @@ def score_step(run: RunContext, scorer: Scorer, cfg, contexts, cands: list[dict]
     reps = cfg.inner.reward_repeats
     sequences = [training_sequences(c["title"], c["self_edit"], split=cfg.inner.split, context=c["ctx"]["context"],
                                     append_passage=cfg.inner.append_passage) for c in todo]
-    items = [ScoreItem(c["ctx"], seqs, seed=cfg.run.seed * 1_000_003 + c["id"] + rep * REPEAT_SEED_STRIDE)
+    items = [ScoreItem(c["ctx"], seqs, seed=candidate_seed(cfg.run.seed, run.round, c["context_idx"], c["cand_idx"], rep))
              for c, seqs in zip(todo, sequences) for rep in range(reps)]
     save = None
     if cfg.run.save_kept_adapters:

@@ -6,6 +6,7 @@ reused for all its candidates.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -34,6 +35,17 @@ class Score:
 
 # seeds of a candidate's repeated inner-loop runs are this far apart
 REPEAT_SEED_STRIDE = 7_919_000
+
+
+def candidate_seed(run_seed: int, round_: int, context_idx: int, cand_idx: int, rep: int = 0) -> int:
+    """The LoRA-initialisation seed of one inner-loop run of one candidate.
+
+    Made from where the candidate stands in its run (round, context, sample) and never
+    from its row id in the store: the same config and run.seed give the same rewards
+    whatever else the store holds (a bench's third run used to score differently from
+    the same run alone in a fresh store)."""
+    key = f"{run_seed}/{round_}/{context_idx}/{cand_idx}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=7).digest(), "big") + rep * REPEAT_SEED_STRIDE
 
 
 def combine_repeats(scores: Sequence[Score]) -> Score:

@@ -223,3 +223,30 @@ def test_reward_repeats_average_independent_inner_loop_runs(tmp_path):
     assert f"mean of 2 inner-loop runs: {rewards}" in review_text
     assert f"mean of 2 inner-loop runs: {rewards}" in text
     assert "inner-loop run 2 of 2" in review_text
+
+
+def test_a_run_scores_the_same_whatever_else_the_store_holds(tmp_path):
+    """The same config and run.seed give the same rewards and held-out figures whether the
+    run is alone in its store or follows another run there (the inner loop's LoRA seeds come
+    from the candidate's round, context and sample, not from its row id)."""
+    args = ["run", "--preset", "sandbox", "--runs-dir", str(tmp_path), "--set", "run.rounds=1",
+            "--set", "data.n_train=3", "--set", "data.n_heldout=2", "--set", "sample.k=2",
+            "--set", "run.threads=1"]
+    for run_id in ("first", "second"):
+        proc = run_engine(*args, "--run-id", run_id, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    store = Store(tmp_path)
+
+    def rewards(run_id):
+        return {(c["round"], c["context_idx"], c["cand_idx"]): (c["self_edit"], c["reward"], bool(c["kept"]))
+                for c in store.candidates(run_id)}
+
+    def heldout(run_id):
+        return {(m["round"], m["name"]): m["value"] for m in store.metrics(run_id) if m["name"].startswith("heldout_")}
+
+    first, second = rewards("first"), rewards("second")
+    assert len(first) == 3 * 2
+    ids = {run_id: {c["id"] for c in store.candidates(run_id)} for run_id in ("first", "second")}
+    assert not ids["first"] & ids["second"]  # the second run's candidates have other row ids...
+    assert second == first  # ...and the same self-edits, rewards and verdicts
+    assert heldout("second") == heldout("first") and heldout("first")
