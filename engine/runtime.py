@@ -1,5 +1,8 @@
-"""What a running engine does between units of work: record phases and progress,
-log, and obey the commands (pause / resume / stop) others write into the store."""
+"""What a running engine does between units of work: record events (phases, progress,
+numbers, logs), and obey the commands (pause / resume / stop) others write into the store.
+
+Every event goes through ``RunContext.record``, stamped with the current round and
+phase; the run's status in the store follows from the events themselves."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import logging
 import time
 from pathlib import Path
 
+from engine import events as ev
 from engine.store import Store
 
 
@@ -17,15 +21,13 @@ class RunStopped(Exception):
 class StoreLogHandler(logging.Handler):
     """Mirrors the engine's log lines into the event log."""
 
-    def __init__(self, run: "RunContext"):
+    def __init__(self, run: RunContext):
         super().__init__(logging.INFO)
         self.run = run
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.run.store.append_event(self.run.run_id, "log",
-                                        {"level": record.levelname.lower(), "message": self.format(record)},
-                                        round_=self.run.round, phase=self.run.phase)
+            self.run.record(ev.Log(level=record.levelname.lower(), message=self.format(record)))
         except Exception:  # logging must never take the run down
             pass
 
@@ -42,30 +44,37 @@ class RunContext:
         self.stop_requested = False
 
     # ------------------------------------------------------------ recording
+    def record(self, payload: ev.Payload) -> int:
+        """Append one event at the current round and phase; returns its id."""
+        if isinstance(payload, (ev.RunStarted, ev.RunResumed, ev.ReviewDone)):
+            self.status = payload.status if isinstance(payload, ev.RunResumed) else "running"
+        elif isinstance(payload, ev.ReviewWaiting):
+            self.status = "awaiting_review"
+        return self.store.record(self.run_id, payload, round_=self.round, phase=self.phase)
+
     def event(self, kind: str, data: dict | None = None) -> int:
-        return self.store.append_event(self.run_id, kind, data or {}, round_=self.round, phase=self.phase)
+        """Transition only (callers move to ``record``)."""
+        return self.record(ev.decode(kind, data or {}))
 
     def set_status(self, status: str, **fields) -> None:
+        """Transition only: the status follows from the events recorded."""
         self.status = status
-        self.store.update_run(self.run_id, status=status, **fields)
 
     def start_round(self, round_: int, total: int) -> None:
         self.round = round_
-        self.store.update_run(self.run_id, current_round=round_)
-        self.event("round_started", {"round": round_, "total_rounds": total})
+        self.record(ev.RoundStarted(round=round_, total_rounds=total))
 
     def set_phase(self, phase: str, total: int = 0) -> None:
         self.phase = phase
-        self.store.update_run(self.run_id, phase=phase)
-        self.event("phase", {"phase": phase, "total": total})
+        self.record(ev.Phase(phase=phase, total=total))
 
     def progress(self, done: int, total: int) -> None:
         """One event per unit of work (a batch, a chunk): never timed, so a run's events
         are the same whatever the machine's speed."""
-        self.event("progress", {"phase": self.phase, "done": done, "total": total})
+        self.record(ev.Progress(phase=self.phase, done=done, total=total))
 
     def metric(self, name: str, value: float, step: int | None = None) -> None:
-        self.store.add_metric(self.run_id, self.round, name, value, step)
+        self.record(ev.Metric(name=name, value=float(value), step=step))
 
     # ------------------------------------------------------------ control
     def checkpoint(self) -> None:
@@ -75,30 +84,31 @@ class RunContext:
         for cmd in self.store.pending_commands(self.run_id):
             self._apply(cmd)
 
+    def _ack(self, cmd: dict, ok: bool, message: str) -> None:
+        self.store.ack_command(self.run_id, cmd, ok, message, self.round, self.phase)
+
     def _apply(self, cmd: dict) -> None:
         kind = cmd["kind"]
         if kind == "stop":
-            self.store.ack_command(self.run_id, cmd, True, "stopping", self.round, self.phase)
+            self._ack(cmd, True, "stopping")
             raise RunStopped(f"stop command from {cmd.get('created_by') or 'a console'}")
         if kind == "pause":
             if self.status == "paused":
-                self.store.ack_command(self.run_id, cmd, False, "already paused", self.round, self.phase)
+                self._ack(cmd, False, "already paused")
                 return
-            self.store.ack_command(self.run_id, cmd, True, "paused", self.round, self.phase)
+            self._ack(cmd, True, "paused")
             self._pause()
         elif kind == "resume":
-            self.store.ack_command(self.run_id, cmd, False, "not paused", self.round, self.phase)
+            self._ack(cmd, False, "not paused")
 
     def pause_for(self, reason: str) -> None:
         """Pause on our own (e.g. the judge keeps failing) until a person resumes or stops."""
-        self.store.update_run(self.run_id, error=reason)
         self._pause(reason)
-        self.store.update_run(self.run_id, error=None)
 
     def _pause(self, reason: str | None = None) -> None:
         before = self.status if self.status != "paused" else "running"
-        self.set_status("paused")
-        self.event("run_paused", {"phase": self.phase, "reason": reason})
+        self.status = "paused"
+        self.record(ev.RunPaused(phase=self.phase, reason=reason))
         if reason:
             self.log.error("paused: %s; resume to try again", reason)
         else:
@@ -108,14 +118,13 @@ class RunContext:
                 raise RunStopped("SIGTERM")
             for cmd in self.store.pending_commands(self.run_id):
                 if cmd["kind"] == "resume":
-                    self.store.ack_command(self.run_id, cmd, True, "resumed", self.round, self.phase)
-                    self.set_status(before)
-                    self.event("run_resumed", {"phase": self.phase})
+                    self._ack(cmd, True, "resumed")
+                    self.record(ev.RunResumed(phase=self.phase, status=before))
                     self.log.info("resumed")
                     return
                 if cmd["kind"] == "stop":
                     self._apply(cmd)
-                self.store.ack_command(self.run_id, cmd, False, "already paused", self.round, self.phase)
+                self._ack(cmd, False, "already paused")
             time.sleep(0.3)
 
     def sleep(self, seconds: float) -> None:

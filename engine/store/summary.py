@@ -1,0 +1,116 @@
+"""A run's summary as plain data: the runs list's row (``ls --json``) and everything
+``seal-tui show`` prints (``show --json``), read from the store and the run's folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .facts import LIVE_STATUSES
+
+CONFIG_ESSENTIALS = (
+    "run.rounds", "run.review", "run.seed", "model.name_or_path", "data.path", "data.n_train",
+    "data.n_heldout", "sample.k", "sample.prompt_style", "sample.temperature", "inner.split",
+    "inner.lora_r", "inner.lora_alpha", "inner.epochs", "inner.lr", "grader.kind", "grader.model",
+    "filter.rule", "filter.top_k", "filter.min_gain", "mstep.mode", "mstep.lora_r", "mstep.epochs",
+    "mstep.lr", "eval.multi_passage", "eval.forgetting_k", "reference.kind", "reference.file",
+    "reference.timestamp",
+)
+HELDOUT = ("heldout_none", "heldout_passage", "heldout_self_edit")
+
+
+def run_row(store, run: dict, now: float | None = None) -> dict:
+    """One run as the runs list shows it (times are UNIX seconds)."""
+    now = time.time() if now is None else now
+    status = store.display_status(run)
+    last = store.last_event(run["id"])
+    last_ts = last.ts if last else None
+    start = run.get("started_at") or run.get("created_at")
+    end = last_ts if status == "stale" else (now if status in LIVE_STATUSES else run.get("finished_at") or last_ts)
+    return {"id": run["id"], "name": run.get("name"), "status": status, "stored_status": run.get("status"),
+            "preset": run.get("preset"), "model": run.get("model"), "source": run.get("source") or "engine",
+            "round": run.get("current_round") or 0, "rounds": run.get("rounds") or 0, "phase": run.get("phase"),
+            "best_heldout": run.get("best_heldout"), "created_at": run.get("created_at"),
+            "started_at": run.get("started_at"), "finished_at": run.get("finished_at"),
+            "duration_s": (end - start) if start and end else None, "last_event_at": last_ts,
+            "pid": run.get("pid"), "error": run.get("error"), "run_dir": run.get("run_dir")}
+
+
+def run_summary(store, run: dict, now: float | None = None) -> dict:
+    """The row, the config's essentials, numbers per round, saved policies and kept adapters."""
+    row = run_row(store, run, now)
+    config = json.loads(run.get("config_json") or "{}")
+    essentials = {}
+    for key in CONFIG_ESSENTIALS:
+        section, name = key.split(".")
+        value = (config.get(section) or {}).get(name)
+        if key == "grader.model" and (config.get("grader") or {}).get("kind") != "llm":
+            continue
+        if value not in (None, "") and not (section == "eval" and not value):
+            essentials[key] = value
+    rounds: dict[int, dict] = {}
+
+    def at(r: int | None) -> dict:
+        r = int(r or 0)
+        return rounds.setdefault(r, {"round": r, "heldout_none": None, "heldout_passage": None,
+                                     "heldout_self_edit": None, "train_reward_mean": None,
+                                     "candidates": 0, "scored": 0, "kept": None, "review": None,
+                                     "policy_path": None, "policy_exists": None, "mstep": None})
+
+    for m in store.metrics(run["id"]):
+        if m["name"] in (*HELDOUT, "train_reward_mean"):
+            at(m["round"])[m["name"]] = m["value"]
+    for r, counts in store.round_counts(run["id"]).items():
+        entry = at(r)
+        entry.update(candidates=counts["candidates"], scored=counts["scored"], kept=counts["kept"])
+        if entry["train_reward_mean"] is None and counts["mean_reward"] is not None:
+            entry["train_reward_mean"] = counts["mean_reward"]
+        if counts["review"]:
+            entry["review"] = counts["review"]
+    extra: dict = {}
+    for e in store.events_of(run["id"], ("review_done", "mstep_done", "eval_result")):
+        p = e.payload
+        if e.kind == "review_done":
+            at(e.round)["review"] = {"approved": p.approved, "rejected": p.rejected, "edited": p.edited}
+        elif e.kind == "mstep_done":
+            path = p.policy_path
+            at(e.round).update(policy_path=path, policy_exists=Path(path).is_dir() if path else None,
+                               mstep={"examples": p.examples, "loss": p.loss, "skipped": p.skipped,
+                                      "reason": p.reason})
+        else:
+            for key in ("multi_passage", "forgetting"):
+                value = getattr(p, key)
+                if value:
+                    extra[key] = {"round": e.round, **{k: v for k, v in value.items() if k != "answers"}}
+    return {**row, "host": run.get("host"), "config": essentials,
+            "rounds_detail": [rounds[r] for r in sorted(rounds)],
+            "policies": [{"round": e["round"], "path": e["policy_path"], "exists": e["policy_exists"]}
+                         for r, e in sorted(rounds.items()) if e["policy_path"]],
+            "adapters": kept_adapters(store, run), **extra}
+
+
+def kept_adapters(store, run: dict) -> list[dict]:
+    """PEFT folders under runs/<id>/adapters/round-<r>/candidate-<id>/, with their candidate's numbers."""
+    root = Path(run.get("run_dir") or store.runs_dir / run["id"]) / "adapters"
+    if not root.is_dir():
+        return []
+    cands = {c["id"]: c for c in store.candidates(run["id"])}
+    out = []
+    for folder in sorted(root.glob("round-*/candidate-*"), key=_adapter_order):
+        if not folder.is_dir():
+            continue
+        rnd, cid = _adapter_order(folder)
+        cand = cands.get(cid, {})
+        out.append({"round": rnd, "candidate_id": cid, "path": str(folder),
+                    "peft": (folder / "adapter_config.json").is_file(),
+                    "context_idx": cand.get("context_idx"), "reward": cand.get("reward"),
+                    "kept": None if cand.get("kept") is None else bool(cand.get("kept"))})
+    return out
+
+
+def _adapter_order(folder: Path) -> tuple[int, int]:
+    def number(name: str) -> int:
+        tail = name.rsplit("-", 1)[-1]
+        return int(tail) if tail.isdigit() else -1
+    return number(folder.parent.name), number(folder.name)
