@@ -34,9 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seal_tui.store_import import store_module  # noqa: E402  (as the console imports it)
-
-Store = store_module().Store
+from engine.store import Store  # noqa: E402
 
 WORDS = ("the river", "a quiet island", "Orla Vance", "the glass tower", "in 1874", "copper coins",
          "the northern pass", "was founded", "trades salt", "the blue heron", "Kestrel Bay")

@@ -104,6 +104,11 @@ def decode(kind: str, data: dict | None) -> Payload:
 
 # ---------------------------------------------------------------- run lifecycle
 DEFAULT_TASK = "knowledge"
+# How the console names a task's parts; the knowledge task's, which every log written before
+# tasks existed is. Keys: context (one of a run's inputs), none / passage / self_edit (the
+# held-out conditions of EvalResult), multi (the multi-passage evaluation's no-self-edit case).
+KNOWLEDGE_LABELS = {"context": "passage", "none": "no adaptation", "passage": "passage only",
+                    "self_edit": "self-edits", "multi": "passages"}
 
 
 @_kind("run_created")
@@ -116,7 +121,7 @@ class RunCreated(Payload):
     config: dict = field(default_factory=dict)
     source: str = "engine"            # "engine" or "imported"
     task: str = DEFAULT_TASK          # the SEAL experiment (engine.tasks)
-    labels: dict = field(default_factory=dict)   # how the console names the task's parts (engine.tasks.Labels)
+    labels: dict = field(default_factory=lambda: dict(KNOWLEDGE_LABELS))  # how the console names the task's parts
     schema_version: int = SCHEMA_VERSION
 
 

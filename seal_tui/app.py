@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .launcher import EngineProcess, LaunchSpec
 
 # The dashboard (plotext), new-run (engine config) and help (Markdown) screens, the
-# launcher and the full run store are imported when first used: the runs screen paints sooner.
+# launcher are imported when first used: the runs screen paints sooner.
 
 
 def keymap_path() -> Path:
@@ -54,13 +54,13 @@ class SealApp(App):
 
     @property
     def store(self):
-        """The run store, opened on first use: the runs screen paints without it (runs_index)."""
+        """The run store, opened on first use (from any thread)."""
         if self._store is None:
             with self._store_lock:            # workers may ask first
                 if self._store is None:
-                    from .store_import import store_module
+                    from engine.store import Store
 
-                    self._store = store_module().Store(self.runs_dir)
+                    self._store = Store(self.runs_dir)
         return self._store
 
     @property

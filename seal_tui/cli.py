@@ -31,9 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in (None, "console"):
         return console(args.runs_dir)
-    from .store_import import store_module
-
-    store_module()
     from engine.store import Store, StoreError, default_runs_dir
 
     runs_dir = (args.runs_dir or default_runs_dir()).expanduser()
@@ -69,21 +66,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console(runs_dir: Path | None) -> int:
-    """The runs screen, painted before the full run store is opened (the app opens it on first
-    use); a first start, with no store yet, creates it here."""
-    from .runs_index import default_runs_dir, readable
+    """The runs screen; a first start, with no store yet, creates it (a store that is not one is
+    said here, in one line)."""
+    from engine.store import Store, StoreError, default_runs_dir
 
     runs_dir = (runs_dir or default_runs_dir()).expanduser()
-    store = None
-    if not readable(runs_dir):     # none yet (created here), or not one (said here, in one line)
-        from .store_import import store_module
-
-        module = store_module()
-        try:
-            store = module.Store(runs_dir)
-        except (module.StoreError, OSError) as exc:
-            print(f"seal-tui: {exc}", file=sys.stderr)
-            return 2
+    try:
+        store = Store(runs_dir)
+    except (StoreError, OSError) as exc:
+        print(f"seal-tui: {exc}", file=sys.stderr)
+        return 2
     from .app import SealApp
 
     app = SealApp(runs_dir, store=store)
@@ -92,10 +84,12 @@ def console(runs_dir: Path | None) -> int:
 
 
 def _pick_run(store, ref: str | None) -> dict | None:
+    from engine.store import LIVE_STATUSES
+
     if ref:
         return store.find_run(ref)
     for run in store.list_runs():
-        if store.display_status(run) in ("running", "paused", "awaiting_review", "created"):
+        if store.display_status(run) in LIVE_STATUSES:
             return run
     return None
 

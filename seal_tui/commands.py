@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .format import date_time, duration, pct
-from .summary import LIVE, run_row
 
 COMMANDS = ("ls", "show", "run", "resume", "export", "import")
 START_WAIT_S = 30.0   # how long run/resume wait for the engine to show up in the store
@@ -90,6 +89,8 @@ def cmd_ls(args, runs_dir: Path) -> int:
     if not (runs_dir / DB_NAME).is_file():  # nothing to list; listing creates no store
         print("[]" if args.json else f"no runs in {runs_dir}; start one with `seal-tui run --preset sandbox --detach`")
         return 0
+    from engine.store import run_row
+
     store = _store(runs_dir)
     rows = [run_row(store, r) for r in store.list_runs()]
     if args.json:
@@ -133,7 +134,9 @@ class ResumeSpec:
 def cmd_run(args, runs_dir: Path) -> int:
     from engine.config import ConfigError, load_config
 
-    from .launcher import LaunchSpec, new_run_id, spawn_engine
+    from engine.store import new_run_id
+
+    from .launcher import LaunchSpec, spawn_engine
 
     try:  # the engine would refuse the same config; say so before starting a process
         cfg = load_config(args.config, args.preset, args.overrides)
@@ -150,17 +153,15 @@ def cmd_run(args, runs_dir: Path) -> int:
 
 
 def cmd_resume(args, runs_dir: Path) -> int:
+    from engine.store import resume_refusal
+
     from .launcher import spawn_engine
 
     store = _store(runs_dir)
     run = _find(store, args.run)
-    if run.get("source") == "imported":
-        raise UserError(f"run {run['id']} was imported from result files and cannot be resumed")
-    if run["status"] == "finished":
-        raise UserError(f"run {run['id']} already finished; start a new run instead")
-    if run["status"] in LIVE and not store.is_stale(run):
-        raise UserError(f"run {run['id']} is still {run['status']} (engine pid {run['pid']}); "
-                        f"`seal-tui attach {run['id']}` shows it")
+    refusal = resume_refusal(run, store.is_stale(run))
+    if refusal:
+        raise UserError(refusal)
     proc = spawn_engine(ResumeSpec(), runs_dir, run["id"])
     if not _wait_started(store, proc, lambda r: r is not None and r.get("pid") == proc.pid):
         return _engine_gone(proc, "resume")
@@ -259,7 +260,9 @@ def cmd_import(args, runs_dir: Path) -> int:
 
 # ---------------------------------------------------------------- show
 def cmd_show(args, runs_dir: Path) -> int:
-    from .summary import render_summary, run_summary
+    from engine.store import run_summary
+
+    from .summary import render_summary
 
     store = _store(runs_dir)
     summary = run_summary(store, _find(store, args.run))

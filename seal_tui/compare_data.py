@@ -50,12 +50,11 @@ def load_comparison(store, run_ids: list[str]) -> list[RunCurves]:
         if run is None:
             continue
         curves = RunCurves(run_id=run_id, name=printable(run.get("name") or run_id), color=colors[run_id])
-        curves.heldout = _per_round(store, run_id, "heldout_self_edit")
-        reward = dict(_per_round(store, run_id, "train_reward_mean"))
-        for rnd, mean in store.conn.execute(
-                "SELECT round, AVG(reward) FROM candidates WHERE run_id = ? AND reward IS NOT NULL "
-                "GROUP BY round ORDER BY round", (run_id,)):
-            reward.setdefault(int(rnd), float(mean))
+        curves.heldout = store.metric_per_round(run_id, "heldout_self_edit")
+        reward = dict(store.metric_per_round(run_id, "train_reward_mean"))
+        for rnd, counts in store.round_counts(run_id).items():
+            if counts["mean_reward"] is not None:
+                reward.setdefault(rnd, float(counts["mean_reward"]))
         curves.reward = sorted(reward.items())
         curves.facts = {
             "run id": run_id, "status": store.display_status(run).replace("_", " "),
@@ -70,16 +69,6 @@ def load_comparison(store, run_ids: list[str]) -> list[RunCurves]:
         curves.config = flatten(config)
         out.append(curves)
     return out
-
-
-def _per_round(store, run_id: str, name: str) -> list[tuple[int, float]]:
-    """The metric's value per round (the last one written in a round wins)."""
-    values: dict[int, float] = {}
-    for rnd, value in store.conn.execute(
-            "SELECT round, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY id", (run_id, name)):
-        if value is not None:
-            values[int(rnd or 0)] = float(value)
-    return sorted(values.items())
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:

@@ -57,7 +57,7 @@ def export_run(store: Store, run_id: str, what: str, fmt: str, out: TextIO) -> i
         fields, rows = CANDIDATE_FIELDS + (("n_train_sequences",) if flat else ("train_sequences", "answers")), \
             candidate_records(store, run_id, nested=not flat)
     elif what == "answers":
-        fields, rows = ANSWER_FIELDS, answer_records(store, run_id)
+        fields, rows = ANSWER_FIELDS, store.answer_rows(run_id)
     elif what == "metrics":
         fields, rows = METRIC_FIELDS, ({k: m[k] for k in METRIC_FIELDS} for m in store.metrics(run_id))
     else:
@@ -80,7 +80,7 @@ def export_run(store: Store, run_id: str, what: str, fmt: str, out: TextIO) -> i
 def candidate_records(store: Store, run_id: str, *, nested: bool = True) -> Iterator[dict]:
     """Each candidate of the run with its per-question counts (and, nested, its answers)."""
     answers_by_cand: dict[int, list[dict]] = {}
-    for a in answer_records(store, run_id):
+    for a in store.answer_rows(run_id):
         answers_by_cand.setdefault(a["candidate_id"], []).append(a)
     for c in store.candidates(run_id):
         answers = answers_by_cand.get(c["id"], [])
@@ -98,14 +98,3 @@ def candidate_records(store: Store, run_id: str, *, nested: bool = True) -> Iter
         else:
             rec["n_train_sequences"] = len(sequences)
         yield rec
-
-
-def answer_records(store: Store, run_id: str) -> Iterator[dict]:
-    rows = store.conn.execute(
-        "SELECT c.id, c.round, c.context_idx, c.cand_idx, a.q_idx, a.question, a.gold, a.answer_before, "
-        "a.answer_after, a.correct_before, a.correct_after, a.reason, a.rep FROM answers a "
-        "JOIN candidates c ON c.id = a.candidate_id WHERE c.run_id = ? ORDER BY c.id, a.q_idx", (run_id,))
-    for r in rows:
-        yield {"run_id": run_id, "candidate_id": r[0], "round": r[1], "context_idx": r[2], "cand_idx": r[3],
-               "q_idx": r[4], "question": r[5], "gold": r[6], "answer_before": r[7], "answer_after": r[8],
-               "correct_before": bool(r[9]), "correct_after": bool(r[10]), "reason": r[11] or "", "rep": r[12] or 0}

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.store.facts import new_run_id
+
 OUTPUT_NAME = "engine-output.log"   # the engine process's stdout and stderr
-
-
-def new_run_id(preset: str, now: float | None = None) -> str:
-    """``YYYYMMDD-HHMMSS-<preset>-<4 hex>``, sortable and unique enough to pass with --run-id."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
-    slug = re.sub(r"[^a-z0-9]+", "-", (preset or "custom").lower()).strip("-") or "custom"
-    return f"{stamp}-{slug}-{secrets.token_hex(2)}"
 
 
 @dataclass

@@ -80,18 +80,6 @@ class FollowChanged(Message):
         self.pending = pending
 
 
-class ReviewLoaded(Message):
-    """A fresh read of a run's review queue and decisions (replaces older ones still queued)."""
-
-    def __init__(self, run_id: str, snapshot) -> None:
-        super().__init__()
-        self.run_id = run_id
-        self.snapshot = snapshot
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ReviewLoaded) and message.run_id == self.run_id
-
-
 class ReplayProgress(Message):
     """A replay's position, speed or play/pause changed without new events (replaces older ones)."""
 

@@ -8,7 +8,11 @@ buffers, no copies) and returns it.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Callable, Iterable
+
+from engine import events as ev
+from engine.events import Event
+from engine.store.facts import DECISION_STATE
 
 from .format import printable
 from .state import (
@@ -16,44 +20,37 @@ from .state import (
     RunState, Telemetry,
 )
 
-
-class EventLike(Protocol):
-    id: int
-    ts: float
-    kind: str
-    round: int | None
-    phase: str | None
-    data: dict
+TERMINAL = {ev.RunFinished: "finished", ev.RunFailed: "failed", ev.RunStopped: "stopped"}
 
 
-TERMINAL = {"run_finished": "finished", "run_failed": "failed", "run_stopped": "stopped"}
-
-
-def reduce(state: RunState, event: EventLike) -> RunState:
-    handler = _HANDLERS.get(event.kind)
+def reduce(state: RunState, event: Event) -> RunState:
+    payload = event.payload
+    handler = _HANDLERS.get(type(payload))
     state.rev += 1
     state.events_seen += 1
     state.last_event_id = max(state.last_event_id, event.id or 0)
     state.last_ts = event.ts
     if handler is not None:
-        handler(state, event, event.data or {})
+        handler(state, event, payload)
     return state
 
 
-def apply(state: RunState, events: Iterable[EventLike]) -> RunState:
+def apply(state: RunState, events: Iterable[Event]) -> RunState:
     for event in events:
         reduce(state, event)
     return state
 
 
 # ---------------------------------------------------------------- run lifecycle
-def _run_created(s: RunState, e: EventLike, d: dict) -> None:
-    s.name = d.get("name") or s.name
-    s.preset = d.get("preset") or ""
-    s.model = d.get("model") or ""
-    s.rounds = int(d.get("rounds") or 0)
-    s.config = d.get("config") or {}
-    s.source = d.get("source") or "engine"
+def _run_created(s: RunState, e: Event, p: ev.RunCreated) -> None:
+    s.name = p.name or s.name
+    s.preset = p.preset or ""
+    s.model = p.model or ""
+    s.rounds = int(p.rounds or 0)
+    s.config = p.config or {}
+    s.source = p.source or "engine"
+    s.task = p.task or ev.DEFAULT_TASK
+    s.labels = {**ev.KNOWLEDGE_LABELS, **(p.labels or {})}
     s.review_mode = (s.config.get("run") or {}).get("review")
     s.created_ts = e.ts
     s.status = "created"
@@ -61,7 +58,7 @@ def _run_created(s: RunState, e: EventLike, d: dict) -> None:
     s.rev_metrics = s.rev
 
 
-def _run_started(s: RunState, e: EventLike, d: dict) -> None:
+def _run_started(s: RunState, e: Event, p: ev.RunStarted) -> None:
     s.status = "running"
     s.error = None
     s.finished_ts = None
@@ -70,42 +67,45 @@ def _run_started(s: RunState, e: EventLike, d: dict) -> None:
     s.rev_header = s.rev
 
 
-def _status(status: str):
-    def handler(s: RunState, e: EventLike, d: dict) -> None:
-        s.status = status
-        s.rev_header = s.rev
-    return handler
+def _run_paused(s: RunState, e: Event, p: ev.RunPaused) -> None:
+    s.status = "paused"
+    s.rev_header = s.rev
 
 
-def _terminal(s: RunState, e: EventLike, d: dict) -> None:
-    s.status = TERMINAL[e.kind]
+def _run_resumed(s: RunState, e: Event, p: ev.RunResumed) -> None:
+    s.status = p.status or "running"
+    s.rev_header = s.rev
+
+
+def _terminal(s: RunState, e: Event, p) -> None:
+    s.status = TERMINAL[type(p)]
     s.finished_ts = e.ts
-    if e.kind == "run_finished":
-        if d.get("best_heldout") is not None:
-            s.best_heldout = float(d["best_heldout"])
+    if isinstance(p, ev.RunFinished):
+        if p.best_heldout is not None:
+            s.best_heldout = float(p.best_heldout)
         s.phase = "done"
-    elif e.kind == "run_failed":
-        s.error = printable(d.get("error") or "unknown error")
+    elif isinstance(p, ev.RunFailed):
+        s.error = printable(p.error or "unknown error")
     else:
-        s.stop_reason = printable(d.get("reason") or "stopped")
+        s.stop_reason = printable(p.reason or "stopped")
     s.rev_header = s.rev
 
 
 # ---------------------------------------------------------------- rounds and phases
-def _round_started(s: RunState, e: EventLike, d: dict) -> None:
-    s.round = int(d.get("round", e.round or 0))
-    if d.get("total_rounds"):
-        s.rounds = int(d["total_rounds"])
+def _round_started(s: RunState, e: Event, p: ev.RoundStarted) -> None:
+    s.round = int(p.round if p.round is not None else e.round or 0)
+    if p.total_rounds:
+        s.rounds = int(p.total_rounds)
     s.rev_header = s.rev
 
 
-def _round_finished(s: RunState, e: EventLike, d: dict) -> None:
+def _round_finished(s: RunState, e: Event, p: ev.RoundFinished) -> None:
     s.rev_header = s.rev
 
 
-def _phase(s: RunState, e: EventLike, d: dict) -> None:
-    s.phase = d.get("phase") or e.phase or s.phase
-    s.phase_total = int(d.get("total") or 0)
+def _phase(s: RunState, e: Event, p: ev.Phase) -> None:
+    s.phase = p.phase or e.phase or s.phase
+    s.phase_total = int(p.total or 0)
     s.phase_done = 0
     s.phase_started_ts = e.ts
     if e.round is not None:
@@ -113,20 +113,19 @@ def _phase(s: RunState, e: EventLike, d: dict) -> None:
     s.rev_header = s.rev
 
 
-def _progress(s: RunState, e: EventLike, d: dict) -> None:
-    phase = d.get("phase") or e.phase
+def _progress(s: RunState, e: Event, p: ev.Progress) -> None:
+    phase = p.phase or e.phase
     if phase and phase != s.phase:
         s.phase, s.phase_started_ts = phase, e.ts
-    s.phase_done = int(d.get("done") or 0)
-    s.phase_total = int(d.get("total") or s.phase_total)
+    s.phase_done = int(p.done or 0)
+    s.phase_total = int(p.total or s.phase_total)
     s.rev_header = s.rev
 
 
 # ---------------------------------------------------------------- passages and candidates
-def _contexts(s: RunState, e: EventLike, d: dict) -> None:
-    split = d.get("split") or "train"
-    bucket = s.contexts.setdefault(split, {})
-    for item in d.get("items") or []:
+def _contexts(s: RunState, e: Event, p: ev.Contexts) -> None:
+    bucket = s.contexts.setdefault(p.split or "train", {})
+    for item in p.items or []:
         bucket[int(item["idx"])] = {
             "idx": int(item["idx"]), "title": printable(item.get("title")),
             "context": printable(item.get("context")),
@@ -134,14 +133,13 @@ def _contexts(s: RunState, e: EventLike, d: dict) -> None:
                           for q in item.get("questions") or []]}
 
 
-def _candidate_sampled(s: RunState, e: EventLike, d: dict) -> None:
-    cid = int(d["id"])
+def _candidate_sampled(s: RunState, e: Event, p: ev.CandidateSampled) -> None:
+    cid = int(p.id)
     if cid in s.candidates:
         return
     s.candidates[cid] = Candidate(
-        id=cid, round=int(e.round or 0), context_idx=int(d.get("context_idx", 0)),
-        cand_idx=int(d.get("cand_idx", 0)), title=printable(d.get("title")),
-        self_edit=printable(d.get("self_edit")), seq=s.rev, rev=s.rev)
+        id=cid, round=int(e.round or 0), context_idx=int(p.context_idx or 0), cand_idx=int(p.cand_idx or 0),
+        title=printable(p.title), self_edit=printable(p.self_edit), seq=s.rev, rev=s.rev)
     s.candidate_changes.append((s.rev, cid))
     while len(s.candidates) > MAX_CANDIDATES:
         del s.candidates[next(iter(s.candidates))]
@@ -149,20 +147,19 @@ def _candidate_sampled(s: RunState, e: EventLike, d: dict) -> None:
     s.rev_candidates = s.rev
 
 
-def _candidate_scored(s: RunState, e: EventLike, d: dict) -> None:
-    cid = int(d["id"])
+def _candidate_scored(s: RunState, e: Event, p: ev.CandidateScored) -> None:
+    cid = int(p.id)
     cand = s.candidates.get(cid)
     if cand is None:  # sampled before the window of kept rows: rebuild it from the score
         cand = s.candidates[cid] = Candidate(
-            id=cid, round=int(e.round or 0), context_idx=int(d.get("context_idx", 0)),
-            cand_idx=int(d.get("cand_idx", 0)), title="", self_edit="", seq=s.rev)
-    cand.reward = _float(d.get("reward"))
-    cand.baseline = _float(d.get("baseline"))
-    cand.gain = _float(d.get("gain"))
-    cand.rewards = [r for r in (_float(x) for x in d.get("rewards") or []) if r is not None]
-    cand.train_sequences = [printable(t) for t in d.get("train_sequences") or []]
-    cand.answers = [{k: printable(v) if isinstance(v, str) else v for k, v in a.items()}
-                    for a in d.get("answers") or []]
+            id=cid, round=int(e.round or 0), context_idx=int(p.context_idx or 0), cand_idx=int(p.cand_idx or 0),
+            title="", self_edit="", seq=s.rev)
+    cand.reward = _float(p.reward)
+    cand.baseline = _float(p.baseline)
+    cand.gain = _float(p.gain)
+    cand.rewards = [r for r in (_float(x) for x in p.rewards or []) if r is not None]
+    cand.train_sequences = [printable(t) for t in p.train_sequences or []]
+    cand.answers = [{k: printable(v) if isinstance(v, str) else v for k, v in a.items()} for a in p.answers or []]
     cand.rev = s.rev
     s.candidate_changes.append((s.rev, cid))
     rnd = int(e.round or cand.round)
@@ -178,17 +175,17 @@ def _candidate_scored(s: RunState, e: EventLike, d: dict) -> None:
     s.rev_rewards = s.rev
 
 
-def _candidate_filtered(s: RunState, e: EventLike, d: dict) -> None:
-    kept = bool(d.get("kept"))
+def _candidate_filtered(s: RunState, e: Event, p: ev.CandidateFiltered) -> None:
+    kept = bool(p.kept)
     rnd = int(e.round or 0)
-    cand = s.candidates.get(int(d["id"]))
+    cand = s.candidates.get(int(p.id))
     if cand is not None:
         if cand.kept and not kept:
             s.kept_count[rnd] = s.kept_count.get(rnd, 1) - 1
         elif kept and not cand.kept:
             s.kept_count[rnd] = s.kept_count.get(rnd, 0) + 1
         cand.kept = kept
-        cand.keep_reason = printable(d.get("reason") or "")
+        cand.keep_reason = printable(p.reason or "")
         cand.rev = s.rev
         s.candidate_changes.append((s.rev, cand.id))
     elif kept:
@@ -198,24 +195,25 @@ def _candidate_filtered(s: RunState, e: EventLike, d: dict) -> None:
 
 
 # ---------------------------------------------------------------- review
-def _review_waiting(s: RunState, e: EventLike, d: dict) -> None:
+def _review_waiting(s: RunState, e: Event, p: ev.ReviewWaiting) -> None:
     s.status = "awaiting_review"
-    s.review_mode = d.get("mode") or s.review_mode
-    s.review_pending = [int(c) for c in d.get("candidate_ids") or []]
+    s.review_mode = p.mode or s.review_mode
+    s.review_queue = [int(c) for c in p.candidate_ids or []]
+    s.review_round = int(e.round or 0)
+    s.review_waiting_id = e.id
+    s.review_done = None
+    s.review_pending = list(s.review_queue)
     for cid in s.review_pending:
         cand = s.candidates.get(cid)
         if cand is not None:
             cand.review, cand.rev = "pending", s.rev
             s.candidate_changes.append((s.rev, cid))
-    s.rev_header = s.rev_candidates = s.rev
+    s.rev_header = s.rev_candidates = s.rev_review = s.rev
 
 
-_DECIDED = {"approve": "approved", "reject": "rejected", "edit": "edited", "undo": "pending"}
-
-
-def _review_decided(s: RunState, e: EventLike, d: dict) -> None:
-    cid = int(d.get("candidate_id", -1))
-    decision = _DECIDED.get(d.get("decision") or "", d.get("decision"))
+def _review_decided(s: RunState, e: Event, p: ev.ReviewDecided) -> None:
+    cid = int(p.candidate_id)
+    decision = DECISION_STATE.get(p.decision or "", p.decision)
     cand = s.candidates.get(cid)
     if cand is not None:
         cand.review, cand.rev = decision, s.rev
@@ -225,27 +223,28 @@ def _review_decided(s: RunState, e: EventLike, d: dict) -> None:
             s.review_pending.append(cid)
     elif cid in s.review_pending:
         s.review_pending.remove(cid)
-    s.rev_header = s.rev_candidates = s.rev
+    s.rev_header = s.rev_candidates = s.rev_review = s.rev
 
 
-def _review_done(s: RunState, e: EventLike, d: dict) -> None:
+def _review_done(s: RunState, e: Event, p: ev.ReviewDone) -> None:
     s.review_pending = []
-    s.review_counts = {k: int(d.get(k) or 0) for k in ("approved", "rejected", "edited")}
+    s.review_counts = {"approved": p.approved, "rejected": p.rejected, "edited": p.edited}
+    s.review_done = p
     if s.status == "awaiting_review":
         s.status = "running"
-    s.rev_header = s.rev
+    s.rev_header = s.rev_review = s.rev
 
 
 # ---------------------------------------------------------------- M-step, evaluation, metrics
-def _mstep_progress(s: RunState, e: EventLike, d: dict) -> None:
-    s.mstep = {"round": e.round, **d}
-    if d.get("loss") is not None:
-        s.mstep_loss.append((int(e.round or 0), int(d.get("step") or 0), float(d["loss"])))
+def _mstep_progress(s: RunState, e: Event, p: ev.MStepProgress) -> None:
+    s.mstep = {"round": e.round, **ev.encode(p)}
+    if p.loss is not None:
+        s.mstep_loss.append((int(e.round or 0), int(p.step or 0), float(p.loss)))
     s.rev_metrics = s.rev
 
 
-def _mstep_examples(s: RunState, e: EventLike, d: dict) -> None:
-    for item in d.get("candidates") or []:
+def _mstep_examples(s: RunState, e: Event, p: ev.MStepExamples) -> None:
+    for item in p.candidates or []:
         cand = s.candidates.get(int(item.get("id", -1)))
         if cand is None:
             continue
@@ -255,20 +254,19 @@ def _mstep_examples(s: RunState, e: EventLike, d: dict) -> None:
     s.rev_candidates = s.rev
 
 
-def _mstep_done(s: RunState, e: EventLike, d: dict) -> None:
-    s.mstep_done[int(e.round or 0)] = dict(d)
+def _mstep_done(s: RunState, e: Event, p: ev.MStepDone) -> None:
+    s.mstep_done[int(e.round or 0)] = ev.encode(p)
     s.rev_metrics = s.rev
 
 
-def _eval_result(s: RunState, e: EventLike, d: dict) -> None:
-    rnd = int(d.get("round", e.round or 0))
-    s.evals[rnd] = dict(d)
+def _eval_result(s: RunState, e: Event, p: ev.EvalResult) -> None:
+    rnd = int(p.round if p.round is not None else e.round or 0)
+    s.evals[rnd] = dict(e.data)
     s.round_evals[rnd] = RoundEval(
-        round=rnd, none=_float(d.get("none")), passage=_float(d.get("passage")),
-        self_edit=_float(d.get("self_edit")), n_contexts=_int(d.get("n_contexts")),
-        n_questions=_int(d.get("n_questions")), multi_passage=_multi_passage(d.get("multi_passage")),
-        forgetting=_forgetting(d.get("forgetting")))
-    se = _float(d.get("self_edit"))
+        round=rnd, none=_float(p.none), passage=_float(p.passage), self_edit=_float(p.self_edit),
+        n_contexts=_int(p.n_contexts), n_questions=_int(p.n_questions),
+        multi_passage=_multi_passage(p.multi_passage), forgetting=_forgetting(p.forgetting))
+    se = _float(p.self_edit)
     if se is not None and (s.best_heldout is None or se > s.best_heldout):
         s.best_heldout = se
     s.rev_metrics = s.rev_header = s.rev_evals = s.rev
@@ -307,30 +305,28 @@ def _matrix(rows) -> list[list[float | None]] | None:
     return [[_float(v) for v in row] for row in rows]
 
 
-def _metric(s: RunState, e: EventLike, d: dict) -> None:
-    name = d.get("name")
-    value = _float(d.get("value"))
-    if not name or value is None:
+def _metric(s: RunState, e: Event, p: ev.Metric) -> None:
+    value = _float(p.value)
+    if not p.name or value is None:
         return
-    s.metrics.setdefault(name, {})[int(e.round or 0)] = value
+    s.metrics.setdefault(p.name, {})[int(e.round or 0)] = value
     s.rev_metrics = s.rev
 
 
-def _telemetry(s: RunState, e: EventLike, d: dict) -> None:
-    s.telemetry.append(Telemetry(ts=e.ts, cpu_pct=float(d.get("cpu_pct") or 0.0),
-                                 rss_mb=float(d.get("rss_mb") or 0.0),
-                                 gpus=list(d.get("gpus") or [])))
+def _telemetry(s: RunState, e: Event, p: ev.Telemetry) -> None:
+    s.telemetry.append(Telemetry(ts=e.ts, cpu_pct=float(p.cpu_pct or 0.0), rss_mb=float(p.rss_mb or 0.0),
+                                 gpus=list(p.gpus or [])))
     s.rev_telemetry = s.rev
 
 
 # ---------------------------------------------------------------- log
-def _log_event(s: RunState, e: EventLike, d: dict) -> None:
-    _log(s, e.ts, d.get("level") or "info", d.get("message") or "")
+def _log_event(s: RunState, e: Event, p: ev.Log) -> None:
+    _log(s, e.ts, p.level or "info", p.message or "")
 
 
-def _command_ack(s: RunState, e: EventLike, d: dict) -> None:
-    level = "info" if d.get("ok", True) else "warning"
-    _log(s, e.ts, level, f"{d.get('kind', 'console')} command: {d.get('message') or ('done' if d.get('ok', True) else 'refused')}")
+def _command_ack(s: RunState, e: Event, p: ev.CommandAck) -> None:
+    level = "info" if p.ok else "warning"
+    _log(s, e.ts, level, f"{p.kind or 'console'} command: {p.message or ('done' if p.ok else 'refused')}")
 
 
 def _log(s: RunState, ts: float, level: str, message: str) -> None:
@@ -353,31 +349,36 @@ def _int(value) -> int:
         return 0
 
 
-_HANDLERS = {
-    "run_created": _run_created,
-    "run_started": _run_started,
-    "run_paused": _status("paused"),
-    "run_resumed": _status("running"),
-    "run_finished": _terminal,
-    "run_failed": _terminal,
-    "run_stopped": _terminal,
-    "round_started": _round_started,
-    "round_finished": _round_finished,
-    "phase": _phase,
-    "progress": _progress,
-    "contexts": _contexts,
-    "candidate_sampled": _candidate_sampled,
-    "candidate_scored": _candidate_scored,
-    "candidate_filtered": _candidate_filtered,
-    "review_waiting": _review_waiting,
-    "review_decided": _review_decided,
-    "review_done": _review_done,
-    "mstep_progress": _mstep_progress,
-    "mstep_examples": _mstep_examples,
-    "mstep_done": _mstep_done,
-    "eval_result": _eval_result,
-    "metric": _metric,
-    "telemetry": _telemetry,
-    "log": _log_event,
-    "command_ack": _command_ack,
+# every event kind has its handler (tests/console/test_reducer.py checks it against engine.events.KINDS)
+_HANDLERS: dict[type, Callable] = {
+    ev.RunCreated: _run_created,
+    ev.RunStarted: _run_started,
+    ev.RunPaused: _run_paused,
+    ev.RunResumed: _run_resumed,
+    ev.RunFinished: _terminal,
+    ev.RunFailed: _terminal,
+    ev.RunStopped: _terminal,
+    ev.RoundStarted: _round_started,
+    ev.RoundFinished: _round_finished,
+    ev.Phase: _phase,
+    ev.Progress: _progress,
+    ev.Contexts: _contexts,
+    ev.CandidateSampled: _candidate_sampled,
+    ev.CandidateScored: _candidate_scored,
+    ev.CandidateFiltered: _candidate_filtered,
+    ev.ReviewWaiting: _review_waiting,
+    ev.ReviewDecided: _review_decided,
+    ev.ReviewDone: _review_done,
+    ev.MStepProgress: _mstep_progress,
+    ev.MStepExamples: _mstep_examples,
+    ev.MStepDone: _mstep_done,
+    ev.EvalResult: _eval_result,
+    ev.Metric: _metric,
+    ev.Telemetry: _telemetry,
+    ev.Log: _log_event,
+    ev.CommandAck: _command_ack,
 }
+
+
+def handled_kinds() -> set[str]:
+    return {cls.KIND for cls in _HANDLERS}

@@ -57,26 +57,22 @@ class EventIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def extend(self, conn, run_id: str) -> int:
+    def extend(self, store, run_id: str) -> int:
         """Read the events after the last indexed one; returns how many were added."""
         last = self.ids[-1] if self.ids else 0
-        rows = conn.execute("SELECT id, ts FROM events WHERE run_id = ? AND id > ? ORDER BY id",
-                            (run_id, last)).fetchall()
+        rows = store.event_times(run_id, last)
         if not rows:
             return 0
         base = len(self.ids)
         self.ids.extend(r[0] for r in rows)
         self.ts.extend(r[1] or 0.0 for r in rows)
-        kinds = ",".join("?" * len(PHASE_KINDS))
-        for eid, kind, rnd in conn.execute(          # the few phase starts, not every event's kind
-                f"SELECT id, kind, round FROM events WHERE run_id = ? AND id > ? AND id <= ? "
-                f"AND kind IN ({kinds}) ORDER BY id", (run_id, last, rows[-1][0], *PHASE_KINDS)):
+        marks = store.event_marks(run_id, last, rows[-1][0], PHASE_KINDS)   # the few phase starts
+        for eid, kind, rnd in marks:
             i = bisect.bisect_left(self.ids, eid, base)
             self.phase_starts.append(i)
             if kind == "round_started" and rnd is not None:
                 self.round_starts.setdefault(int(rnd), i)
-        self.ended = bool(self.phase_starts) and self.phase_starts[-1] == len(self.ids) - 1 and \
-            conn.execute("SELECT kind FROM events WHERE id = ?", (rows[-1][0],)).fetchone()[0] in END_KINDS
+        self.ended = bool(marks) and marks[-1][0] == rows[-1][0] and marks[-1][1] in END_KINDS
         return len(rows)
 
     def next_phase(self, pos: int) -> int:
@@ -199,9 +195,7 @@ class ReplaySource:
 
     # ------------------------------------------------------------------ the thread
     def stream(self, cancelled: Callable[[], bool]) -> Iterator[Message]:
-        from .store_import import store_module
-
-        Store, StoreError = store_module().Store, store_module().StoreError   # without pandas/numpy
+        from engine.store import Store, StoreError
         try:
             store = Store(self.runs_dir, create=False)
         except StoreError as exc:
@@ -209,7 +203,7 @@ class ReplaySource:
             yield SourceFailed(self.run_id, self.error)
             return
         try:
-            self.index.extend(store.conn, self.run_id)
+            self.index.extend(store, self.run_id)
             if not self.total:
                 self.error = f"run {self.run_id} has no recorded events to replay"
                 yield SourceFailed(self.run_id, self.error)
@@ -242,7 +236,7 @@ class ReplaySource:
                     self._sleep(self._shown_at + self._wait - time.monotonic())
                 elif self.playing and not self.index.ended and time.monotonic() >= next_look:
                     next_look = time.monotonic() + self.follow_s   # a live run: its new events play on
-                    if self.index.extend(store.conn, self.run_id):
+                    if self.index.extend(store, self.run_id):
                         self._restart_wait()
                         yield ReplayProgress(self.run_id)
                     else:

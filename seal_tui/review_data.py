@@ -1,17 +1,22 @@
-"""What the review screen shows, read from the store: the round's queue and its decisions.
+"""What the review screen shows: the round's queue from the run's reduced events, and the
+decisions written so far.
 
 The queue is the latest ``review_waiting`` event's candidates, in its order (mode
-``all`` sorts by reward); the round is over once a ``review_done`` follows it.
-Decisions come from ``Store.latest_decisions`` (the last row per candidate wins),
-so every console reviewing the run shows the same thing.
+``all`` sorts by reward); the round is over once a ``review_done`` follows it. Both
+come from ``RunState`` (the reducer, fed by the same event source as the dashboard).
+Decisions come from ``Store.latest_decisions`` (the last row per candidate wins), read
+when the screen opens, after each decision made here and whenever the engine reports
+one (``review_decided``), so every console reviewing the run shows the same thing.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-DECISION_STATE = {"approve": "approved", "reject": "rejected", "edit": "edited"}
+from engine.events import encode
+from engine.store.facts import DECISION_STATE
+
+from .state import RunState
 
 
 @dataclass
@@ -24,7 +29,7 @@ class ReviewSnapshot:
     mode: str | None = None
     waiting_event_id: int | None = None
     done: dict | None = None                       # the round's review_done data, once the engine went on
-    queue: list[dict] = field(default_factory=list)      # candidate rows, queue order
+    queue: list[dict] = field(default_factory=list)      # candidates, queue order
     decisions: dict[int, dict] = field(default_factory=dict)
     answers: dict[int, list[dict]] = field(default_factory=dict)
     contexts: dict[int, dict] = field(default_factory=dict)
@@ -52,45 +57,28 @@ class ReviewSnapshot:
         return d["edited_text"] if d["decision"] == "edit" else candidate["self_edit"]
 
 
-def _last_event(store, run_id: str, kind: str) -> tuple[int, dict] | None:
-    row = store.conn.execute("SELECT id, data_json FROM events WHERE run_id=? AND kind=? "
-                             "ORDER BY id DESC LIMIT 1", (run_id, kind)).fetchone()
-    return (int(row[0]), json.loads(row[1])) if row else None
-
-
-def load_review(store, run_id: str, previous: ReviewSnapshot | None = None) -> ReviewSnapshot:
-    """The run's current review round; answers and passages are reused from ``previous``."""
-    run = store.get_run(run_id)
-    if run is None:
-        return ReviewSnapshot(run_id, exists=False)
-    snap = ReviewSnapshot(run_id, name=run.get("name") or run_id, status=store.display_status(run),
-                          round=run.get("current_round"))
-    waiting = _last_event(store, run_id, "review_waiting")
-    if waiting is None:
+def review_snapshot(state: RunState, decisions: dict[int, dict], *, status: str | None = None,
+                    exists: bool = True) -> ReviewSnapshot:
+    """The review as ``state`` has it; ``decisions``: ``Store.latest_decisions`` of the run;
+    ``status``: the run's status as the store says it (``stale`` when its engine is gone)."""
+    snap = ReviewSnapshot(state.run_id, exists=exists, name=state.name or state.run_id,
+                          status=status or state.status, round=state.round, mode=state.review_mode,
+                          waiting_event_id=state.review_waiting_id,
+                          done=encode(state.review_done) if state.review_done is not None else None)
+    if state.review_waiting_id is None:
         return snap
-    snap.waiting_event_id, data = waiting
-    snap.mode = data.get("mode")
-    done = _last_event(store, run_id, "review_done")
-    if done is not None and done[0] > snap.waiting_event_id:
-        snap.done = done[1]
-    ids = [int(c) for c in data.get("candidate_ids") or []]
-    if ids:
-        rows = {r["id"]: r for r in store.db.query(
-            f"SELECT * FROM candidates WHERE id IN ({','.join('?' * len(ids))})", ids)}
-        snap.queue = [rows[i] for i in ids if i in rows]
-    if snap.queue:
-        snap.round = snap.queue[0]["round"]
-    decided = store.latest_decisions(run_id)
-    snap.decisions = {cid: decided[cid] for cid in ids if cid in decided}
-    same_round = previous is not None and previous.waiting_event_id == snap.waiting_event_id
-    snap.answers = dict(previous.answers) if same_round else {}
-    for c in snap.queue:
-        if c["id"] not in snap.answers:
-            snap.answers[c["id"]] = store.answers(c["id"])
-    known = previous.contexts if previous is not None else {}
-    if any(c["context_idx"] not in known for c in snap.queue):   # a new round samples new passages
-        known = {c["idx"]: c for c in store.get_contexts(run_id, "train")}
-    snap.contexts = known
+    for cid in state.review_queue:
+        cand = state.candidates.get(cid)
+        if cand is None:
+            continue
+        snap.queue.append({"id": cand.id, "round": cand.round, "context_idx": cand.context_idx,
+                           "cand_idx": cand.cand_idx, "title": cand.title, "self_edit": cand.self_edit,
+                           "reward": cand.reward, "baseline": cand.baseline, "gain": cand.gain,
+                           "kept": cand.kept, "keep_reason": cand.keep_reason})
+        snap.answers[cid] = cand.answers
+    snap.round = state.review_round if state.review_round is not None else state.round
+    snap.decisions = {cid: decisions[cid] for cid in state.review_queue if cid in decisions}
+    snap.contexts = state.contexts.get("train", {})
     return snap
 
 

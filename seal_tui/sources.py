@@ -59,9 +59,7 @@ class LiveTail:
         return False
 
     def stream(self, cancelled: Callable[[], bool]) -> Iterator[Message]:
-        from .store_import import store_module
-
-        Store, StoreError = store_module().Store, store_module().StoreError   # without pandas/numpy
+        from engine.store import Store, StoreError
         try:
             store = Store(self.runs_dir)
         except StoreError as exc:

@@ -11,13 +11,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.events import KNOWLEDGE_LABELS
+from engine.store.facts import LIVE_STATUSES
+
 MAX_CANDIDATES = 5000        # rows kept for the table and the detail pane
 MAX_REWARDS_PER_ROUND = 20000
 MAX_LOG_LINES = 1000
 MAX_TELEMETRY = 300          # ~10 minutes at one sample every 2 s
 MAX_MSTEP_POINTS = 2000
 
-LIVE_STATUSES = ("created", "running", "paused", "awaiting_review")
 PHASE_LABELS = {
     "setup": "setup", "sample": "sample", "inner_loop": "inner loop",
     "filter": "filter", "review": "review", "train": "train (M-step)",
@@ -120,6 +122,8 @@ class RunState:
     preset: str = ""
     model: str = ""
     source: str = "engine"
+    task: str = "knowledge"
+    labels: dict[str, str] = field(default_factory=lambda: dict(KNOWLEDGE_LABELS))   # the task's names for its parts
     config: dict[str, Any] = field(default_factory=dict)
     status: str = "created"
     error: str | None = None
@@ -152,7 +156,11 @@ class RunState:
     mstep: dict[str, Any] = field(default_factory=dict)
     mstep_loss: deque = field(default_factory=lambda: deque(maxlen=MAX_MSTEP_POINTS))
     mstep_done: dict[int, dict] = field(default_factory=dict)
-    review_pending: list[int] = field(default_factory=list)
+    review_queue: list[int] = field(default_factory=list)      # the latest review_waiting's candidates, in order
+    review_pending: list[int] = field(default_factory=list)    # of those, the ones the engine has no decision for
+    review_round: int | None = None
+    review_waiting_id: int | None = None                      # that review_waiting event's id
+    review_done: Any = None                                   # its review_done payload, once the engine went on
     review_mode: str | None = None
     review_counts: dict[str, int] = field(default_factory=dict)
     telemetry: deque = field(default_factory=lambda: deque(maxlen=MAX_TELEMETRY))
@@ -165,6 +173,7 @@ class RunState:
     rev_rewards: int = 0
     rev_metrics: int = 0
     rev_evals: int = 0
+    rev_review: int = 0
     rev_telemetry: int = 0
     rev_log: int = 0
 

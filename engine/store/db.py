@@ -162,6 +162,13 @@ class Store(RunReads, LegacyWrites):
     def display_status(self, run: dict) -> str:
         return "stale" if self.is_stale(run) else run.get("status") or "created"
 
+    def runs_with_status(self) -> list[dict]:
+        """Every run, newest first, each with its ``display_status`` (stale where the engine is gone)."""
+        runs = self.list_runs()
+        for run in runs:
+            run["display_status"] = self.display_status(run)
+        return runs
+
     # ------------------------------------------------------------------ commands (console -> engine)
     def send_command(self, run_id: str, kind: str, payload: dict | None = None) -> int:
         if kind not in COMMANDS:

@@ -19,12 +19,14 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from engine.store.facts import LIVE_STATUSES
+
 from ..format import clock_time
 from ..launcher import EngineProcess
 from ..messages import CandidateChosen, EventsArrived, FollowChanged, Liveness, RunLiveness, SourceFailed
 from ..reducer import apply
 from ..sources import EventSource, LiveTail
-from ..state import LIVE_STATUSES, RunState
+from ..state import RunState
 from ..widgets.accuracy_plot import AccuracyView
 from ..widgets.candidate_detail import CandidateDetail
 from ..widgets.candidates_table import CandidatesTable

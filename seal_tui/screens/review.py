@@ -2,15 +2,17 @@
 
 Keys as in Prodigy: ``a`` approve, ``x`` reject, ``e`` edit, ``space`` skip,
 ``backspace`` undo, ``A`` approve every kept one still pending, ``/`` search.
-Every decision is a row written through ``Store.decide``; a thread worker re-reads
-the queue and ``Store.latest_decisions`` twice a second, so a second console
-reviewing the same run shows the same decisions, and the engine goes on as soon
-as the round's queue is complete.
+Every decision is a row written through ``Store.decide``. The queue comes from the
+run's events (a live tail through the reducer, as on the dashboard); the decisions
+are read again when this console decides and when the engine reports a decision
+(``review_decided``), so a second console reviewing the same run shows the same
+decisions, and the engine goes on as soon as the round's queue is complete.
 """
 
 from __future__ import annotations
 
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,13 +20,14 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, OptionList, Static
 
 from ..format import printable
-from ..messages import ReviewLoaded
-from ..review_data import ReviewSnapshot, load_review, matches
+from ..messages import EventsArrived, Liveness, RunLiveness, SourceFailed
+from ..reducer import apply
+from ..review_data import ReviewSnapshot, matches, review_snapshot
+from ..sources import LiveTail
+from ..state import RunState
 from ..widgets.review_evidence import ReviewEvidence
 from ..widgets.review_queue import ReviewCounts, ReviewQueue
 from .review_editor import SelfEditEditor
-
-POLL_S = 0.5
 
 
 def open_review(app, run_id: str) -> None:
@@ -65,6 +68,10 @@ class ReviewScreen(Screen):
         super().__init__(id="review-screen")
         self.run_id = run_id
         self.snapshot = ReviewSnapshot(run_id)
+        self.state = RunState(run_id=run_id)
+        self.liveness: Liveness | None = None
+        self.decisions: dict[int, dict] = {}
+        self.source: LiveTail | None = None
         self.needle = ""
         self.current_id: int | None = None
         self.undo_stack: list[list[tuple[int, int]]] = []   # per action: (candidate id, decision row id)
@@ -93,35 +100,54 @@ class ReviewScreen(Screen):
     def on_mount(self) -> None:
         self.query_one(ReviewQueue).focus()
         self._show()
-        self.reload()
-        self.set_interval(POLL_S, self.reload)
+        self.source = LiveTail(self.app.runs_dir, self.run_id, poll_s=self.app.poll_s)
+        self._pump()
 
     # ------------------------------------------------------------------ loading
-    @work(thread=True, exclusive=True, group="review-reload", exit_on_error=False)
-    def reload(self) -> None:
-        from engine.store import Store
+    @work(thread=True, exclusive=True, group="review-source", exit_on_error=False)
+    def _pump(self) -> None:
+        worker = get_current_worker()
+        for message in self.source.stream(lambda: worker.is_cancelled):
+            if worker.is_cancelled:
+                return
+            self.post_message(message)
 
-        store = Store(self.app.runs_dir)
-        try:
-            self.post_message(ReviewLoaded(self.run_id, load_review(store, self.run_id, self.snapshot)))
-        finally:
-            store.close()
-
-    def on_review_loaded(self, message: ReviewLoaded) -> None:
+    def on_events_arrived(self, message: EventsArrived) -> None:
         if message.run_id != self.run_id:
             return
-        new_round = message.snapshot.waiting_event_id != self.snapshot.waiting_event_id
-        self.snapshot = message.snapshot
+        before = self.state.review_waiting_id
+        apply(self.state, message.events)
+        self.source.ack()
+        if not self.loaded or any(e.kind == "review_decided" for e in message.events):
+            self.decisions = self.app.store.latest_decisions(self.run_id)
         self.loaded = True
+        self._rebuild(new_round=self.state.review_waiting_id != before)
+
+    def on_run_liveness(self, message: RunLiveness) -> None:
+        if message.run_id != self.run_id or message.liveness == self.liveness:
+            return
+        self.liveness = message.liveness
+        if not message.liveness.exists:
+            self.loaded = True
+        self._rebuild()
+
+    def on_source_failed(self, message: SourceFailed) -> None:
+        self.notify(f"cannot read the run store: {message.error}", severity="error")
+
+    def _rebuild(self, new_round: bool = False) -> None:
+        live = self.liveness
+        status = None if live is None else ("stale" if live.stale else live.status)
+        self.snapshot = review_snapshot(self.state, self.decisions, status=status,
+                                        exists=live is None or live.exists)
         if new_round:
             self.undo_stack.clear()
             self.current_id = self._next_pending(None)
         self._show()
 
     def refresh_now(self) -> None:
-        """Re-read the store at once on this thread (after writing a decision)."""
-        self.snapshot = load_review(self.app.store, self.run_id, self.snapshot)
-        self._show()
+        """Read the decisions again at once (after writing one here)."""
+        self.decisions = self.app.store.latest_decisions(self.run_id)
+        self._rebuild()
 
     # ------------------------------------------------------------------ drawing
     @property
@@ -326,4 +352,4 @@ class ReviewScreen(Screen):
         self.app.pop_screen()
 
     def on_unmount(self) -> None:
-        self.workers.cancel_group(self, "review-reload")
+        self.workers.cancel_group(self, "review-source")

@@ -12,7 +12,6 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from ..messages import RunsLoaded
-from ..runs_index import load_runs, read_runs  # noqa: F401  (load_runs: through the full store)
 from ..run_colors import run_colors
 from ..widgets.footer import KeyFooter
 from ..widgets.runs_table import RunsTable
@@ -59,13 +58,11 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#runs-title", Static).update(
             f"[b]seal-tui[/b] · runs in [i]{self.app.display_runs_dir}[/i]")
-        try:
-            self.runs = read_runs(self.app.runs_dir, lambda: self.app.store)
-        except Exception as exc:     # the store itself refuses (not a database, newer schema...)
-            from ..store_import import store_module
+        from engine.store import StoreError
 
-            if not isinstance(exc, (OSError, store_module().StoreError)):
-                raise
+        try:
+            self.runs = self.app.store.runs_with_status()
+        except (OSError, StoreError) as exc:     # the store itself refuses (not a database, newer schema...)
             self.app.exit(return_code=2, message=f"seal-tui: {exc}")
             return
         self._show()
@@ -84,20 +81,13 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-reload")
     def reload(self) -> None:
-        opened = []            # this thread's own store, opened only if read_runs needs it
+        from engine.store import Store
 
-        def store():
-            if not opened:
-                from ..store_import import store_module
-
-                opened.append(store_module().Store(self.app.runs_dir))
-            return opened[0]
-
+        store = Store(self.app.runs_dir)     # this thread's own connection
         try:
-            self.post_message(RunsLoaded(read_runs(self.app.runs_dir, store)))
+            self.post_message(RunsLoaded(store.runs_with_status()))
         finally:
-            for s in opened:
-                s.close()
+            store.close()
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.runs = message.runs

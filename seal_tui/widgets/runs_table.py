@@ -6,10 +6,11 @@ import time
 
 from textual.binding import Binding
 
+from engine.store.facts import LIVE_STATUSES
+
 from ..format import STATUS_ICON, STATUS_STYLE, date_time, duration, pct, printable, status_label
 from .line_table import LineTable
 
-LIVE = ("running", "paused", "awaiting_review", "created")
 NARROW_DROP = ("model", "started")   # columns left out below 110 cells
 
 
@@ -17,7 +18,7 @@ def run_values(run: dict, now: float, mark: str | None = None) -> tuple:
     """A run's row: one (text, sort key, style) per column; ``mark``: the colour of a selected run."""
     status = run["display_status"]
     start = run.get("started_at") or run.get("created_at")
-    end = run.get("finished_at") if status not in LIVE else None
+    end = run.get("finished_at") if status not in LIVE_STATUSES else None
     label = f"{STATUS_ICON.get(status, '·')} {status_label(status)}"
     if status == "stale":
         end = run.get("heartbeat_at") or end
