@@ -64,6 +64,17 @@ class SealApp(App):
         return self._store
 
     @property
+    def _background_screens(self) -> list[Screen]:
+        """Screens that show through the top one. Textual counts the screen under any top screen,
+        and a background screen repaints itself (and the top one) after every message it gets:
+        about 2% of a core while a dashboard idles over the runs screen. An opaque top screen
+        hides everything under it, so none is drawn."""
+        stack = self._screen_stack
+        if stack and stack[-1].styles.background.a == 1:
+            return []
+        return super()._background_screens
+
+    @property
     def display_runs_dir(self) -> str:
         path = str(self.runs_dir)
         home = os.path.expanduser("~")

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import events as ev
 from engine.store import Store
 
 from .reference_files import PRESET, ImportPlan, ImportRejected, plan_import
@@ -95,82 +96,83 @@ class PacedClock:
 
 def _write(store: Store, plan: ImportPlan, clock: PacedClock) -> str:
     run_id, rnd = plan.run_id, plan.round
-    store.create_run(run_id, name=plan.name, preset=PRESET, model=plan.model, config=plan.config,
-                     rounds=rnd, source="imported")
+
+    def record(payload: ev.Payload, phase: str) -> int:
+        return store.record(run_id, payload, round_=rnd, phase=phase)
+
+    store.record(run_id, ev.RunCreated(name=plan.name, preset=PRESET, model=plan.model, rounds=rnd,
+                                       config=plan.config, source="imported"), round_=0, phase="setup")
     try:
-        store.append_event(run_id, "run_started", {"imported_from": str(plan.path.resolve()),
-                                                   "sha256": plan.sha256, "resumed": False},
-                           round_=0, phase="setup")
-        store.append_event(run_id, "log", {"level": "info", "message":
-                                           f"imported {plan.path.name} ({plan.kind}): {plan.summary}"},
-                           round_=0, phase="setup")
-        store.append_event(run_id, "round_started", {"round": rnd, "total_rounds": rnd},
-                           round_=rnd, phase="setup")
+        store.record(run_id, ev.RunStarted(imported_from=str(plan.path.resolve()), sha256=plan.sha256),
+                     round_=0, phase="setup")
+        store.record(run_id, ev.Log(message=f"imported {plan.path.name} ({plan.kind}): {plan.summary}"),
+                     round_=0, phase="setup")
+        record(ev.RoundStarted(round=rnd, total_rounds=rnd), "setup")
         for split, items in plan.contexts.items():
-            store.save_contexts(run_id, split, items, round_=rnd)
+            record(ev.Contexts(split=split, items=[{"idx": i, "title": c["title"], "context": c["context"],
+                                                    "questions": c["questions"]} for i, c in items]), "setup")
         if plan.candidates:
-            _write_candidates(store, plan)
+            _write_candidates(store, plan, record)
         if plan.mstep is not None:
-            _phase(store, run_id, rnd, "train", plan.mstep["examples"])
-            store.append_event(run_id, "mstep_done", plan.mstep, round_=rnd, phase="train")
-            _phase_end(store, run_id, rnd, "train", plan.mstep["examples"])
+            _phase(record, "train", plan.mstep["examples"])
+            record(ev.MStepDone(**plan.mstep), "train")
+            _phase_end(record, "train", plan.mstep["examples"])
         if plan.eval_result is not None:
-            _phase(store, run_id, rnd, "eval", plan.eval_result.get("n_contexts") or 0)
-            store.append_event(run_id, "eval_result", plan.eval_result, round_=rnd, phase="eval")
-            _phase_end(store, run_id, rnd, "eval", plan.eval_result.get("n_contexts") or 0)
-            _metrics(store, plan, "eval")
-        store.append_event(run_id, "round_finished", {"round": rnd}, round_=rnd, phase="done")
+            _phase(record, "eval", plan.eval_result.get("n_contexts") or 0)
+            record(ev.decode("eval_result", plan.eval_result), "eval")
+            _phase_end(record, "eval", plan.eval_result.get("n_contexts") or 0)
+            _metrics(record, plan, "eval")
+        record(ev.RoundFinished(round=rnd), "done")
         last = plan.eval_result and {k: plan.eval_result.get(k) for k in ("none", "passage", "self_edit")}
-        store.append_event(run_id, "run_finished", {"best_heldout": plan.best_heldout, "last": last},
-                           round_=rnd, phase="done")
-        store.update_run(run_id, status="finished", started_at=clock.start, finished_at=clock.last,
-                         current_round=rnd, phase="done", best_heldout=plan.best_heldout)
+        record(ev.RunFinished(best_heldout=plan.best_heldout, last=last), "done")
     except BaseException:
         store.delete_run(run_id)
         raise
     return run_id
 
 
-def _phase(store: Store, run_id: str, rnd: int, phase: str, total: int) -> None:
-    store.append_event(run_id, "phase", {"phase": phase, "total": total}, round_=rnd, phase=phase)
-    store.update_run(run_id, phase=phase)
+def _phase(record, phase: str, total: int) -> None:
+    record(ev.Phase(phase=phase, total=total), phase)
 
 
-def _phase_end(store: Store, run_id: str, rnd: int, phase: str, total: int) -> None:
+def _phase_end(record, phase: str, total: int) -> None:
     """The phase's work all done, as the engine's progress events say it (else the header of an
     imported run would show 0/N to the end)."""
     if total:
-        store.append_event(run_id, "progress", {"phase": phase, "done": total, "total": total},
-                           round_=rnd, phase=phase)
+        record(ev.Progress(phase=phase, done=total, total=total), phase)
 
 
-def _metrics(store: Store, plan: ImportPlan, phase: str) -> None:
+def _metrics(record, plan: ImportPlan, phase: str) -> None:
     for when, name, value in plan.metrics:
         if when == phase:
-            store.add_metric(plan.run_id, plan.round, name, value)
+            record(ev.Metric(name=name, value=float(value)), phase)
 
 
-def _write_candidates(store: Store, plan: ImportPlan) -> None:
+def _write_candidates(store: Store, plan: ImportPlan, record) -> None:
     run_id, rnd, cands = plan.run_id, plan.round, plan.candidates
-    _phase(store, run_id, rnd, "sample", len(cands))
+    _phase(record, "sample", len(cands))
     # one call each, so that each candidate is sampled at its own (paced) time
-    ids = [store.add_candidates(run_id, rnd, [{k: c[k] for k in ("context_idx", "cand_idx", "title", "self_edit")}])[0]
+    ids = [store.add_candidates(run_id, rnd, [ev.CandidateSampled(context_idx=c["context_idx"], cand_idx=c["cand_idx"],
+                                                                  title=c["title"], self_edit=c["self_edit"])])[0]
            for c in cands]
-    _phase_end(store, run_id, rnd, "sample", len(cands))
-    scored = [(cid, c["score"]) for cid, c in zip(ids, cands) if c.get("score")]
+    _phase_end(record, "sample", len(cands))
+    scored = [(cid, c) for cid, c in zip(ids, cands) if c.get("score")]
     if scored:
-        _phase(store, run_id, rnd, "inner_loop", len(scored))
-        for cid, s in scored:
-            store.record_score(run_id, rnd, cid, reward=s["reward"], baseline=s["baseline"], gain=s["gain"],
-                               train_sequences=s["train_sequences"], answers=s["answers"])
-        _phase_end(store, run_id, rnd, "inner_loop", len(scored))
-    _metrics(store, plan, "inner_loop")
-    verdicts = [{"id": cid, **c["verdict"]} for cid, c in zip(ids, cands) if c.get("verdict")]
+        _phase(record, "inner_loop", len(scored))
+        for cid, c in scored:
+            s = c["score"]
+            record(ev.CandidateScored(id=cid, context_idx=c["context_idx"], cand_idx=c["cand_idx"], reward=s["reward"],
+                                      baseline=s["baseline"], gain=s["gain"], train_sequences=s["train_sequences"],
+                                      answers=s["answers"]), "inner_loop")
+        _phase_end(record, "inner_loop", len(scored))
+    _metrics(record, plan, "inner_loop")
+    verdicts = [(cid, c["verdict"]) for cid, c in zip(ids, cands) if c.get("verdict")]
     if verdicts:
-        _phase(store, run_id, rnd, "filter", len(verdicts))
-        store.record_filter(run_id, rnd, verdicts)
-        _phase_end(store, run_id, rnd, "filter", len(verdicts))
-        _metrics(store, plan, "filter")
-    for cid, c in zip(ids, cands):
-        if c.get("trained"):
-            store.set_trained_text(cid, c["trained"])
+        _phase(record, "filter", len(verdicts))
+        store.record_many(run_id, [ev.CandidateFiltered(id=cid, kept=bool(v["kept"]), reason=v["reason"])
+                                   for cid, v in verdicts], round_=rnd, phase="filter")
+        _phase_end(record, "filter", len(verdicts))
+        _metrics(record, plan, "filter")
+    trained = [{"id": cid, "edited": False} for cid, c in zip(ids, cands) if c.get("trained")]
+    if trained:  # the reference's M-step set: what its policy was trained on
+        record(ev.MStepExamples(candidates=trained), "train")

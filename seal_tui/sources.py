@@ -18,6 +18,8 @@ from typing import Callable, Iterator, Protocol
 
 from textual.message import Message
 
+from engine.store.facts import LIVE_STATUSES
+
 from .messages import EventsArrived, Liveness, RunLiveness, SourceFailed
 
 
@@ -33,17 +35,24 @@ class LiveTail:
     """Reads a run's events from the store by id, from the first, then follows new ones.
 
     Opening a finished run, attaching to a running one and watching a new one
-    are all the same: read everything after ``last_id``, then poll.
+    are all the same: read everything after ``last_id``, then poll. A quiet log is
+    polled less often (``idle_poll_s`` after ``QUIET_S`` without events; a run whose
+    engine has ended, every ``ENDED_POLL_S``: only a resume writes to it again), so an
+    open console idles near 0% of a core.
     """
 
+    QUIET_S = 3.0          # a live engine writes telemetry every ~2 s: quiet longer than this is idle
+    ENDED_POLL_S = 2.0
+
     def __init__(self, runs_dir: Path, run_id: str, *, poll_s: float = 0.1, busy_poll_s: float = 0.025,
-                 batch: int = 5000, liveness_s: float = 1.0, max_in_flight: int = 4,
+                 idle_poll_s: float = 0.5, batch: int = 5000, liveness_s: float = 1.0, max_in_flight: int = 4,
                  last_id: int = 0) -> None:
         self.runs_dir = Path(runs_dir)
         self.run_id = run_id
         self.poll_s = poll_s
         # while events flow, poll again sooner: the newest event a redraw shows is at most this old
         self.busy_poll_s = min(busy_poll_s, poll_s)
+        self.idle_poll_s = max(idle_poll_s, poll_s)
         self.batch = batch
         self.liveness_s = liveness_s
         self.last_id = last_id
@@ -67,19 +76,33 @@ class LiveTail:
             return
         try:
             next_check = 0.0
+            last_seen = time.monotonic()
+            ended = False
+            last_liveness = None
             while not cancelled():
                 events = store.events_after(self.run_id, self.last_id, self.batch)
+                now = time.monotonic()
                 if events:
                     if not self._wait_credit(cancelled):
                         return
                     self.last_id = events[-1].id
+                    last_seen = now
                     yield EventsArrived(self.run_id, events)
-                now = time.monotonic()
                 if now >= next_check:
-                    next_check = now + self.liveness_s
-                    yield RunLiveness(self.run_id, _liveness(store, self.run_id))
+                    liveness = _liveness(store, self.run_id)
+                    ended = liveness.exists and liveness.status not in LIVE_STATUSES
+                    next_check = now + (self.ENDED_POLL_S if ended else self.liveness_s)
+                    if liveness != last_liveness:      # no news is no message
+                        last_liveness = liveness
+                        yield RunLiveness(self.run_id, liveness)
                 if len(events) < self.batch:
-                    _sleep(self.busy_poll_s if events else self.poll_s, cancelled)
+                    if events:
+                        wait = self.busy_poll_s
+                    elif ended:
+                        wait = self.ENDED_POLL_S
+                    else:
+                        wait = self.poll_s if now - last_seen < self.QUIET_S else self.idle_poll_s
+                    _sleep(wait, cancelled)
         finally:
             store.close()
 
@@ -98,4 +121,4 @@ def _sleep(seconds: float, cancelled: Callable[[], bool]) -> None:
         left = end - time.monotonic()
         if left <= 0:
             return
-        time.sleep(min(left, 0.05))
+        time.sleep(min(left, 0.1))

@@ -89,6 +89,7 @@ class DashboardScreen(Screen):
         self._process_reported = False
         self._detail_timer = None
         self._detail_shown_at = 0.0
+        self._ticker = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -112,7 +113,18 @@ class DashboardScreen(Screen):
         self._show_pane(self.current_pane, focus=True)
         self._sync()
         self._pump()
-        self.set_interval(1.0, self._tick)
+        self._ticker = self.set_interval(1.0, self._tick)
+
+    def on_screen_suspend(self) -> None:
+        # under a dialog (help, confirm) nothing here needs to move: a message to a screen under
+        # another one has Textual repaint both, about 3% of a core once a second
+        if self._ticker is not None:
+            self._ticker.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._ticker is not None:
+            self._ticker.resume()
+            self._tick()
 
     def on_resize(self, event) -> None:
         self._apply_size(event.size.width, event.size.height)

@@ -11,6 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from engine.store.facts import LIVE_STATUSES
+
 from ..messages import RunsLoaded
 from ..run_colors import run_colors
 from ..widgets.footer import KeyFooter
@@ -46,6 +48,8 @@ class RunsScreen(Screen):
         self.needle = ""
         self.selected: list[str] = []      # run ids marked for Compare, in the order marked
         self._resumed = False
+        self._reader = None
+        self._refresher = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title")
@@ -67,9 +71,15 @@ class RunsScreen(Screen):
             return
         self._show()
         self.query_one(RunsTable).focus()
-        self.set_interval(REFRESH_S, self._refresh_if_shown)
+        self._refresher = self.set_interval(REFRESH_S, self._refresh_if_shown)
+
+    def on_screen_suspend(self) -> None:
+        if self._refresher is not None:     # under another screen or a dialog the list waits (see DashboardScreen)
+            self._refresher.pause()
 
     def on_screen_resume(self) -> None:
+        if self._refresher is not None:
+            self._refresher.resume()
         if self._resumed:      # the first time, on_mount has just read them
             self.reload()
         self._resumed = True
@@ -81,15 +91,16 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-reload")
     def reload(self) -> None:
-        from engine.store import Store
+        if self._reader is None:        # the reloads' own connection (one reload at a time)
+            from engine.store import Store
 
-        store = Store(self.app.runs_dir)     # this thread's own connection
-        try:
-            self.post_message(RunsLoaded(store.runs_with_status()))
-        finally:
-            store.close()
+            self._reader = Store(self.app.runs_dir)
+        self.post_message(RunsLoaded(self._reader.runs_with_status()))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
+        # a live run's duration moves on; otherwise an unchanged list needs no redraw
+        if message.runs == self.runs and not any(r["display_status"] in LIVE_STATUSES for r in self.runs):
+            return
         self.runs = message.runs
         self._show()
 

@@ -31,10 +31,17 @@ class RunHeader(Static):
         self._status = "created"
         self._now = 0.0
         self._notice: str | None = None
+        self._shown: tuple | None = None
 
     def show(self, state: RunState, status: str, now: float, notice: str | None = None) -> None:
+        """Redraw only when something shown changed (a finished run's header is still)."""
+        elapsed = state.elapsed(now)
+        eta = state.eta(now) if status != "stale" else None
+        key = (id(state), state.rev_header, status, notice, duration(elapsed), eta and duration(eta))
         self._state, self._status, self._now, self._notice = state, status, now, notice
-        self.refresh()
+        if key != self._shown:
+            self._shown = key
+            self.refresh()
 
     def render(self) -> Text:
         s = self._state
