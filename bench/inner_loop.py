@@ -33,8 +33,8 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
@@ -47,7 +47,7 @@ from engine.config import InnerCfg  # noqa: E402
 from engine.inner_loop import AdaptJob, InnerLoop  # noqa: E402
 from engine.models import load_policy  # noqa: E402
 from engine.prompts import question_prompt, render  # noqa: E402
-from tests.tiny_models import make_llama, make_tokenizer  # noqa: E402
+from tests.support.tiny_models import make_llama, make_tokenizer  # noqa: E402
 
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
@@ -110,8 +110,13 @@ def ours(model_dir: Path, jobs: list[AdaptJob], slots: int, st: dict) -> Callabl
 def naive(model_dir: Path, jobs: list[AdaptJob], out_dir: Path, st: dict) -> Callable[[], float]:
     """Warms up on one candidate; each call of the result times ``jobs`` done the naive way."""
     from peft import LoraConfig, get_peft_model
-    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForLanguageModeling,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        Trainer,
+        TrainingArguments,
+    )
 
     def one(job: AdaptJob) -> None:
         tok = AutoTokenizer.from_pretrained(model_dir)

@@ -1,69 +1,27 @@
-"""Shared fixtures: tiny models made here, the real engine run as a subprocess."""
+"""Fixtures every folder uses: the tiny model and data made here, and the real engine runs
+that several folders read (each started once per session).
+
+Plain helpers (paths, wait_for, the engine's command line) are in tests/support/."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.support.common import SQUAD
+from tests.support.engine_runs import judged_eval_args, run_engine, tiny_contexts, tiny_run_args
 
 # One torch thread per process: tests start engines beside each other and beside pytest,
 # and oversubscribed CPU threads make them many times slower on a 2-core machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data" / "seal"
-SQUAD = SHARED_DATA / "squad_val.json"
-
-
-def engine_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "engine", *args]
-
-
-def run_engine(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(engine_cmd(*args), cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
-    """Poll ``predicate`` until it returns something truthy (bounded in time)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
-def tiny_contexts(n: int = 12) -> list[dict]:
-    """A small SEAL-format dataset for when ../shared is absent (fictional facts)."""
-    people = ["Arlen Voss", "Mira Talbe", "Oren Quill", "Lisa Marn", "Teo Brask", "Nia Coll",
-              "Pavel Drun", "Sara Vint", "Ido Renk", "Kai Molo", "Rena Fost", "Ugo Pell"]
-    cities = ["Brill", "Caddo", "Dorne", "Eskel", "Falka", "Gorm"]
-    out = []
-    for i in range(n):
-        p, c, y = people[i % len(people)], cities[i % len(cities)], 1900 + 7 * i
-        out.append({"title": p, "context": f"{p} was born in {c} in {y}. {p} works as a painter in {c}.",
-                    "questions": [{"question": f"Where was {p} born?", "answer": c},
-                                  {"question": f"In which year was {p} born?", "answer": str(y)}]})
-    return out
-
-
-@pytest.fixture(scope="session")
-def squad_path() -> Path:
-    if not SQUAD.is_file():
-        pytest.skip(f"SEAL's data is absent ({SQUAD}); these tests read ../shared/data/seal/")
-    return SQUAD
-
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from tests.tiny_models import make_tiny_model
+    from tests.support.tiny_models import make_tiny_model
     return make_tiny_model(tmp_path_factory.mktemp("tiny-llama") / "model")
 
 
@@ -76,38 +34,18 @@ def data_file(tmp_path_factory) -> Path:
     return path
 
 
-def tiny_run_args(model: Path, data: Path, runs_dir: Path, *extra: str) -> list[str]:
-    """A fast but complete run: 2 rounds, 4 contexts x 3 self-edits, real LoRA and M-step."""
-    return ["run", "--preset", "squad-small", "--runs-dir", str(runs_dir),
-            "--set", f"model.name_or_path={json.dumps(str(model))}",
-            "--set", f"data.path={json.dumps(str(data))}",
-            "--set", "model.max_seq_len=384", "--set", "data.n_train=4", "--set", "data.n_heldout=3",
-            "--set", "data.max_questions=3", "--set", "sample.k=3", "--set", "sample.max_new_tokens=24",
-            "--set", "inner.epochs=2", "--set", "inner.batch_size=0", "--set", "inner.lora_r=4",
-            "--set", "inner.lora_alpha=8", "--set", "inner.answer_max_tokens=6",
-            "--set", "filter.min_gain=-1.0", "--set", "mstep.lora_r=4", "--set", "mstep.lora_alpha=8",
-            "--set", "mstep.epochs=1", "--set", "run.threads=1", *extra]
-
-
 @pytest.fixture(scope="session")
 def recorded_run(tmp_path_factory, tiny_model_dir, data_file) -> tuple[Path, str]:
-    """A store filled by one real engine run (2 rounds) on a tiny model: (runs_dir, run_id)."""
+    """A store filled by one real engine run (2 rounds) on a tiny model: (runs_dir, run_id).
+
+    The run saves its kept adapters (run.save_kept_adapters), so the engine's tests of a
+    finished run read this same run instead of starting another one."""
     runs_dir = tmp_path_factory.mktemp("recorded-runs")
-    proc = run_engine(*tiny_run_args(tiny_model_dir, data_file, runs_dir, "--name", "recorded"))
+    proc = run_engine(*tiny_run_args(tiny_model_dir, data_file, runs_dir, "--name", "recorded",
+                                     "--set", "run.save_kept_adapters=true"))
     assert proc.returncode == 0, proc.stderr
     run_id = proc.stdout.split()[1]
     return runs_dir, run_id
-
-
-def judged_eval_args(judge_url: str, key_env: str) -> list[str]:
-    """One round with the multi-passage (3 passages) and forgetting (k=3, 2 sequences) evaluations,
-    graded by an OpenAI-compatible judge at ``judge_url`` (plain prompts: under the chat template
-    the random tiny model only says a newline; a high inner lr, so adapted answers differ)."""
-    sets = {"run.rounds": "1", "inner.lr": "0.03", "eval.multi_passage": "3", "eval.forgetting_k": "3",
-            "eval.forgetting_sequences": "2", "model.chat_template": '"off"', "grader.kind": '"llm"',
-            "grader.base_url": json.dumps(judge_url), "grader.model": '"judge-test"',
-            "grader.api_key_env": json.dumps(key_env), "grader.concurrency": "4"}
-    return [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +56,7 @@ def recorded_eval_run(tmp_path_factory, tiny_model_dir, data_file) -> tuple[Path
     model would get every gold answer wrong."""
     import zlib
 
-    from tests.chat_server import ChatServer
+    from tests.support.chat_server import ChatServer
 
     runs_dir = tmp_path_factory.mktemp("recorded-eval-runs")
     server = ChatServer().start()

@@ -7,7 +7,6 @@ differ from cell to cell); every number the pane shows is checked against the st
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,36 +15,9 @@ from engine.store import Event, Store
 from seal_tui.reducer import apply, reduce
 from seal_tui.screens.help import HelpScreen
 from seal_tui.state import RunState
-from seal_tui.testing import copy_store, normalized_copy
 from seal_tui.widgets.accuracy_plot import AccuracyView
 from seal_tui.widgets.eval_pane import EvalView
-from tests.test_console_app import make_app, normalized, open_dashboard, pilot_test, recording, runs, text_of, utc  # noqa: F401
-
-EVAL_RUN_ID = "20250615-150640-evals-0000"
-
-
-@pytest.fixture(scope="session")
-def eval_recording(request) -> tuple[Path, str]:
-    """(runs_dir, run_id) of the session's ``recorded_eval_run``; SEAL_TUI_EVAL_RECORDING=<runs_dir>::<run_id>
-    reuses one made earlier with the same engine."""
-    env = os.environ.get("SEAL_TUI_EVAL_RECORDING")
-    if env:
-        runs_dir, run_id = env.split("::")
-        return Path(runs_dir), run_id
-    return request.getfixturevalue("recorded_eval_run")
-
-
-@pytest.fixture(scope="session")
-def eval_normalized(eval_recording, tmp_path_factory) -> tuple[Path, str]:
-    dest = tmp_path_factory.mktemp("console-eval-store") / "runs"
-    return dest, normalized_copy(eval_recording[0], eval_recording[1], dest, new_id=EVAL_RUN_ID)
-
-
-@pytest.fixture
-def eval_runs(eval_normalized, tmp_path, monkeypatch) -> tuple[Path, str]:
-    monkeypatch.chdir(tmp_path)
-    copy_store(eval_normalized[0], tmp_path / "runs")
-    return Path("runs"), eval_normalized[1]
+from tests.support.console import make_app, open_dashboard, pilot_test, text_of
 
 
 def recorded_evals(runs_dir: Path, run_id: str) -> dict[int, dict]:

@@ -8,7 +8,7 @@ import pytest
 
 import engine.sandbox as sandbox
 from engine.store import Store
-from tests.conftest import run_engine
+from tests.support.engine_runs import run_engine
 
 pytestmark = pytest.mark.slow
 

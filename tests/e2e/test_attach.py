@@ -5,20 +5,19 @@ writes, attach from a new pane, see the same state, and follow it to the end."""
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import signal
 import subprocess
-import time
 
 import psutil
 import pytest
 
 from engine.store import Store
-from tests.conftest import tiny_run_args, wait_for
-from tests.test_e2e_console import SEAL_TUI, Tmux
+from tests.support.common import wait_for
+from tests.support.engine_runs import tiny_run_args
+from tests.support.tmux import SEAL_TUI, Tmux, needs_tmux
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_tmux]
 
 
 def gone(pid: int) -> bool:
@@ -75,7 +74,7 @@ def test_the_run_outlives_a_dropped_terminal_and_attach_shows_it(tmp_path, tiny_
         # a new terminal: attach shows everything so far, then follows
         viewer = Tmux(f"seal-e2e-attach2-{os.getpid()}", f"{SEAL_TUI} --runs-dir {runs_dir} attach", env=env)
         viewer.wait_for(r"e2e-attach", timeout=60)
-        viewer.wait_for(rf"(running|finished)\s+e2e-attach", timeout=60)
+        viewer.wait_for(r"(running|finished)\s+e2e-attach", timeout=60)
         assert shown(viewer) >= seen_before
         wait_for(lambda: store.get_run(run_id)["status"] == "finished", timeout=600, interval=1.0)
         viewer.wait_for(r"finished\s+e2e-attach", timeout=60)

@@ -7,7 +7,6 @@ import subprocess
 import time
 import uuid
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,9 @@ from engine.config import GraderCfg
 from engine.graders import GradeItem, GraderFailure, make_grader
 from engine.judge import JUDGE_RULES, JudgeSetupError, LLMJudge, parse_verdict
 from engine.store import Store
-from tests.chat_server import ChatServer
-from tests.conftest import REPO, engine_cmd, run_engine, tiny_run_args, wait_for
+from tests.support.chat_server import ChatServer
+from tests.support.common import REPO, wait_for
+from tests.support.engine_runs import engine_cmd, run_engine, tiny_run_args
 
 KEY_ENV = "SEAL_TEST_JUDGE_KEY"
 

@@ -21,8 +21,7 @@ from seal_tui.app import SealApp
 from seal_tui.screens.help import HelpScreen
 from seal_tui.widgets.footer import KeyFooter
 from seal_tui.widgets.runs_table import RunsTable
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.common import REPO
 
 
 def fill(runs_dir: Path, n: int = 100) -> Store:
@@ -50,6 +49,7 @@ import asyncio, sys
 from pathlib import Path
 from seal_tui.app import SealApp
 from seal_tui.widgets.runs_table import RunsTable
+from tests.support.common import REPO
 async def go():
     app = SealApp(Path({str(tmp_path)!r}), keymap={{}})
     async with app.run_test(size=(120, 40)) as pilot:

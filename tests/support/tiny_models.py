@@ -54,9 +54,8 @@ def make_llama(folder: Path, tokenizer, *, hidden: int = 64, layers: int = 2, he
 
 def default_texts() -> list[str]:
     import json
-    import os
 
-    squad = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seal" / "squad_val.json"
+    squad = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "seal" / "squad_val.json"
     texts = ["Answer the question in a few words. Question: Answer: Title: Passage: notes"]
     if squad.is_file():
         for c in json.loads(squad.read_text())[:300]:

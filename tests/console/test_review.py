@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.geometry import Region
 from textual.widgets import TextArea
 
 from engine.store import Store
@@ -25,8 +24,9 @@ from seal_tui.screens.runs import RunsScreen
 from seal_tui.testing import copy_store
 from seal_tui.widgets.review_evidence import ReviewEvidence
 from seal_tui.widgets.review_queue import ReviewCounts, ReviewQueue
-from tests.conftest import REPO, engine_cmd, tiny_run_args, wait_for
-from tests.test_console_app import pilot_test
+from tests.support.common import REPO, wait_for
+from tests.support.console import pilot_test, text_of
+from tests.support.engine_runs import engine_cmd, tiny_run_args
 
 pytestmark = pytest.mark.slow
 
@@ -90,12 +90,6 @@ async def open_review_from_runs(pilot) -> ReviewScreen:
 
 def decisions(store: Store, run_id: str) -> dict[int, tuple[str, str | None]]:
     return {cid: (d["decision"], d["edited_text"]) for cid, d in store.latest_decisions(run_id).items()}
-
-
-def text_of(widget) -> str:
-    """What a widget draws (also the part scrolled out of view), as plain text."""
-    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
-    return "\n".join(line.text.rstrip() for line in lines)
 
 
 def counts_text(screen: ReviewScreen) -> str:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import os
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from textual.geometry import Region
 
 from engine.store import Store
 from seal_tui.app import SealApp
@@ -19,7 +15,7 @@ from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.help import HelpScreen
 from seal_tui.screens.new_run import NewRunScreen, field_id
 from seal_tui.screens.runs import RunsScreen
-from seal_tui.testing import T0, copy_store, cut_mid_run, normalized_copy, wait_for_dashboard
+from seal_tui.testing import cut_mid_run, wait_for_dashboard
 from seal_tui.widgets.accuracy_plot import accuracy_series
 from seal_tui.widgets.candidate_detail import CandidateDetail
 from seal_tui.widgets.candidates_table import CandidatesTable
@@ -28,69 +24,7 @@ from seal_tui.widgets.rewards_pane import RewardsPane
 from seal_tui.widgets.run_header import RunHeader
 from seal_tui.widgets.runs_table import RunsTable
 from seal_tui.widgets.system_pane import SystemPane
-
-NOW = T0 + 600.0     # the frozen clock of every test app
-
-
-@pytest.fixture(scope="session")
-def recording(request) -> tuple[Path, str]:
-    """(runs_dir, run_id) of a real engine run: the session's ``recorded_run``.
-
-    For quick local iterations, SEAL_TUI_RECORDING=<runs_dir>::<run_id> reuses a
-    recording made earlier with the same engine.
-    """
-    env = os.environ.get("SEAL_TUI_RECORDING")
-    if env:
-        runs_dir, run_id = env.split("::")
-        return Path(runs_dir), run_id
-    return request.getfixturevalue("recorded_run")
-
-
-@pytest.fixture(scope="session")
-def normalized(recording, tmp_path_factory) -> tuple[Path, str]:
-    dest = tmp_path_factory.mktemp("console-store") / "runs"
-    return dest, normalized_copy(recording[0], recording[1], dest)
-
-
-@pytest.fixture
-def runs(normalized, tmp_path, monkeypatch) -> tuple[Path, str]:
-    """A private copy of the normalized store, as ``runs`` in the test's working folder."""
-    monkeypatch.chdir(tmp_path)
-    copy_store(normalized[0], tmp_path / "runs")
-    return Path("runs"), normalized[1]
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def pilot_test(fn):
-    """Run an async Pilot test on its own event loop (no asyncio plugin needed)."""
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-    return run
-
-
-def make_app(runs_dir: Path, **kw) -> SealApp:
-    return SealApp(runs_dir, clock=lambda: NOW, poll_s=0.02, keymap={}, **kw)
-
-
-def text_of(widget) -> str:
-    """What a widget draws (all of it, also the part scrolled out of view), as plain text."""
-    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
-    return "\n".join(line.text.rstrip() for line in lines)
-
-
-async def open_dashboard(pilot, run_id: str) -> DashboardScreen:
-    pilot.app.open_run(run_id)
-    await wait_for_dashboard(pilot)
-    return pilot.app.screen
+from tests.support.console import NOW, make_app, open_dashboard, pilot_test, text_of
 
 
 # ---------------------------------------------------------------------- runs screen

@@ -1,6 +1,6 @@
 """SVG snapshots of the runs screen and the dashboard (a real engine run, normalized).
 
-Update after an intended change with ``pytest tests/test_console_snapshots.py --snapshot-update``
+Update after an intended change with ``pytest tests/console/test_snapshots.py --snapshot-update``
 and look at the report before committing.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 import pytest
 
 from seal_tui.testing import cut_mid_run, wait_for_dashboard
-from tests.test_console_app import make_app, normalized, recording, runs, utc  # noqa: F401  (fixtures)
-from tests.test_console_evals import eval_normalized, eval_recording, eval_runs  # noqa: F401  (fixtures)
+from tests.support.console import make_app
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 

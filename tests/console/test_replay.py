@@ -17,10 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.geometry import Region
 
 from engine.store import Store
-from seal_tui.app import SealApp
 from seal_tui.cli import main as cli_main
 from seal_tui.importers import PACE_S, import_file
 from seal_tui.messages import EventsArrived
@@ -31,32 +29,14 @@ from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.replay import ReplayScreen
 from seal_tui.screens.runs import RunsScreen
 from seal_tui.state import RunState
-from seal_tui.testing import T0, normalized_copy, wait_for_dashboard
+from seal_tui.testing import wait_for_dashboard
 from seal_tui.widgets.candidates_table import CandidatesTable
 from seal_tui.widgets.engine_log import EngineLog
 from seal_tui.widgets.replay_bar import ReplayBar
 from seal_tui.widgets.rewards_pane import RewardsPane
 from seal_tui.widgets.run_header import RunHeader
 from seal_tui.widgets.runs_table import RunsTable
-
-from tests.test_console_app import pilot_test, runs, utc  # noqa: E402,F401  (shared console fixtures)
-
-NOW = T0 + 600.0
-
-
-@pytest.fixture(scope="module")
-def normalized(recorded_run, tmp_path_factory) -> tuple[Path, str]:
-    dest = tmp_path_factory.mktemp("replay-store") / "runs"
-    return dest, normalized_copy(recorded_run[0], recorded_run[1], dest)
-
-
-def make_app(runs_dir: Path) -> SealApp:
-    return SealApp(runs_dir, clock=lambda: NOW, poll_s=0.02, keymap={})
-
-
-def text_of(widget) -> str:
-    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
-    return "\n".join(line.text.rstrip() for line in lines)
+from tests.support.console import make_app, pilot_test, text_of
 
 
 async def until(pilot, predicate, timeout: float = 30.0) -> None:
@@ -326,8 +306,8 @@ async def test_r_replays_and_space_c_compares_the_selected_runs(runs):
         config = screen.query_one("#compare-config")
         lr_row = [str(c) for c in config.get_row("inner.lr")]
         assert lr_row[0] == DIFF_MARK and lr_row[2:] == ["0.005", "0.001"]
-        assert [str(c) for c in config.get_row("model.name_or_path")][0] == ""
-        assert [str(c) for c in config.get_row("run id")][0] == ""
+        assert str(config.get_row("model.name_or_path")[0]) == ""
+        assert str(config.get_row("run id")[0]) == ""
         legend = text_of(screen.query_one("#compare-legend"))
         assert "lr-variant" in legend and "recorded" in legend
         colors = {r.run_id: r.color for r in screen.runs}

@@ -24,7 +24,7 @@ JOBS = [
 
 
 def _snapshot(inner, slot):
-    return [(l.A.data[slot].clone(), l.B.data[slot].clone()) for l in inner.lora.layers]
+    return [(layer.A.data[slot].clone(), layer.B.data[slot].clone()) for layer in inner.lora.layers]
 
 
 @pytest.mark.parametrize("batch_size", [0, 1, 2])
@@ -125,7 +125,7 @@ def test_padding_never_counts_in_the_loss(policy):
     padded = _snapshot(inner, 0)
     inner.lora.reset([5])
     inner.train([short])
-    for (a1, b1), (a2, b2) in zip(padded, _snapshot(inner, 0)):
+    for (_a1, b1), (_a2, b2) in zip(padded, _snapshot(inner, 0)):
         torch.testing.assert_close(b1, b2, rtol=1e-4, atol=1e-6)
     inner.lora.detach()
 
@@ -159,7 +159,7 @@ def test_missing_and_broken_model_folders_are_named(tmp_path):
         load_policy(str(tmp_path / "nope"))
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
-    with pytest.raises(ModelLoadError, match="config.json is not valid JSON"):
+    with pytest.raises(ModelLoadError, match=r"config.json is not valid JSON"):
         load_policy(str(tmp_path / "broken"))
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "config.json").write_text("{}")

@@ -16,9 +16,8 @@ import pytest
 
 from engine.store import Store
 from seal_tui.testing import copy_store
-from tests.conftest import REPO, tiny_run_args, wait_for
-
-RESULTS = REPO.parent / "shared" / "data" / "seal" / "results"
+from tests.support.common import REPO, RESULTS, wait_for
+from tests.support.engine_runs import tiny_run_args
 
 
 def seal_tui(runs_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -139,7 +138,7 @@ def test_export_of_a_recorded_run_reads_back(recorded_run, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not (RESULTS / "eval_iter2.json").is_file(), reason=f"SEAL's reference results are absent ({RESULTS})")
 def test_reference_results_sit_next_to_an_engine_run(recorded_run, tmp_path):
-    runs_dir, run_id = recorded_run
+    runs_dir, _ = recorded_run
     copy = copy_store(runs_dir, tmp_path / "runs")
     proc = seal_tui(copy, "import", str(RESULTS))
     assert proc.returncode == 0, proc.stderr
@@ -218,7 +217,7 @@ def test_show_counts_reviews_and_skipped_m_steps_and_ls_marks_a_dead_engine_stal
     store.update_run("r-review", status="running", pid=dead.pid, started_at=time.time() - 60)
 
     summary = json.loads(seal_tui(tmp_path, "show", "reviewed", "--json").stdout)
-    r1, r2 = summary["rounds_detail"]
+    r1, _ = summary["rounds_detail"]
     assert (r1["candidates"], r1["kept"], r1["review"]) == (3, 2, {"approved": 1, "rejected": 0, "edited": 1})
     assert r1["train_reward_mean"] == pytest.approx(0.25) and r1["heldout_self_edit"] == 0.5
     assert summary["policies"] == [{"round": 1, "path": str(tmp_path / "gone"), "exists": False}]

@@ -7,7 +7,8 @@ import subprocess
 import pytest
 
 from engine.store import Store
-from tests.conftest import REPO, engine_cmd, tiny_run_args, wait_for
+from tests.support.common import REPO, wait_for
+from tests.support.engine_runs import engine_cmd, tiny_run_args
 
 pytestmark = pytest.mark.slow
 
@@ -49,10 +50,11 @@ def test_kept_review_waits_and_trains_on_exactly_the_approved_and_edited_set(tin
         mstep = [e.data for e in store.iter_events(run_id) if e.kind == "mstep_done"]
         assert mstep[0]["examples"] == 2 and not mstep[0]["skipped"]
         # the dashboard, fed by the same events, says what the M-step trained on
+        from rich.console import Console
+
         from seal_tui.reducer import apply
         from seal_tui.state import RunState
         from seal_tui.widgets.candidate_detail import render_candidate
-        from rich.console import Console
 
         state = apply(RunState(run_id=run_id), store.iter_events(run_id))
         shown = {cid: (cand.trained, cand.trained_text) for cid, cand in state.candidates.items() if cand.trained}
@@ -95,7 +97,7 @@ def test_review_timeout_applies_the_default_action_and_records_it(tiny_model_dir
         assert {d["who"] for d in decided.values()} == {"review-timeout"}
         approved = {cid for cid, d in decided.items() if d["decision"] == "approve"}
         assert approved == {c["id"] for c in cands if c["kept"]}
-        done = [e.data for e in store.iter_events(run_id) if e.kind == "review_done"][0]
+        done = next(e.data for e in store.iter_events(run_id) if e.kind == "review_done")
         assert done["timed_out"] is True and done["approved"] == len(approved)
     finally:
         proc.kill()

@@ -20,9 +20,8 @@ from seal_tui.export import export_run
 from seal_tui.importers import ImportRejected, import_file, plan_import
 from seal_tui.reducer import apply
 from seal_tui.state import RunState
+from tests.support.common import REPO, RESULTS
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO.parent / "shared" / "data" / "seal" / "results"
 FILES = ("eval_iter2.json", "rank_iter1.json", "cpt_iter2.json", "continual_overall.json",
          "sft_best1of5_iter0.jsonl")
 needs_results = pytest.mark.skipif(

@@ -11,22 +11,22 @@ import subprocess
 import pytest
 
 from engine.store import Store
-from tests.conftest import REPO, engine_cmd, run_engine, tiny_run_args, wait_for
+from tests.support.common import REPO, wait_for
+from tests.support.engine_runs import engine_cmd, run_engine, tiny_run_args
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def squad_run(tmp_path_factory, tiny_model_dir, squad_path):
-    """2 rounds on 4 contexts of SEAL's SQuAD file per round."""
-    runs_dir = tmp_path_factory.mktemp("squad-run")
-    proc = run_engine(*tiny_run_args(tiny_model_dir, squad_path, runs_dir, "--set", "run.save_kept_adapters=true"))
-    assert proc.returncode == 0, proc.stderr
-    return Store(runs_dir), proc.stdout.split()[1], proc
+def finished_run(recorded_run):
+    """The session's recorded run (2 rounds on 4 contexts per round, SQuAD passages when
+    ../shared is there, kept adapters saved): (store, run_id)."""
+    runs_dir, run_id = recorded_run
+    return Store(runs_dir), run_id
 
 
-def test_run_finishes_with_every_phase_recorded(squad_run):
-    store, run_id, _ = squad_run
+def test_run_finishes_with_every_phase_recorded(finished_run):
+    store, run_id = finished_run
     run = store.get_run(run_id)
     assert run["status"] == "finished" and run["finished_at"] >= run["started_at"]
     kinds = [e.kind for e in store.iter_events(run_id) if e.kind != "telemetry"]
@@ -41,8 +41,8 @@ def test_run_finishes_with_every_phase_recorded(squad_run):
         assert kind in kinds, kind
 
 
-def test_candidates_have_rewards_and_per_question_records(squad_run):
-    store, run_id, _ = squad_run
+def test_candidates_have_rewards_and_per_question_records(finished_run):
+    store, run_id = finished_run
     cands = store.candidates(run_id)
     assert len(cands) == 2 * 4 * 3  # rounds x contexts x K
     contexts = {c["idx"]: c for c in store.get_contexts(run_id, "train")}
@@ -57,8 +57,8 @@ def test_candidates_have_rewards_and_per_question_records(squad_run):
         assert json.loads(c["train_sequences_json"]) is not None
 
 
-def test_kept_candidates_obey_the_filter_rule(squad_run):
-    store, run_id, _ = squad_run
+def test_kept_candidates_obey_the_filter_rule(finished_run):
+    store, run_id = finished_run
     by_ctx: dict = {}
     for c in store.candidates(run_id):
         by_ctx.setdefault((c["round"], c["context_idx"]), []).append(c)
@@ -70,10 +70,10 @@ def test_kept_candidates_obey_the_filter_rule(squad_run):
         assert kept[0]["trained_text"] == kept[0]["self_edit"]
 
 
-def test_each_rounds_policy_reloads_with_from_pretrained(squad_run):
+def test_each_rounds_policy_reloads_with_from_pretrained(finished_run):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    store, run_id, _ = squad_run
+    store, run_id = finished_run
     paths = [e.data["policy_path"] for e in store.iter_events(run_id) if e.kind == "mstep_done"]
     assert len(paths) == 2
     for p in paths:
@@ -82,8 +82,8 @@ def test_each_rounds_policy_reloads_with_from_pretrained(squad_run):
         assert not any("lora" in n or n.endswith(".A") for n, _ in model.named_parameters())
 
 
-def test_heldout_metrics_for_rounds_0_to_2(squad_run):
-    store, run_id, _ = squad_run
+def test_heldout_metrics_for_rounds_0_to_2(finished_run):
+    store, run_id = finished_run
     for name, rounds in (("heldout_none", [0, 1, 2]), ("heldout_self_edit", [0, 1, 2]),
                          ("heldout_passage", [0])):  # the passage-only baseline is the base model's
         rows = store.metrics(run_id, name)
@@ -91,8 +91,8 @@ def test_heldout_metrics_for_rounds_0_to_2(squad_run):
         assert all(0.0 <= r["value"] <= 1.0 for r in rows)
 
 
-def test_store_is_readable_with_sqlite3_and_logs_are_written(squad_run):
-    store, run_id, _ = squad_run
+def test_store_is_readable_with_sqlite3_and_logs_are_written(finished_run):
+    store, run_id = finished_run
     con = sqlite3.connect(store.path)
     n_events = con.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run_id,)).fetchone()[0]
     assert n_events > 50
@@ -161,11 +161,11 @@ def test_bad_inputs_give_a_named_error_and_no_traceback(tiny_model_dir, data_fil
     assert {r["status"] for r in runs} == {"failed"} and all(r["error"] for r in runs)
 
 
-def test_kept_adapters_are_saved_in_peft_format_and_only_for_kept(squad_run, tiny_model_dir):
+def test_kept_adapters_are_saved_in_peft_format_and_only_for_kept(finished_run, tiny_model_dir):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    store, run_id, _ = squad_run
+    store, run_id = finished_run
     root = store.runs_dir / run_id / "adapters"
     saved = sorted(int(p.name.split("-")[1]) for p in root.glob("round-*/candidate-*"))
     kept = sorted(c["id"] for c in store.candidates(run_id) if c["kept"])

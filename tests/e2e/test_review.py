@@ -5,23 +5,16 @@ round with approve-all, and find in the store exactly what the policy trained on
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from engine.store import Store
-from tests.conftest import REPO, engine_cmd, tiny_run_args, wait_for
-from tests.test_e2e_console import Tmux
+from tests.support.common import REPO, wait_for
+from tests.support.engine_runs import engine_cmd, tiny_run_args
+from tests.support.tmux import SEAL_TUI, Tmux, needs_tmux
 
-SEAL_TUI = Path(sys.executable).with_name("seal-tui")
-
-pytestmark = [pytest.mark.e2e, pytest.mark.slow,
-              pytest.mark.skipif(shutil.which("tmux") is None,
-                                 reason="tmux is not installed (apt-get install tmux); the console is driven in it")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_tmux]
 
 
 def lines(text: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -15,7 +14,6 @@ from seal_tui.format import printable
 from seal_tui.reducer import apply, reduce
 from seal_tui.sources import LiveTail
 from seal_tui.state import MAX_CANDIDATES, MAX_LOG_LINES, MAX_TELEMETRY, RunState
-from tests.test_console_app import recording  # noqa: F401  (fixture)
 
 
 def _state_of(runs_dir: Path, run_id: str) -> tuple[RunState, Store]:

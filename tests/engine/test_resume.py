@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from engine.store import Store
-from tests.conftest import REPO, engine_cmd, run_engine, tiny_run_args, wait_for
+from tests.support.common import REPO, wait_for
+from tests.support.engine_runs import engine_cmd, run_engine, tiny_run_args
 
 pytestmark = pytest.mark.slow
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from engine.config import ConfigError, load_config
 from engine.store import Store
-from tests.conftest import run_engine, tiny_run_args
 
 pytestmark = pytest.mark.slow
 
 
-def test_multi_passage_and_forgetting_results_per_round(tiny_model_dir, data_file, tmp_path):
-    proc = run_engine(*tiny_run_args(tiny_model_dir, data_file, tmp_path, "--set", "run.rounds=1",
-                                     "--set", "eval.multi_passage=3", "--set", "eval.forgetting_k=3",
-                                     "--set", "eval.forgetting_sequences=2"))
-    assert proc.returncode == 0, proc.stderr
-    store = Store(tmp_path)
-    run_id = proc.stdout.split()[1]
+def test_multi_passage_and_forgetting_results_per_round(recorded_eval_run):
+    """The session's run with eval.multi_passage=3, eval.forgetting_k=3 and
+    eval.forgetting_sequences=2 (one round, graded by a local judge)."""
+    runs_dir, run_id = recorded_eval_run
+    store = Store(runs_dir)
     evals = [e.data for e in store.iter_events(run_id) if e.kind == "eval_result"]
     assert [e["round"] for e in evals] == [0, 1]
     for ev in evals:
@@ -31,6 +29,5 @@ def test_multi_passage_and_forgetting_results_per_round(tiny_model_dir, data_fil
         assert len(fg["row_mean"]) == 4
     for name in ("multi_none", "multi_passage", "multi_self_edit", "forgetting_row_mean_final"):
         assert [m["round"] for m in store.metrics(run_id, name)] == [0, 1], name
-    with pytest.raises(Exception):
-        from engine.config import load_config
+    with pytest.raises(ConfigError):
         load_config(preset="squad-small", overrides=["eval.forgetting_k=500"])
