@@ -4,6 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
+    if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        echo "setup: seal-tui needs Python 3.11 or newer (it reads TOML with tomllib); $PY is $("$PY" -V 2>&1)." \
+             "Run with PYTHON=python3.11 (or newer)." >&2
+        exit 1
+    fi
     "$PY" -m venv .venv
 fi
 VPY=.venv/bin/python
