@@ -106,9 +106,10 @@ def decode(kind: str, data: dict | None) -> Payload:
 DEFAULT_TASK = "knowledge"
 # How the console names a task's parts; the knowledge task's, which every log written before
 # tasks existed is. Keys: context (one of a run's inputs), none / passage / self_edit (the
-# held-out conditions of EvalResult), multi (the multi-passage evaluation's no-self-edit case).
+# held-out conditions of EvalResult; passage_short in the accuracy legend), multi (the
+# multi-passage evaluation's no-self-edit case).
 KNOWLEDGE_LABELS = {"context": "passage", "none": "no adaptation", "passage": "passage only",
-                    "self_edit": "self-edits", "multi": "passages"}
+                    "passage_short": "passage", "self_edit": "self-edits", "multi": "passages"}
 
 
 @_kind("run_created")
@@ -307,6 +308,7 @@ class EvalResult(Payload):
     per_context: list[dict] = field(default_factory=list)
     multi_passage: dict | None = None   # {n_passages, n_questions, none, passage, self_edit}
     forgetting: dict | None = None      # {k, sequences, mean, std, row_mean}
+    question_weighted: dict | None = None  # imported reference results: {none, self_edit} over all questions
 
 
 @_kind("metric")

@@ -11,9 +11,11 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from engine.events import KNOWLEDGE_LABELS
+
 from ..state import RunState
 
-SERIES = (  # key in eval_result, legend label, colour
+SERIES = (  # key in eval_result, legend label (the passage-only one named by the task), colour
     ("none", "none", "red"),
     ("passage", "passage", "yellow"),
     ("self_edit", "self-edits", "green"),
@@ -46,8 +48,9 @@ def accuracy_series(state: RunState) -> dict[str, tuple[list[int], list[float]]]
     return out
 
 
-def legend(series: dict) -> Text:
+def legend(series: dict, labels: dict[str, str] | None = None) -> Text:
     """Each curve's colour, name and latest value (the plot is too small for plotext's legend)."""
+    labels = {**KNOWLEDGE_LABELS, **(labels or {})}
     out = Text()
     if not series:
         return Text("waiting for the first held-out evaluation (round 0)", style="dim")
@@ -63,7 +66,7 @@ def legend(series: dict) -> Text:
         if rounds[-1] != last_round:  # e.g. passage-only, measured at round 0 only
             shown += f" (R{rounds[-1]})"
         out.append("■ ", style=color)
-        out.append(f"{label} {shown} ")
+        out.append(f"{labels['passage_short'] if key == 'passage' else label} {shown} ")
     out.rstrip()
     return out
 
@@ -77,7 +80,7 @@ class AccuracyView(Vertical):
 
     def show(self, state: RunState) -> None:
         series = accuracy_series(state)
-        self.query_one("#accuracy-legend", Static).update(legend(series))
+        self.query_one("#accuracy-legend", Static).update(legend(series, state.labels))
         self.query_one(AccuracyPlot).show_series(series)
 
 

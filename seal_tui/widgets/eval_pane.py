@@ -19,8 +19,11 @@ from textual.widgets import Static
 
 from ..state import ForgettingEval, RoundEval, RunState
 
-CONDITIONS = (("none", "no adaptation"), ("passage", "passage only"), ("self_edit", "self-edits"))
-MULTI_CONDITIONS = (("none", "no adaptation"), ("passage", "passages"), ("self_edit", "self-edits"))
+CONDITIONS = ("none", "passage", "self_edit")   # named by the run's task labels (RunState.labels)
+
+
+def _conditions(labels: dict[str, str], multi: bool = False) -> tuple[tuple[str, str], ...]:
+    return tuple((k, labels.get("multi" if multi and k == "passage" else k, k)) for k in CONDITIONS)
 # the heatmap's scale, 0 -> 1: dark red, amber, green
 HEAT_STOPS = ((0.0, (128, 24, 24)), (0.5, (196, 150, 32)), (1.0, (38, 150, 70)))
 DIM = Style(dim=True)
@@ -59,9 +62,10 @@ def _table(rows: list[tuple[int, tuple[float | None, ...]]], conditions) -> Text
     return out
 
 
-def single_passage_text(evals: dict[int, RoundEval]) -> Text:
+def single_passage_text(evals: dict[int, RoundEval], labels: dict[str, str]) -> Text:
+    conditions = _conditions(labels)
     out = Text("Single passage", style="bold")
-    rows = [(r, tuple(getattr(ev, k) for k, _ in CONDITIONS)) for r, ev in sorted(evals.items())]
+    rows = [(r, tuple(getattr(ev, k) for k, _ in conditions)) for r, ev in sorted(evals.items())]
     rows = [(r, values) for r, values in rows if any(v is not None for v in values)]
     if not evals:
         out.append("  no held-out evaluation yet: the engine evaluates after round 0 and after each round",
@@ -73,11 +77,12 @@ def single_passage_text(evals: dict[int, RoundEval]) -> Text:
     last = evals[rows[-1][0]]
     out.append(f"  {last.n_contexts} passages · {last.n_questions} questions · each passage alone", DIM)
     out.append("\n")
-    out.append_text(_table(rows, CONDITIONS))
+    out.append_text(_table(rows, conditions))
     return out
 
 
-def multi_passage_text(evals: dict[int, RoundEval]) -> Text:
+def multi_passage_text(evals: dict[int, RoundEval], labels: dict[str, str]) -> Text:
+    conditions = _conditions(labels, multi=True)
     out = Text("Multi-passage", style="bold")
     runs = {r: ev.multi_passage for r, ev in sorted(evals.items()) if ev.multi_passage is not None}
     if not runs:
@@ -86,8 +91,8 @@ def multi_passage_text(evals: dict[int, RoundEval]) -> Text:
     last = runs[max(runs)]
     out.append(f"  {last.n_passages} passages · {last.n_questions} questions · one LoRA on all of them", DIM)
     out.append("\n")
-    out.append_text(_table([(r, tuple(getattr(mp, k) for k, _ in MULTI_CONDITIONS)) for r, mp in runs.items()],
-                           MULTI_CONDITIONS))
+    out.append_text(_table([(r, tuple(getattr(mp, k) for k, _ in conditions)) for r, mp in runs.items()],
+                           conditions))
     return out
 
 
@@ -160,9 +165,9 @@ def eval_text(state: RunState, forgetting_round: int | None, width: int) -> Text
     """Everything the pane shows; ``forgetting_round`` None: the latest round that has a matrix."""
     evals = state.round_evals
     out = Text(no_wrap=True, overflow="ellipsis")
-    out.append_text(single_passage_text(evals))
+    out.append_text(single_passage_text(evals, state.labels))
     out.append("\n\n")
-    out.append_text(multi_passage_text(evals))
+    out.append_text(multi_passage_text(evals, state.labels))
     out.append("\n\n")
     rounds = forgetting_rounds(state)
     rnd = forgetting_round if forgetting_round in rounds else (rounds[-1] if rounds else None)

@@ -6,8 +6,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
-
 from engine.store import Store
 from seal_tui.app import SealApp
 from seal_tui.screens.confirm import ConfirmScreen
@@ -15,7 +13,6 @@ from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.help import HelpScreen
 from seal_tui.screens.new_run import NewRunScreen, field_id
 from seal_tui.screens.runs import RunsScreen
-from seal_tui.testing import cut_mid_run, wait_for_dashboard
 from seal_tui.widgets.accuracy_plot import accuracy_series
 from seal_tui.widgets.candidate_detail import CandidateDetail
 from seal_tui.widgets.candidates_table import CandidatesTable
@@ -24,7 +21,7 @@ from seal_tui.widgets.rewards_pane import RewardsPane
 from seal_tui.widgets.run_header import RunHeader
 from seal_tui.widgets.runs_table import RunsTable
 from seal_tui.widgets.system_pane import SystemPane
-from tests.support.console import NOW, make_app, open_dashboard, pilot_test, text_of
+from tests.support.console import NOW, cut_mid_run, make_app, open_dashboard, pilot_test, text_of, wait_for_dashboard
 
 
 # ---------------------------------------------------------------------- runs screen
@@ -181,7 +178,7 @@ async def test_sorting_and_following(runs):
 
 
 @pilot_test
-async def test_new_rows_wait_while_the_user_looks_elsewhere(runs, normalized):
+async def test_new_rows_wait_while_the_user_looks_elsewhere(runs, recording):
     """A live run: rows stream in while following; after scrolling up they are counted as pending."""
     runs_dir, run_id = runs
     last = cut_mid_run(runs_dir, run_id, after_kind="candidate_sampled", nth=12)
@@ -194,7 +191,7 @@ async def test_new_rows_wait_while_the_user_looks_elsewhere(runs, normalized):
         await pilot.press("up", "up")
         await pilot.pause()
         assert not table.following
-        _append_recorded(normalized[0], runs_dir, run_id, after=last, kinds=("candidate_sampled",), limit=6)
+        _append_recorded(recording[0], runs_dir, run_id, after=last, kinds=("candidate_sampled",), limit=6)
         await wait_for_dashboard(pilot)
         assert table.row_count == 12 and table.pending == 6
         assert "6 new" in screen.query_one("#candidates-pane").border_subtitle
@@ -324,37 +321,6 @@ async def test_q_in_a_dashboard_quits_the_console(runs):
         await pilot.press("q")
         await pilot.pause()
         assert app.return_code == 0 and not app.is_running
-
-
-@pytest.mark.slow
-@pilot_test
-async def test_a_real_engine_that_fails_shows_why(tmp_path, data_file, monkeypatch):
-    """Start a run from the form that the engine cannot run: the dashboard says why."""
-    monkeypatch.chdir(tmp_path)
-    app = make_app(Path("runs"))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("n")
-        await pilot.pause()
-        form = app.screen
-        form.query_one("#" + field_id("model.name_or_path")).value = str(tmp_path / "no-such-model")
-        form.query_one("#" + field_id("data.path")).value = str(data_file)
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, DashboardScreen) and screen.process is not None
-        end = time.monotonic() + 180
-        while screen.display_status() != "failed" and time.monotonic() < end:
-            await pilot.pause(0.2)
-        await wait_for_dashboard(pilot)
-        run = Store(Path("runs")).get_run(screen.run_id)
-        assert run["status"] == "failed" and run["error"]
-        header = " ".join(text_of(screen.query_one(RunHeader)).split())
-        assert "failed" in header and " ".join(run["error"].split())[:60] in header
-        while screen.process.exit_code() is None and time.monotonic() < end:
-            await pilot.pause(0.2)
-        assert screen.process.exit_code() == 2
-        assert (Path("runs") / screen.run_id / "engine-output.log").is_file()
 
 
 # ---------------------------------------------------------------------- small terminals

@@ -1,12 +1,11 @@
 """The terminal subcommands (ls, show, run, resume, export, import) run as a user runs them:
-``python -m seal_tui --runs-dir D ...`` in a subprocess, against stores real engine runs wrote."""
+``python -m seal_tui --runs-dir D ...`` in a subprocess, against stores rebuilt from a real
+engine run's recorded events. With a live engine: tests/e2e/test_console_engine.py."""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from engine.store import Store
-from seal_tui.testing import copy_store
-from tests.support.common import REPO, RESULTS, wait_for
-from tests.support.engine_runs import tiny_run_args
+from tests.support.common import REPO, RESULTS
+from tests.support.console import copy_store
 
 
 def seal_tui(runs_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -68,40 +66,8 @@ def test_imported_runs_are_listed_shown_and_not_resumable(tmp_path):
 
 
 # ---------------------------------------------------------------- against a real engine run
-@pytest.mark.slow
-def test_ls_json_and_show_describe_a_recorded_engine_run(recorded_run):
-    runs_dir, run_id = recorded_run
-    proc = seal_tui(runs_dir, "ls", "--json")
-    assert proc.returncode == 0, proc.stderr
-    (row,) = [r for r in json.loads(proc.stdout) if r["id"] == run_id]
-    assert (row["name"], row["status"], row["preset"], row["source"]) == ("recorded", "finished", "squad-small", "engine")
-    assert row["rounds"] == 2 and row["duration_s"] > 0
-    table = seal_tui(runs_dir, "ls").stdout
-    assert run_id in table and "finished" in table and "2/2" in table
-
-    proc = seal_tui(runs_dir, "show", run_id, "--json")
-    summary = json.loads(proc.stdout)
-    store = Store(runs_dir)
-    by_round = {r["round"]: r for r in summary["rounds_detail"]}
-    assert sorted(by_round) == [0, 1, 2]
-    for rnd in (0, 1, 2):  # held-out accuracies are the engine's metrics
-        expected = [m["value"] for m in store.metrics(run_id, "heldout_self_edit") if m["round"] == rnd]
-        assert by_round[rnd]["heldout_self_edit"] == pytest.approx(expected[-1])
-    assert by_round[1]["candidates"] == 12 and by_round[1]["kept"] == len(
-        [c for c in store.candidates(run_id, 1) if c["kept"]])
-    policies = {p["round"]: p for p in summary["policies"]}
-    assert sorted(policies) == [1, 2] and all(p["exists"] for p in policies.values())
-    assert (Path(policies[2]["path"]) / "config.json").is_file()  # an HF folder
-
-    text = seal_tui(runs_dir, "show", "recorded").stdout  # by name
-    assert f"run       {run_id}" in text and "squad-small" in text
-    assert policies[1]["path"] in text and "kept adapters" in text
-    assert "inner.lora_r=4" in text
-
-
-@pytest.mark.slow
-def test_show_lists_kept_adapter_folders(recorded_run, tmp_path):
-    runs_dir, run_id = recorded_run
+def test_show_lists_kept_adapter_folders(recording, tmp_path):
+    runs_dir, run_id = recording
     copy = copy_store(runs_dir, tmp_path / "runs")
     store = Store(copy)
     run_dir = tmp_path / "runs" / run_id
@@ -118,9 +84,8 @@ def test_show_lists_kept_adapter_folders(recorded_run, tmp_path):
     assert str(run_dir / "adapters" / "round-1" / f"candidate-{kept[0]['id']}") in text
 
 
-@pytest.mark.slow
-def test_export_of_a_recorded_run_reads_back(recorded_run, tmp_path):
-    runs_dir, run_id = recorded_run
+def test_export_of_a_recorded_run_reads_back(recording, tmp_path):
+    runs_dir, run_id = recording
     store = Store(runs_dir)
     out = tmp_path / "cands.csv"
     proc = seal_tui(runs_dir, "export", run_id, "--format", "csv", "--out", str(out))
@@ -135,10 +100,9 @@ def test_export_of_a_recorded_run_reads_back(recorded_run, tmp_path):
     assert events[0]["kind"] == "run_created" and events[-1]["kind"] == "run_finished"
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not (RESULTS / "eval_iter2.json").is_file(), reason=f"SEAL's reference results are absent ({RESULTS})")
-def test_reference_results_sit_next_to_an_engine_run(recorded_run, tmp_path):
-    runs_dir, _ = recorded_run
+def test_reference_results_sit_next_to_an_engine_run(recording, tmp_path):
+    runs_dir, _ = recording
     copy = copy_store(runs_dir, tmp_path / "runs")
     proc = seal_tui(copy, "import", str(RESULTS))
     assert proc.returncode == 0, proc.stderr
@@ -149,50 +113,6 @@ def test_reference_results_sit_next_to_an_engine_run(recorded_run, tmp_path):
     assert ref["best_heldout"] == pytest.approx(0.4699, abs=5e-5)
     text = seal_tui(copy, "show", ref["id"]).stdout
     assert "47.0%" in text and "33.4%" in text
-
-
-# ---------------------------------------------------------------- run --detach, stale, resume
-@pytest.mark.slow
-def test_run_detach_outlives_the_command_then_stale_resume_and_stop(tiny_model_dir, data_file, tmp_path):
-    runs_dir = tmp_path / "runs"
-    sets = tiny_run_args(tiny_model_dir, data_file, runs_dir)[5:]  # its --set pairs
-    proc = seal_tui(runs_dir, "run", "--preset", "squad-small", *sets, "--name", "detached", "--detach", timeout=90)
-    assert proc.returncode == 0, proc.stderr
-    run_id = proc.stdout.strip()
-    assert f"seal-tui --runs-dir {runs_dir.resolve()} attach {run_id}" in proc.stderr
-    store = Store(runs_dir)
-    pids: list[int] = []
-    try:
-        run = store.get_run(run_id)
-        pids.append(run["pid"])
-        assert run["name"] == "detached" and run["status"] == "running"
-        os.kill(run["pid"], 0)  # the command returned; the engine runs on
-        wait_for(lambda: store.count_events(run_id) > 3, timeout=60)
-        assert (runs_dir / run_id / "engine-output.log").is_file()
-
-        os.kill(run["pid"], signal.SIGKILL)  # the engine dies without a final status
-        wait_for(lambda: json.loads(seal_tui(runs_dir, "ls", "--json").stdout)[0]["status"] == "stale", timeout=30)
-        assert "stale" in seal_tui(runs_dir, "show", run_id).stdout
-
-        proc = seal_tui(runs_dir, "resume", run_id, "--detach", timeout=90)
-        assert proc.returncode == 0, proc.stderr
-        assert f"attach {run_id}" in proc.stderr
-        run = store.get_run(run_id)
-        pids.append(run["pid"])
-        assert run["pid"] != pids[0] and store.display_status(run) == "running"
-        again = seal_tui(runs_dir, "resume", run_id)
-        assert again.returncode == 2 and "still running" in again.stderr
-
-        store.send_command(run_id, "stop")
-        wait_for(lambda: store.get_run(run_id)["status"] == "stopped", timeout=240, interval=0.5)
-        kinds = [e.kind for e in store.iter_events(run_id)]
-        assert kinds.count("run_created") == 1 and kinds[-1] == "run_stopped"
-    finally:
-        for pid in pids:  # never leave an engine behind
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def test_show_counts_reviews_and_skipped_m_steps_and_ls_marks_a_dead_engine_stale(tmp_path):

@@ -8,15 +8,14 @@ shows what the full store would (stale runs, the store's constants, the footer's
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import engine.store
+from engine import events as ev
 from engine.store import Store
-from seal_tui import runs_index
 from seal_tui.app import SealApp
 from seal_tui.screens.help import HelpScreen
 from seal_tui.widgets.footer import KeyFooter
@@ -25,14 +24,24 @@ from tests.support.common import REPO
 
 
 def fill(runs_dir: Path, n: int = 100) -> Store:
+    """``n`` ended runs, recorded as an engine records them."""
     store = Store(runs_dir)
     for i in range(n):
         rid = f"20250101-{i:06d}-sandbox-{i:04x}"
-        store.create_run(rid, name=f"run-{i:03d}", preset="sandbox", model="sandbox",
-                         config={"run": {"rounds": 3}}, rounds=3)
-        store.update_run(rid, status=("finished", "failed", "stopped")[i % 3], started_at=time.time() - 3600,
-                         finished_at=time.time() - 60, current_round=3, best_heldout=i / 100)
+        store.record(rid, ev.RunCreated(name=f"run-{i:03d}", preset="sandbox", model="sandbox",
+                                        config={"run": {"rounds": 3}}, rounds=3), ts=time.time() - 3700)
+        store.record(rid, ev.RunStarted(pid=None), ts=time.time() - 3600)
+        store.record(rid, ev.RoundStarted(round=3, total_rounds=3), round_=3)
+        end = (ev.RunFinished(best_heldout=i / 100), ev.RunFailed(error="x"), ev.RunStopped(reason="y"))[i % 3]
+        store.record(rid, end, round_=3, ts=time.time() - 60)
     return store
+
+
+def live_with_a_dead_engine(store: Store, rid: str, beat: float) -> None:
+    """A run whose engine died: it started, beat last at ``beat``, and never ended."""
+    store.record(rid, ev.RunCreated(name="orphan", preset="sandbox", model="sandbox", rounds=3), ts=beat - 70)
+    store.record(rid, ev.RunStarted(pid=dead_pid()), ts=beat - 60)
+    store.record(rid, ev.Telemetry(cpu_pct=50.0, rss_mb=300.0), ts=beat)
 
 
 def dead_pid() -> int:
@@ -41,8 +50,8 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_the_runs_screen_paints_without_the_full_store(tmp_path):
-    """100 finished runs listed, and neither engine.store nor sqlite_utils imported to show them."""
+def test_the_runs_screen_paints_without_sqlite_utils(tmp_path):
+    """100 ended runs listed, and sqlite_utils (and through it pandas) not imported to show them."""
     fill(tmp_path).close()
     code = f"""
 import asyncio, sys
@@ -56,7 +65,7 @@ async def go():
         await pilot.pause()
         table = app.screen.query_one(RunsTable)
         print('ROWS', table.row_count, table.row_text(table.row_ids[0])[:2])
-        print('LOADED', sorted(m for m in sys.modules if m in ('engine.store', 'sqlite_utils')))
+        print('LOADED', sorted(m for m in sys.modules if m in ('sqlite_utils', 'pandas', 'torch')))
 asyncio.run(go())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
@@ -68,10 +77,8 @@ asyncio.run(go())
 def test_a_run_whose_engine_is_gone_shows_stale_at_once(tmp_path):
     store = fill(tmp_path, 3)
     rid = "20250102-000000-sandbox-dead"
-    store.create_run(rid, name="orphan", preset="sandbox", model="sandbox", config={}, rounds=3)
     beat = time.time()
-    store.update_run(rid, status="running", pid=dead_pid(), host=socket.gethostname(),
-                     started_at=beat - 60, heartbeat_at=beat)
+    live_with_a_dead_engine(store, rid, beat)
     store.close()
 
     async def go():
@@ -86,16 +93,13 @@ def test_a_run_whose_engine_is_gone_shows_stale_at_once(tmp_path):
     asyncio.run(go())
 
 
-def test_the_plain_read_agrees_with_the_store(tmp_path):
-    assert runs_index.DB_NAME == engine.store.DB_NAME
-    assert runs_index.LIVE_STATUSES == engine.store.LIVE_STATUSES
+def test_the_runs_list_marks_a_live_run_whose_engine_is_gone_stale(tmp_path):
     store = fill(tmp_path, 5)
-    store.update_run("20250101-000002-sandbox-0002", status="running", pid=dead_pid(), host=socket.gethostname())
-    full = runs_index.load_runs(store)
-    opened = []
-    plain = runs_index.read_runs(tmp_path, lambda: opened.append(1) or store)
-    assert plain == full and opened == [1]        # the store was asked about the running one only
-    assert runs_index.read_runs(tmp_path / "none", lambda: Store(tmp_path / "none")) == []
+    rid = "20250102-000000-sandbox-dead"
+    live_with_a_dead_engine(store, rid, time.time())
+    listed = {r["id"]: r["display_status"] for r in store.runs_with_status()}
+    assert listed[rid] == "stale"
+    assert sorted(listed.values()).count("stale") == 1
 
 
 def test_the_footer_shows_the_screens_keys_and_a_click_presses_one(tmp_path):
@@ -121,12 +125,12 @@ def test_the_footer_shows_the_screens_keys_and_a_click_presses_one(tmp_path):
 
 
 
-def test_the_default_runs_dir_is_the_stores(tmp_path, monkeypatch):
+def test_the_default_runs_dir_is_runs_here_or_seal_runs_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("SEAL_RUNS_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert runs_index.default_runs_dir() == engine.store.default_runs_dir() == tmp_path / "runs"
+    assert engine.store.default_runs_dir() == tmp_path / "runs"
     monkeypatch.setenv("SEAL_RUNS_DIR", str(tmp_path / "elsewhere"))
-    assert runs_index.default_runs_dir() == engine.store.default_runs_dir() == tmp_path / "elsewhere"
+    assert engine.store.default_runs_dir() == tmp_path / "elsewhere"
 
 
 def test_a_store_that_is_not_one_ends_the_console_with_the_reason(tmp_path, capfd):

@@ -218,7 +218,7 @@ def test_a_failure_while_writing_leaves_no_partial_run(tmp_path, monkeypatch):
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr(store, "record_filter", broken)
+    monkeypatch.setattr(store, "record_many", broken)     # the filter's verdicts, mid-import
     with pytest.raises(OSError):
         import_file(store, path)
     assert store_counts(store) == before

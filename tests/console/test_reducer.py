@@ -120,7 +120,7 @@ def test_console_never_imports_torch(recording):
 import asyncio, sys
 from pathlib import Path
 from seal_tui.app import SealApp
-from seal_tui.testing import wait_for_dashboard
+from tests.support.console import wait_for_dashboard
 async def go():
     app = SealApp(Path({str(runs_dir)!r}))
     async with app.run_test(size=(120, 40)) as pilot:

@@ -29,7 +29,7 @@ from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.replay import ReplayScreen
 from seal_tui.screens.runs import RunsScreen
 from seal_tui.state import RunState
-from seal_tui.testing import wait_for_dashboard
+from tests.support.console import wait_for_dashboard
 from seal_tui.widgets.candidates_table import CandidatesTable
 from seal_tui.widgets.engine_log import EngineLog
 from seal_tui.widgets.replay_bar import ReplayBar
@@ -247,7 +247,8 @@ def test_an_imported_run_replays_in_the_files_order(tmp_path):
     assert [e.data["self_edit"] for e in sampled] == [f"edit {i}" for i in range(5)]
     assert len({e.ts for e in sampled}) == 5
     run = store.get_run(run_id)
-    assert run["started_at"] == times[0] and run["finished_at"] == times[-1]
+    started = next(e.ts for e in events if e.kind == "run_started")
+    assert run["created_at"] == times[0] and run["started_at"] == started and run["finished_at"] == times[-1]
     assert store.clock is time.time             # the import's clock is gone afterwards
     assert time.time() - times[0] < 60          # paced from the moment of import
     state = RunState(run_id=run_id)             # each phase ends all done: the header shows 5/5, not 0/5

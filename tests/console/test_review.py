@@ -1,67 +1,45 @@
-"""The review screen, against a real engine run waiting for review (mode ``kept``).
+"""The review screen, on the recorded run that waits for review (mode ``kept``: 4 kept
+self-edits), as a console sees it while its engine waits (``tests.support.recorded``).
 
-One engine run is shared by the module: it is started, waits for review, and a
-copy of its store is taken at that moment. Key tests each drive a private copy
-(the engine does not read it); the last test drives the live store and checks
-that the engine goes on and trains on exactly what was decided.
+Each test drives a private copy of the store. What a live engine then does with the
+decisions is tested end to end in tests/e2e/test_review_engine.py.
 """
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from textual.widgets import TextArea
 
+from engine import events as ev
 from engine.store import Store
 from seal_tui.app import SealApp
 from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.review import ReviewScreen
 from seal_tui.screens.review_editor import SelfEditEditor
 from seal_tui.screens.runs import RunsScreen
-from seal_tui.testing import copy_store
 from seal_tui.widgets.review_evidence import ReviewEvidence
 from seal_tui.widgets.review_queue import ReviewCounts, ReviewQueue
-from tests.support.common import REPO, wait_for
-from tests.support.console import pilot_test, text_of
-from tests.support.engine_runs import engine_cmd, tiny_run_args
-
-pytestmark = pytest.mark.slow
+from tests.support import recorded
+from tests.support.console import copy_store, make_live, pilot_test, text_of
 
 EDITED = "Edited by a person.\nThe policy trains on this."
 
 
-@pytest.fixture(scope="module")
-def waiting_run(tmp_path_factory, tiny_model_dir, data_file):
-    """(live runs_dir, run_id, engine process, frozen copy of the store taken while it waits)."""
-    runs_dir = tmp_path_factory.mktemp("review-live")
-    args = tiny_run_args(tiny_model_dir, data_file, runs_dir, "--set", "run.rounds=1",
-                         "--set", 'run.review="kept"', "--name", "to-review")
-    proc = subprocess.Popen(engine_cmd(*args), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        store = Store(runs_dir)
-
-        def waiting():
-            runs = store.list_runs()
-            if proc.poll() is not None:
-                raise AssertionError(f"the engine exited early: {proc.stderr.read()[-2000:]}")
-            return runs and runs[0]["status"] == "awaiting_review" and runs[0]["id"]
-
-        run_id = wait_for(waiting, timeout=300, interval=0.3)
-        frozen = copy_store(runs_dir, tmp_path_factory.mktemp("review-frozen") / "runs")
-        yield runs_dir, run_id, proc, frozen
-    finally:
-        proc.kill()
-        proc.wait()
+@pytest.fixture(scope="session")
+def waiting_store(tmp_path_factory) -> tuple[Path, str]:
+    runs_dir = tmp_path_factory.mktemp("review-recorded") / "runs"
+    return runs_dir, recorded.load("review", runs_dir)
 
 
 @pytest.fixture
-def frozen_copy(waiting_run, tmp_path) -> tuple[Path, str]:
-    """A private copy of the store as it was while the engine waited."""
-    return copy_store(waiting_run[3], tmp_path / "runs"), waiting_run[1]
+def frozen_copy(waiting_store, tmp_path) -> tuple[Path, str]:
+    """A private copy of the store as it was while the engine waited (the engine: this process)."""
+    runs_dir = copy_store(waiting_store[0], tmp_path / "runs")
+    make_live(runs_dir, waiting_store[1])
+    return runs_dir, waiting_store[1]
 
 
 def make_app(runs_dir: Path) -> SealApp:
@@ -136,8 +114,8 @@ async def test_approve_reject_undo_edit_write_decision_rows(frozen_copy):
         await pilot.press("backspace")
         assert decisions(store, run_id) == {c1: ("approve", None)}
         assert screen.current_id == c2              # back on the undone one
-        rows = [r["decision"] for r in store.db.query("SELECT decision FROM decisions WHERE run_id=? "
-                                                      "ORDER BY id", [run_id])]
+        rows = [r[0] for r in store.conn.execute("SELECT decision FROM decisions WHERE run_id=? ORDER BY id",
+                                                 (run_id,))]
         assert rows == ["approve", "reject", "undo"]
 
         await edit_current(pilot, EDITED)
@@ -169,6 +147,9 @@ async def test_approve_all_kept_sees_a_second_console_and_undoes_as_one(frozen_c
 
         other = Store(runs_dir)                     # a second console, another person
         other.decide(run_id, c3, "reject", who="colleague")
+        # the engine reports it (as it does within half a second of any decision)
+        other.record(run_id, ev.ReviewDecided(candidate_id=c3, decision="reject", who="colleague"),
+                     round_=1, phase="review")
         await until(pilot, lambda: "rejected 1" in counts_text(screen), what="the other console's decision")
         queue_text = str(screen.query_one(ReviewQueue).get_option(str(c3)).prompt)
         assert "rejected" in queue_text
@@ -208,31 +189,3 @@ async def test_every_review_binding_has_an_id_and_is_in_the_palette(frozen_copy)
         await until(pilot, lambda: screen.query_one(ReviewQueue).option_count == 0, what="an empty search")
         await pilot.press("escape")
         await until(pilot, lambda: screen.query_one(ReviewQueue).option_count == 4, what="the search cleared")
-
-
-@pilot_test
-async def test_decisions_from_the_console_let_the_live_engine_train_on_them(waiting_run):
-    runs_dir, run_id, proc, _ = waiting_run
-    store = Store(runs_dir)
-    queue = [c for c in store.candidates(run_id) if c["kept"]]
-    c1, c2, c3, c4 = (c["id"] for c in queue)
-    app = make_app(runs_dir)
-    async with app.run_test(size=(140, 45)) as pilot:
-        screen = await open_review_from_runs(pilot)
-        await pilot.press("a", "x")
-        await edit_current(pilot, EDITED)
-        await pilot.press("A")
-        assert decisions(store, run_id) == {c1: ("approve", None), c2: ("reject", None),
-                                            c3: ("edit", EDITED), c4: ("approve", None)}
-        status = screen.query_one("#review-status")
-        await until(pilot, lambda: "round 1 reviewed" in text_of(status), timeout=60,
-                    what="the engine closing the review")
-        assert "2 approved, 1 edited, 1 rejected" in text_of(status)
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()[-2000:]
-    assert store.get_run(run_id)["status"] == "finished"
-    done = [e.data for e in store.iter_events(run_id) if e.kind == "review_done"]
-    assert done == [{"approved": 2, "rejected": 1, "edited": 1, "timed_out": False}]
-    trained = {c["id"]: c["trained_text"] for c in store.candidates(run_id) if c["trained_text"]}
-    assert trained == {c1: queue[0]["self_edit"], c3: EDITED, c4: queue[3]["self_edit"]}
-    mstep = [e.data for e in store.iter_events(run_id) if e.kind == "mstep_done"]
-    assert mstep[0]["examples"] == 3

@@ -48,7 +48,7 @@ def test_config_file_errors_name_the_file(tmp_path):
 def test_split_seed_fixes_the_held_out_contexts_across_run_seeds():
     """Comparing seeds means evaluating them on the same held-out contexts: data.split_seed
     fixes the split, while -1 (the default) splits by run.seed."""
-    from engine.data import load_run_contexts
+    from engine.tasks.knowledge.data import load_run_contexts
 
     titles = lambda cfg, seed: [c["title"] for c in load_run_contexts(cfg.data, seed)[1]]
     fixed = load_config(preset="sandbox")

@@ -11,9 +11,10 @@ from dataclasses import replace
 import pytest
 
 from engine.config import GraderCfg
-from engine.graders import GradeItem, GraderFailure, make_grader
+from engine.graders import GradeItem, GraderFailure
 from engine.judge import JUDGE_RULES, JudgeSetupError, LLMJudge, parse_verdict
 from engine.store import Store
+from engine.tasks.base import make_grader
 from tests.support.chat_server import ChatServer
 from tests.support.common import REPO, wait_for
 from tests.support.engine_runs import engine_cmd, run_engine, tiny_run_args

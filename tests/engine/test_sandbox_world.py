@@ -10,7 +10,7 @@ from engine.sandbox import curriculum
 from engine.sandbox.curriculum import documents, notes, sentences
 from engine.sandbox.tokenizer import train_tokenizer
 from engine.sandbox.world import ATTRIBUTES, canonical, make_world, qa_line
-from engine.sequences import self_edit_lines
+from engine.tasks.knowledge.sequences import self_edit_lines
 
 
 def test_same_seed_same_world_other_seed_other_world():

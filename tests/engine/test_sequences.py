@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.sequences import qa_pairs, training_sequences
+from engine.tasks.knowledge.sequences import qa_pairs, training_sequences
 
 
 def test_lines_become_title_prefixed_sequences_without_bullets():

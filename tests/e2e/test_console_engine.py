@@ -1,0 +1,137 @@
+"""The console and its commands with a real engine behind them: show of an engine run and its
+saved policies, run --detach / stale / resume / stop, and a run the engine refuses, started
+from the new-run form."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.store import Store
+from seal_tui.screens.dashboard import DashboardScreen
+from seal_tui.screens.new_run import field_id
+from seal_tui.widgets.run_header import RunHeader
+from tests.support.common import REPO, wait_for
+from tests.support.console import make_app, pilot_test, text_of, wait_for_dashboard
+from tests.support.engine_runs import tiny_run_args
+
+pytestmark = pytest.mark.slow
+
+
+def seal_tui(runs_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_ls_json_and_show_describe_a_recorded_engine_run(recorded_run):
+    runs_dir, run_id = recorded_run
+    proc = seal_tui(runs_dir, "ls", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = [r for r in json.loads(proc.stdout) if r["id"] == run_id]
+    assert (row["name"], row["status"], row["preset"], row["source"]) == ("recorded", "finished", "squad-small", "engine")
+    assert row["rounds"] == 2 and row["duration_s"] > 0
+    table = seal_tui(runs_dir, "ls").stdout
+    assert run_id in table and "finished" in table and "2/2" in table
+
+    proc = seal_tui(runs_dir, "show", run_id, "--json")
+    summary = json.loads(proc.stdout)
+    store = Store(runs_dir)
+    by_round = {r["round"]: r for r in summary["rounds_detail"]}
+    assert sorted(by_round) == [0, 1, 2]
+    for rnd in (0, 1, 2):  # held-out accuracies are the engine's metrics
+        expected = [m["value"] for m in store.metrics(run_id, "heldout_self_edit") if m["round"] == rnd]
+        assert by_round[rnd]["heldout_self_edit"] == pytest.approx(expected[-1])
+    assert by_round[1]["candidates"] == 12 and by_round[1]["kept"] == len(
+        [c for c in store.candidates(run_id, 1) if c["kept"]])
+    policies = {p["round"]: p for p in summary["policies"]}
+    assert sorted(policies) == [1, 2] and all(p["exists"] for p in policies.values())
+    assert (Path(policies[2]["path"]) / "config.json").is_file()  # an HF folder
+
+    text = seal_tui(runs_dir, "show", "recorded").stdout  # by name
+    assert f"run       {run_id}" in text and "squad-small" in text
+    assert policies[1]["path"] in text and "kept adapters" in text
+    assert "inner.lora_r=4" in text
+
+
+
+@pytest.mark.slow
+def test_run_detach_outlives_the_command_then_stale_resume_and_stop(tiny_model_dir, data_file, tmp_path):
+    runs_dir = tmp_path / "runs"
+    sets = tiny_run_args(tiny_model_dir, data_file, runs_dir)[5:]  # its --set pairs
+    proc = seal_tui(runs_dir, "run", "--preset", "squad-small", *sets, "--name", "detached", "--detach", timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    run_id = proc.stdout.strip()
+    assert f"seal-tui --runs-dir {runs_dir.resolve()} attach {run_id}" in proc.stderr
+    store = Store(runs_dir)
+    pids: list[int] = []
+    try:
+        run = store.get_run(run_id)
+        pids.append(run["pid"])
+        assert run["name"] == "detached" and run["status"] == "running"
+        os.kill(run["pid"], 0)  # the command returned; the engine runs on
+        wait_for(lambda: store.count_events(run_id) > 3, timeout=60)
+        assert (runs_dir / run_id / "engine-output.log").is_file()
+
+        os.kill(run["pid"], signal.SIGKILL)  # the engine dies without a final status
+        wait_for(lambda: json.loads(seal_tui(runs_dir, "ls", "--json").stdout)[0]["status"] == "stale", timeout=30)
+        assert "stale" in seal_tui(runs_dir, "show", run_id).stdout
+
+        proc = seal_tui(runs_dir, "resume", run_id, "--detach", timeout=90)
+        assert proc.returncode == 0, proc.stderr
+        assert f"attach {run_id}" in proc.stderr
+        run = store.get_run(run_id)
+        pids.append(run["pid"])
+        assert run["pid"] != pids[0] and store.display_status(run) == "running"
+        again = seal_tui(runs_dir, "resume", run_id)
+        assert again.returncode == 2 and "still running" in again.stderr
+
+        store.send_command(run_id, "stop")
+        wait_for(lambda: store.get_run(run_id)["status"] == "stopped", timeout=240, interval=0.5)
+        kinds = [e.kind for e in store.iter_events(run_id)]
+        assert kinds.count("run_created") == 1 and kinds[-1] == "run_stopped"
+    finally:
+        for pid in pids:  # never leave an engine behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+
+@pytest.mark.slow
+@pilot_test
+async def test_a_real_engine_that_fails_shows_why(tmp_path, data_file, monkeypatch):
+    """Start a run from the form that the engine cannot run: the dashboard says why."""
+    monkeypatch.chdir(tmp_path)
+    app = make_app(Path("runs"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#" + field_id("model.name_or_path")).value = str(tmp_path / "no-such-model")
+        form.query_one("#" + field_id("data.path")).value = str(data_file)
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen) and screen.process is not None
+        end = time.monotonic() + 180
+        while screen.display_status() != "failed" and time.monotonic() < end:
+            await pilot.pause(0.2)
+        await wait_for_dashboard(pilot)
+        run = Store(Path("runs")).get_run(screen.run_id)
+        assert run["status"] == "failed" and run["error"]
+        header = " ".join(text_of(screen.query_one(RunHeader)).split())
+        assert "failed" in header and " ".join(run["error"].split())[:60] in header
+        while screen.process.exit_code() is None and time.monotonic() < end:
+            await pilot.pause(0.2)
+        assert screen.process.exit_code() == 2
+        assert (Path("runs") / screen.run_id / "engine-output.log").is_file()
