@@ -136,3 +136,10 @@ print('HEAVY', heavy)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "HEAVY []" in out.stdout, out.stdout
+
+
+def test_the_reducer_has_a_handler_for_every_event_kind():
+    from engine.events import KINDS
+    from seal_tui.reducer import handled_kinds
+
+    assert handled_kinds() == set(KINDS)
