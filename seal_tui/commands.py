@@ -133,7 +133,6 @@ class ResumeSpec:
 
 def cmd_run(args, runs_dir: Path) -> int:
     from engine.config import ConfigError, load_config
-
     from engine.store import new_run_id
 
     from .launcher import LaunchSpec, spawn_engine

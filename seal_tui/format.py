@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 STATUS_STYLE = {
     "created": "dim", "starting": "dim", "running": "bold green", "paused": "bold yellow",
@@ -17,7 +17,7 @@ STATUS_ICON = {
 SPARK = "▁▂▃▄▅▆▇█"
 
 # Model output can hold any byte; a terminal must never receive raw control codes.
-_UNPRINTABLE = {c: "\ufffd" for c in (*range(0x00, 0x20), 0x7f, *range(0x80, 0xa0))}
+_UNPRINTABLE = dict.fromkeys((*range(32), 127, *range(128, 160)), "�")
 _UNPRINTABLE[0x0a] = "\n"
 _UNPRINTABLE[0x09] = " "
 
@@ -81,7 +81,7 @@ def sparkline(values: Sequence[float], width: int, lo: float | None = None,
     hi = max(vals) if hi is None else hi
     span = (hi - lo) or 1.0
     top = len(SPARK) - 1
-    return "".join(SPARK[max(0, min(top, int(round((v - lo) / span * top))))] for v in vals)
+    return "".join(SPARK[max(0, min(top, round((v - lo) / span * top)))] for v in vals)
 
 
 def first_line(text: str, width: int = 80) -> str:

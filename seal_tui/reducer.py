@@ -8,7 +8,7 @@ buffers, no copies) and returns it.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from engine import events as ev
 from engine.events import Event
@@ -16,8 +16,15 @@ from engine.store.facts import DECISION_STATE
 
 from .format import printable
 from .state import (
-    MAX_CANDIDATES, MAX_REWARDS_PER_ROUND, Candidate, ForgettingEval, LogLine, MultiPassageEval, RoundEval,
-    RunState, Telemetry,
+    MAX_CANDIDATES,
+    MAX_REWARDS_PER_ROUND,
+    Candidate,
+    ForgettingEval,
+    LogLine,
+    MultiPassageEval,
+    RoundEval,
+    RunState,
+    Telemetry,
 )
 
 TERMINAL = {ev.RunFinished: "finished", ev.RunFailed: "failed", ev.RunStopped: "stopped"}

@@ -119,7 +119,7 @@ def plan_import(path: Path | str) -> ImportPlan:
         return _plan_single_passage(path, sha, data)
     if "mean_over_sequences" in data:
         return _plan_forgetting(path, sha, data)
-    if "server_reply" in data or isinstance(data.get("overall"), dict) and "adapter_accuracy" in data["overall"]:
+    if "server_reply" in data or (isinstance(data.get("overall"), dict) and "adapter_accuracy" in data["overall"]):
         return _plan_multi_passage(path, sha, data)
     keys = ", ".join(sorted(map(str, data))[:12]) or "none"
     raise ImportRejected(f"{path}: unknown kind of file (top-level keys: {keys}); expected {EXPECTED}")

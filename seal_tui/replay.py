@@ -21,8 +21,8 @@ import queue
 import threading
 import time
 from array import array
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from textual.message import Message
 

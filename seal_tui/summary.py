@@ -54,13 +54,13 @@ def render_summary(s: dict) -> str:
         lines += [""] + ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
     if s.get("multi_passage"):
         m = s["multi_passage"]
-        lines += ["", f"multi-passage (round {m['round']}, {m.get('n_passages')} passages, {m.get('n_questions')} "
-                      f"questions): none {pct(m.get('none'))}, passage {pct(m.get('passage'))}, "
-                      f"self-edits {pct(m.get('self_edit'))}"]
+        lines += ["", (f"multi-passage (round {m['round']}, {m.get('n_passages')} passages, {m.get('n_questions')} "
+                       f"questions): none {pct(m.get('none'))}, passage {pct(m.get('passage'))}, "
+                       f"self-edits {pct(m.get('self_edit'))}")]
     if s.get("forgetting"):
         f = s["forgetting"]
-        lines += ["", f"forgetting (round {f['round']}, {f.get('k')} sequential edits, {f.get('sequences')} "
-                      "sequences): mean accuracy over the passages seen, after 0..k edits:",
+        lines += ["", (f"forgetting (round {f['round']}, {f.get('k')} sequential edits, {f.get('sequences')} "
+                       "sequences): mean accuracy over the passages seen, after 0..k edits:"),
                   "          " + " ".join(f"{v:.3f}" for v in f.get("row_mean") or [])]
     if s["source"] == "imported":
         lines += ["", "no policies or adapters: the reference's result files hold no weights"]

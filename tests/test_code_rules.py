@@ -17,7 +17,7 @@ from tests.support.common import REPO
 IN_PROGRESS = "issue 17 in progress"
 
 # Each folder of Python code, linted on its own so that a clean one stays clean.
-LINTED = {"engine": IN_PROGRESS, "seal_tui": IN_PROGRESS, "tests": None, "bench": IN_PROGRESS}
+LINTED = {"engine": IN_PROGRESS, "seal_tui": None, "tests": None, "bench": IN_PROGRESS}
 
 # Import contracts that the code does not keep yet, by id.
 CONTRACTS_NOT_KEPT = {"no-import-cycles": IN_PROGRESS}

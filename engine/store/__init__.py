@@ -12,8 +12,16 @@ from engine.events import Event
 
 from .db import Store, StoreError, connect
 from .facts import (
-    COMMANDS, DB_NAME, DECISION_STATE, DECISIONS, LIVE_STATUSES, PHASES, STATUSES, default_runs_dir,
-    new_run_id, resume_refusal,
+    COMMANDS,
+    DB_NAME,
+    DECISION_STATE,
+    DECISIONS,
+    LIVE_STATUSES,
+    PHASES,
+    STATUSES,
+    default_runs_dir,
+    new_run_id,
+    resume_refusal,
 )
 from .summary import run_row, run_summary
 

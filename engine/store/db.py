@@ -14,8 +14,9 @@ import os
 import socket
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from engine import events as ev
 

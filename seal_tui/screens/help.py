@@ -47,8 +47,8 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, of: Screen) -> None:
         super().__init__()
-        self.text = f"# Keys\n\n{key_table(of)}\n\nCtrl+P opens the command palette " \
-                    f"(every action above is there too).\n"
+        self.text = (f"# Keys\n\n{key_table(of)}\n\nCtrl+P opens the command palette "
+                     "(every action above is there too).\n")
         if of.__class__.__name__ == "DashboardScreen":
             self.text += PANES
 

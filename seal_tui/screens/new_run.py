@@ -9,7 +9,7 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
@@ -73,23 +73,22 @@ class NewRunScreen(Screen[object]):
     def compose(self) -> ComposeResult:
         yield Static("[b]New run[/b] · pick a preset or a TOML file, adjust, then [b]Ctrl+S[/b] (or Start)",
                      id="new-run-title")
-        with VerticalScroll(id="new-run-form"):
-            with Grid(id="new-run-grid"):
-                yield Label("Preset")
-                yield Select([(p, p) for p in self.presets], value="sandbox" if "sandbox" in self.presets
-                             else self.presets[0], allow_blank=False, id="field-preset")
-                yield Label("Config file (TOML)")
-                yield Input(placeholder="optional: path/to/config.toml", id="field-config")
-                yield Label("Name")
-                yield Input(placeholder="optional: made from the preset and the time", id="field-name")
-                for fld in FIELDS:
-                    yield Label(fld.label)
-                    if fld.kind == "choice":
-                        yield Select([(c, c) for c in self.choices[fld.key]], allow_blank=False,
-                                     id=field_id(fld.key), tooltip=fld.help)
-                    else:
-                        yield Input(id=field_id(fld.key), tooltip=fld.help,
-                                    type="integer" if fld.kind == "int" else "text")
+        with VerticalScroll(id="new-run-form"), Grid(id="new-run-grid"):
+            yield Label("Preset")
+            yield Select([(p, p) for p in self.presets], value="sandbox" if "sandbox" in self.presets
+                         else self.presets[0], allow_blank=False, id="field-preset")
+            yield Label("Config file (TOML)")
+            yield Input(placeholder="optional: path/to/config.toml", id="field-config")
+            yield Label("Name")
+            yield Input(placeholder="optional: made from the preset and the time", id="field-name")
+            for fld in FIELDS:
+                yield Label(fld.label)
+                if fld.kind == "choice":
+                    yield Select([(c, c) for c in self.choices[fld.key]], allow_blank=False,
+                                 id=field_id(fld.key), tooltip=fld.help)
+                else:
+                    yield Input(id=field_id(fld.key), tooltip=fld.help,
+                                type="integer" if fld.kind == "int" else "text")
         with Horizontal(id="new-run-bar"):
             yield Static(id="new-run-summary")
             yield Button("Start", id="new-run-start", variant="success", tooltip="Ctrl+S", compact=True)

@@ -12,12 +12,12 @@ decisions, and the engine goes on as soon as the round's queue is complete.
 from __future__ import annotations
 
 from textual import on, work
-from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, OptionList, Static
+from textual.worker import get_current_worker
 
 from ..format import printable
 from ..messages import EventsArrived, Liveness, RunLiveness, SourceFailed

@@ -9,8 +9,8 @@ say what the rows are (``COLUMNS``) and keep them up to date with ``set_rows``,
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from functools import lru_cache
-from typing import Hashable, Iterable
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -64,13 +64,13 @@ class LineTable(ScrollView, can_focus=True):
     class Highlighted(Message):
         """The cursor moved onto a row (``row_id`` None: the table is empty)."""
 
-        def __init__(self, table: "LineTable", row_id: Hashable | None) -> None:
+        def __init__(self, table: LineTable, row_id: Hashable | None) -> None:
             super().__init__()
             self.table = table
             self.row_id = row_id
 
         @property
-        def control(self) -> "LineTable":
+        def control(self) -> LineTable:
             return self.table
 
     class Selected(Highlighted):

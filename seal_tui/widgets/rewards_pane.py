@@ -33,7 +33,7 @@ def box_line(values: list[float], width: int, mean: float) -> Text:
     """min ├──[══│══]──┤ max on a 0..1 axis; the mean's column is highlighted."""
     width = max(10, width)
     vals = sorted(values)
-    pos = lambda v: min(width - 1, max(0, int(round(v * (width - 1)))))  # noqa: E731
+    pos = lambda v: min(width - 1, max(0, round(v * (width - 1))))
     lo, q1, med, q3, hi = (pos(quantile(vals, q)) for q in (0, 0.25, 0.5, 0.75, 1))
     chars = [" "] * width
     for i in range(lo, hi + 1):

@@ -29,14 +29,13 @@ from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.replay import ReplayScreen
 from seal_tui.screens.runs import RunsScreen
 from seal_tui.state import RunState
-from tests.support.console import wait_for_dashboard
 from seal_tui.widgets.candidates_table import CandidatesTable
 from seal_tui.widgets.engine_log import EngineLog
 from seal_tui.widgets.replay_bar import ReplayBar
 from seal_tui.widgets.rewards_pane import RewardsPane
 from seal_tui.widgets.run_header import RunHeader
 from seal_tui.widgets.runs_table import RunsTable
-from tests.support.console import make_app, pilot_test, text_of
+from tests.support.console import make_app, pilot_test, text_of, wait_for_dashboard
 
 
 async def until(pilot, predicate, timeout: float = 30.0) -> None:

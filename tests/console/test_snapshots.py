@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.console import cut_mid_run, wait_for_dashboard
-from tests.support.console import make_app
+from tests.support.console import cut_mid_run, make_app, wait_for_dashboard
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 
