@@ -32,15 +32,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from sandbox_probe import classify  # noqa: E402
+
+from engine import seeds  # noqa: E402
 from engine.config import load_config  # noqa: E402
-from engine.data import load_run_contexts, round_contexts  # noqa: E402
-from engine.graders import make_grader  # noqa: E402
 from engine.inner_loop import InnerLoop  # noqa: E402
 from engine.models import load_policy, resolve_model_path  # noqa: E402
+from engine.restem import round_contexts  # noqa: E402
 from engine.sampling import sample_self_edits  # noqa: E402
 from engine.scoring import ScoreItem, Scorer  # noqa: E402
-from engine.sequences import training_sequences  # noqa: E402
-from sandbox_probe import classify  # noqa: E402
+from engine.tasks.knowledge import KnowledgeTask  # noqa: E402
 
 
 def selection_gain(a: list[float], b: list[float], groups: list[int]) -> float:
@@ -56,8 +57,8 @@ def selection_gain(a: list[float], b: list[float], groups: list[int]) -> float:
     return statistics.mean(gains)
 
 
-def measure(policy, inner_cfg, grader_cfg, items_of, slots: int) -> dict:
-    scorer = Scorer(InnerLoop(policy, inner_cfg, slots=slots, max_seq_len=256), make_grader(grader_cfg))
+def measure(policy, inner_cfg, task: KnowledgeTask, items_of, slots: int) -> dict:
+    scorer = Scorer(InnerLoop(policy, inner_cfg, slots=slots, max_seq_len=256), task.make_grader(), task)
     runs, start = [], time.perf_counter()
     for init in (1_000_003, 2_000_003):  # two independent LoRA initialisations per candidate
         rewards: list[float] = []
@@ -65,7 +66,7 @@ def measure(policy, inner_cfg, grader_cfg, items_of, slots: int) -> dict:
             rewards += [s.reward for s in scores]
         runs.append(rewards)
     seconds = (time.perf_counter() - start) / (2 * len(runs[0]))
-    scorer.inner.lora.detach()
+    scorer.inner.close()
     return {"a": runs[0], "b": runs[1], "s_per_run": seconds}
 
 
@@ -76,17 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    cfg = load_config(preset="sandbox")
-    pool, _ = load_run_contexts(cfg.data, args.seed, cfg.model.name_or_path)
-    contexts = [c for _, c in round_contexts(pool, args.contexts, args.seed, 1)]
+    cfg = load_config(preset="sandbox", overrides=[f"run.seed={args.seed}"])
+    task = KnowledgeTask(cfg)
+    pool, _ = task.load_contexts()
+    contexts = [c for _, c in round_contexts(pool, args.contexts, seed=seeds.round_contexts(args.seed, 1))]
     policy = load_policy(resolve_model_path(cfg.model.name_or_path))
     k = cfg.sample.k
-    texts = sample_self_edits(policy, contexts, cfg.sample, k=k, seed=args.seed)
+    texts = sample_self_edits(policy, [task.self_edit_prompt(c) for c in contexts], cfg.sample, k=k, seed=args.seed)
     cands = [(ci, t) for ci, ts in enumerate(texts) for t in ts]
     groups = [ci for ci, _ in cands]
     styles = [classify(t) for _, t in cands]
-    seqs = [training_sequences(contexts[ci]["title"], t, split=cfg.inner.split, context=contexts[ci]["context"],
-                               append_passage=cfg.inner.append_passage) for ci, t in cands]
+    seqs = [task.adaptation(contexts[ci], t) for ci, t in cands]
 
     def items_of(init: int) -> list[ScoreItem]:
         return [ScoreItem(contexts[ci], s, init + n) for n, ((ci, _), s) in enumerate(zip(cands, seqs))]
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
           f"from two LoRA initialisations", flush=True)
     out = {}
     for name, icfg in settings.items():
-        m = measure(policy, icfg, cfg.grader, items_of, slots=k)
+        m = measure(policy, icfg, task, items_of, slots=k)
         m["corr"] = statistics.correlation(m["a"], m["b"]) if len(set(m["a"])) > 1 and len(set(m["b"])) > 1 else 0.0
         m["selgain"] = (selection_gain(m["a"], m["b"], groups) + selection_gain(m["b"], m["a"], groups)) / 2
         by_style: dict[str, list[float]] = defaultdict(list)

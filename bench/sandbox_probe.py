@@ -35,8 +35,10 @@ from engine.sampling import sample_self_edits  # noqa: E402
 from engine.sandbox import resolve_model  # noqa: E402
 from engine.sandbox.curriculum import NOTE_STYLES, notes  # noqa: E402
 from engine.sandbox.world import ATTRIBUTES, make_world  # noqa: E402
+from engine.adaptation import Adaptation  # noqa: E402
 from engine.scoring import ScoreItem, Scorer  # noqa: E402
-from engine.sequences import passage_sequences, training_sequences  # noqa: E402
+from engine.tasks.knowledge import KnowledgeTask  # noqa: E402
+from engine.tasks.knowledge.sequences import training_sequences  # noqa: E402
 
 
 def classify(note: str) -> str:
@@ -81,15 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     world = make_world(0)
     entities = world.heldout[:args.contexts]
     contexts = world.contexts("heldout")[:args.contexts]
-    scorer = Scorer(InnerLoop(policy, cfg.inner, slots=64, max_seq_len=cfg.model.max_seq_len), ExactGrader())
+    task = KnowledgeTask(cfg)
+    scorer = Scorer(InnerLoop(policy, cfg.inner, slots=64, max_seq_len=cfg.model.max_seq_len), ExactGrader(), task)
     rng = random.Random(0)
-    conditions: dict[str, list[ScoreItem]] = {"passage": [ScoreItem(c, passage_sequences(c["title"], c["context"]), i)
+    conditions: dict[str, list[ScoreItem]] = {"passage": [ScoreItem(c, task.reference_adaptation(c), i)
                                                           for i, c in enumerate(contexts)]}
     for style in NOTE_STYLES:
-        conditions[style] = [ScoreItem(c, training_sequences(c["title"], notes(e, c["context"], style, rng)), i)
+        conditions[style] = [ScoreItem(c, Adaptation(training_sequences(c["title"], notes(e, c["context"], style, rng))), i)
                              for i, (c, e) in enumerate(zip(contexts, entities))]
-    own = sample_self_edits(policy, contexts, cfg.sample, k=args.samples, seed=0)
-    conditions["own"] = [ScoreItem(c, training_sequences(c["title"], se), i)
+    own = sample_self_edits(policy, [task.self_edit_prompt(c) for c in contexts], cfg.sample, k=args.samples, seed=0)
+    conditions["own"] = [ScoreItem(c, Adaptation(training_sequences(c["title"], se)), i)
                          for i, (c, ses) in enumerate(zip(contexts, own)) for se in ses]
     n_q = sum(len(c["questions"]) for c in contexts)
     acc = {"none": sum(sum(b.correct) for b in scorer.baselines(contexts)) / n_q}

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:2] == ["sandbox", "build"]:
-        from engine.sandbox import build_main
+        from engine.sandbox.build import build_main
         return build_main(argv[2:])
     args = build_parser().parse_args(argv)
     try:

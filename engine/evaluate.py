@@ -1,34 +1,38 @@
-"""Held-out evaluation of a round's policy: no adaptation, passage only, own self-edit."""
+"""Held-out evaluation of a round's policy: no adaptation, the task's own adaptation
+("passage"), the policy's own self-edit; then the task's further evaluations."""
 
 from __future__ import annotations
 
-from engine.continual import forgetting_eval, multi_passage_eval
+from engine import seeds
 from engine.models import Policy
 from engine.runtime import RunContext
 from engine.sampling import sample_self_edits
 from engine.scoring import ScoreItem, Scorer
-from engine.sequences import passage_sequences, training_sequences
+from engine.tasks.base import Task
 
 
-def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, heldout: list[dict], cfg) -> dict:
-    """Question-weighted accuracies on the held-out contexts; recorded as eval_result and metrics."""
-    with_passage = cfg.eval.passage_only and (run.round == 0 or cfg.eval.passage_every_round)
-    conditions = ["passage", "self_edit"] if with_passage else ["self_edit"]
+def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, task: Task, heldout: list[dict], cfg) -> dict:
+    """Accuracies over every graded answer of the held-out contexts; recorded as eval_result and metrics."""
+    conditions = task.heldout_conditions(run.round)
     run.set_phase("eval", total=len(heldout) * len(conditions))
     # one instrument for every round and run seed: the same adapter initialisation per held-out
     # context, so a change of accuracy comes from the policy, not from a re-drawn LoRA
-    seed = cfg.eval.seed * 7919
-    self_edits = [s[0] for s in sample_self_edits(policy, heldout, cfg.sample, k=1, seed=seed,
-                                                  temperature=cfg.eval.temperature)]
+    self_edits = [s[0] for s in sample_self_edits(policy, [task.self_edit_prompt(c) for c in heldout], cfg.sample,
+                                                  k=1, seed=seeds.heldout_sampling(cfg.eval.seed),
+                                                  temperature=cfg.eval.temperature,
+                                                  check=lambda i, text: task.check_self_edit(heldout[i], text),
+                                                  retries=task.resample_limit)]
     run.checkpoint()
     bases = scorer.baselines(heldout)
     items = []
     for i, (ctx, se) in enumerate(zip(heldout, self_edits)):
-        if with_passage:
-            items.append(ScoreItem(ctx, passage_sequences(ctx["title"], ctx["context"]), seed + 2 * i))
-        items.append(ScoreItem(ctx, training_sequences(ctx["title"], se, split=cfg.inner.split,
-                                                       context=ctx["context"],
-                                                       append_passage=cfg.inner.append_passage), seed + 2 * i + 1))
+        for cond in conditions:
+            seed = seeds.heldout_adapter(cfg.eval.seed, i, cond)
+            if cond == "passage":
+                items.append(ScoreItem(ctx, task.reference_adaptation(ctx), seed))
+            else:
+                unusable = task.check_self_edit(ctx, se)
+                items.append(ScoreItem(ctx, task.adaptation(ctx, se) if unusable is None else None, seed, unusable))
     correct = {c: [0] * len(heldout) for c in conditions}
     for start, scores in scorer.score_chunks(items):
         for offset, score in enumerate(scores):
@@ -36,7 +40,7 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, heldout: l
             correct[conditions[cond]][i] = sum(a["correct_after"] for a in score.answers)
         run.progress(start + len(scores), len(items))
         run.checkpoint()
-    n_q = [len(c["questions"]) for c in heldout]
+    n_q = [len(b.correct) for b in bases]
     total = sum(n_q) or 1
     result = {
         "round": run.round,
@@ -51,14 +55,9 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, heldout: l
                          "self_edit_text": se}
                         for i, (c, n, b, se) in enumerate(zip(heldout, n_q, bases, self_edits))],
     }
-    if cfg.eval.multi_passage:
-        run.set_phase("eval", total=2)
-        result["multi_passage"] = multi_passage_eval(run, scorer, heldout, self_edits, cfg, seed)
-    if cfg.eval.forgetting_k:
-        run.set_phase("eval", total=cfg.eval.forgetting_k * cfg.eval.forgetting_sequences)
-        result["forgetting"] = forgetting_eval(run, scorer, heldout, self_edits, cfg, seed)
-    from engine.restem import record_grader_stats
-    record_grader_stats(run, scorer.grader)
+    result.update(task.further_evaluations(run, scorer, heldout, self_edits))
+    for name, value in scorer.grader_metrics().items():
+        run.metric(name, value)
     run.event("eval_result", result)
     for name in ("none", "passage", "self_edit"):
         if result[name] is not None:

@@ -2,7 +2,8 @@
 
 ``exact``, ``contains`` and ``f1`` are local string rules; ``llm`` (engine.judge)
 asks an OpenAI-compatible model. All share the ``Grader`` interface, so the inner
-loop never knows which one it has.
+loop never knows which one it has; the task picks one (``engine.tasks.base.make_grader``
+reads the run's ``[grader]`` section).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _LABEL = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
@@ -102,16 +104,3 @@ class F1Grader:
             out.append(Verdict(ok, f"F1 {score:.2f} {'>=' if ok else '<'} {self.threshold:g}"))
         return out
 
-
-def make_grader(cfg, store=None, run_id: str | None = None) -> Grader:
-    """The grader a run's ``[grader]`` section asks for."""
-    if cfg.kind == "exact":
-        return ExactGrader()
-    if cfg.kind == "contains":
-        return ContainsGrader()
-    if cfg.kind == "f1":
-        return F1Grader(cfg.f1_threshold)
-    if cfg.kind == "llm":
-        from engine.judge import LLMJudge  # the openai client only when asked for
-        return LLMJudge(cfg, store=store, run_id=run_id)
-    raise ValueError(f"grader.kind = {cfg.kind!r}: expected exact, contains, f1 or llm")

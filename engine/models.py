@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from engine.devices import DeviceError, pick_device, pick_dtype
 from engine.prompts import wants_chat
 
 
@@ -24,21 +25,6 @@ class Policy:
     dtype: torch.dtype
     use_chat: bool
     source: str
-
-
-def pick_device(setting: str = "auto", option: str = "run.device") -> torch.device:
-    """``option`` names the setting in the error (a config field or a command-line flag)."""
-    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ModelLoadError(f"{option} = \"cuda\" but no CUDA GPU is visible; set {option} = \"auto\" or \"cpu\"")
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
-    if setting == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[setting]
 
 
 def resolve_model_path(name_or_path: str) -> str:
@@ -77,7 +63,10 @@ def load_policy(name_or_path: str, *, device: str = "auto", dtype: str = "auto",
             raise ModelLoadError(f"model folder {path} does not exist; check model.name_or_path")
         _check_folder(path)
         source = str(path)
-    dev = pick_device(device)
+    try:
+        dev = pick_device(device)
+    except DeviceError as exc:
+        raise ModelLoadError(str(exc)) from None
     dt = pick_dtype(dtype, dev)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)

@@ -11,23 +11,24 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from pathlib import Path
 
-from engine import mstep
-from engine.data import round_contexts
+from engine import mstep, seeds
+from engine.candidate import Candidate
 from engine.evaluate import evaluate_heldout
 from engine.filter import filter_candidates
 from engine.models import Policy, save_policy
 from engine.review import review_round
 from engine.runtime import RunContext
-from engine.sampling import sample_self_edits, self_edit_prompt_text
-from engine.scoring import ScoreItem, Scorer, candidate_seed, combine_repeats
-from engine.sequences import training_sequences
+from engine.sampling import policy_prompt, sample_self_edits
+from engine.scoring import ScoreItem, Scorer, combine_repeats
+from engine.tasks.base import Task
 
 
-def run_restem(run: RunContext, policy: Policy, scorer: Scorer, cfg, train_pool: list[dict],
-               heldout: list[dict], run_dir: Path, progress: "Progress | None" = None) -> dict | None:
+def run_restem(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg, train_pool: list[dict],
+               heldout: list[dict], run_dir: Path, progress: Progress | None = None) -> dict | None:
     """The whole run; returns the last held-out evaluation.
 
     ``progress`` (from a resumed run's store) says what is already done: finished
@@ -39,21 +40,27 @@ def run_restem(run: RunContext, policy: Policy, scorer: Scorer, cfg, train_pool:
     last_eval = progress.last_eval
     if not progress.round0_evaluated:
         run.start_round(0, rounds)
-        last_eval = evaluate_heldout(run, policy, scorer, heldout, cfg)
+        last_eval = evaluate_heldout(run, policy, scorer, task, heldout, cfg)
     for r in range(progress.finished_round + 1, rounds + 1):
         run.start_round(r, rounds)
-        contexts = round_contexts(train_pool, cfg.data.n_train, cfg.run.seed, r)
+        contexts = round_contexts(train_pool, cfg.data.n_train, seed=seeds.round_contexts(cfg.run.seed, r))
         if r not in progress.trained_rounds:
             run.store.save_contexts(run.run_id, "train", contexts, round_=r)
-            cands = sample_step(run, policy, cfg, contexts)
-            score_step(run, scorer, cfg, contexts, cands)
+            cands = sample_step(run, policy, task, cfg, contexts)
+            score_step(run, scorer, task, cfg, cands)
             filter_step(run, cfg, cands)
             approved = review_round(run, cands, cfg.run)
-            train_step(run, policy, scorer, cfg, contexts, cands, approved, run_dir)
+            train_step(run, policy, scorer, task, cfg, approved, run_dir)
         if cfg.eval.every_round or r == rounds:
-            last_eval = evaluate_heldout(run, policy, scorer, heldout, cfg)
+            last_eval = evaluate_heldout(run, policy, scorer, task, heldout, cfg)
         run.event("round_finished", {"round": r})
     return last_eval
+
+
+def round_contexts(train_pool: list[dict], n: int, *, seed: int) -> list[tuple[int, dict]]:
+    """The ``n`` training contexts of one ReSTEM round, as (pool index, context)."""
+    idx = sorted(random.Random(seed).sample(range(len(train_pool)), min(n, len(train_pool))))
+    return [(i, train_pool[i]) for i in idx]
 
 
 class Progress:
@@ -81,116 +88,113 @@ class Progress:
             self.trained_rounds = {r for r in self.trained_rounds if r <= self.finished_round}
 
 
-def sample_step(run: RunContext, policy: Policy, cfg, contexts: list[tuple[int, dict]]) -> list[dict]:
+def sample_step(run: RunContext, policy: Policy, task: Task, cfg, contexts: list[tuple[int, dict]]) -> list[Candidate]:
     """E-step: K self-edits per context, recorded as they are generated."""
     k = cfg.sample.k
     run.set_phase("sample", total=len(contexts) * k)
+    by_ctx = dict(contexts)
     earlier = run.store.candidates(run.run_id, run.round)
     if len(earlier) == len(contexts) * k:  # resumed: this round's self-edits were all sampled already
-        by_ctx = {i: c for i, c in contexts}
         run.progress(len(earlier), len(earlier))
-        return [{"id": c["id"], "context_idx": c["context_idx"], "cand_idx": c["cand_idx"],
-                 "title": c["title"], "self_edit": c["self_edit"], "ctx": by_ctx[c["context_idx"]],
-                 "scored": c["scored_at"] is not None, "reward": c["reward"], "baseline": c["baseline"],
-                 "gain": c["gain"]} for c in earlier]
-    cands: list[dict] = []
+        cands = [Candidate.from_row(row, by_ctx[row["context_idx"]]) for row in earlier]
+    else:
+        cands = []
 
-    def record(first: int, batch: list[list[str]]) -> None:
-        items = [{"context_idx": contexts[first + i][0], "cand_idx": j,
-                  "title": contexts[first + i][1]["title"], "self_edit": text}
-                 for i, texts in enumerate(batch) for j, text in enumerate(texts)]
-        ids = run.store.add_candidates(run.run_id, run.round, items)
-        cands.extend(dict(it, id=cid, scored=False) for it, cid in zip(items, ids))
-        run.progress(len(cands), len(contexts) * k)
-        run.checkpoint()
+        def record(first: int, batch: list[list[str]]) -> None:
+            new = [Candidate(run.round, contexts[first + i][0], j, contexts[first + i][1], text)
+                   for i, texts in enumerate(batch) for j, text in enumerate(texts)]
+            ids = run.store.add_candidates(run.run_id, run.round, [
+                {"context_idx": c.context_idx, "cand_idx": c.cand_idx, "title": c.title, "self_edit": c.self_edit}
+                for c in new])
+            for c, cid in zip(new, ids):
+                c.id = cid
+            cands.extend(new)
+            run.progress(len(cands), len(contexts) * k)
+            run.checkpoint()
 
-    sample_self_edits(policy, [c for _, c in contexts], cfg.sample, k=k,
-                      seed=cfg.run.seed * 104729 + run.round, on_batch=record)
-    stored = {c["id"]: c for c in run.store.candidates(run.run_id, run.round)}
-    for n, cand in enumerate(cands):
-        cand["ctx"] = contexts[n // k][1]
-        row = stored[cand["id"]]  # a resumed round keeps the self-edits sampled before
-        cand.update(self_edit=row["self_edit"], scored=row["scored_at"] is not None,
-                    reward=row["reward"], baseline=row["baseline"], gain=row["gain"])
+        sample_self_edits(policy, [task.self_edit_prompt(c) for _, c in contexts], cfg.sample, k=k,
+                          seed=seeds.e_step(cfg.run.seed, run.round),
+                          check=lambda i, text: task.check_self_edit(contexts[i][1], text),
+                          retries=task.resample_limit, on_batch=record)
+        stored = {row["id"]: row for row in run.store.candidates(run.run_id, run.round)}
+        for c in cands:
+            c.update_from(stored[c.id])  # a resumed round keeps the self-edits sampled before
+    for c in cands:
+        c.invalid = task.check_self_edit(c.context, c.self_edit)
     return cands
 
 
-def score_step(run: RunContext, scorer: Scorer, cfg, contexts, cands: list[dict]) -> None:
-    """Inner loop: reward = adapted accuracy on the context's questions.
+def score_step(run: RunContext, scorer: Scorer, task: Task, cfg, cands: list[Candidate]) -> None:
+    """Inner loop: the reward of each self-edit, from the model adapted to it.
 
     With ``inner.reward_repeats`` = n each candidate is adapted n times, each run
     from its own LoRA initialisation, and its reward is the mean: one run's accuracy
     on a handful of questions depends on the initialisation about as much as on the
     self-edit. A candidate is recorded once all its runs are in."""
     run.set_phase("inner_loop", total=len(cands))
-    done = sum(c["scored"] for c in cands)
-    todo = [c for c in cands if not c["scored"]]  # a resumed round never rescores a candidate
+    done = sum(c.scored for c in cands)
+    todo = [c for c in cands if not c.scored]  # a resumed round never rescores a candidate
     reps = cfg.inner.reward_repeats
-    sequences = [training_sequences(c["title"], c["self_edit"], split=cfg.inner.split, context=c["ctx"]["context"],
-                                    append_passage=cfg.inner.append_passage) for c in todo]
-    items = [ScoreItem(c["ctx"], seqs, seed=candidate_seed(cfg.run.seed, run.round, c["context_idx"], c["cand_idx"], rep))
-             for c, seqs in zip(todo, sequences) for rep in range(reps)]
-    save = None
+    adaptations = [None if c.invalid else task.adaptation(c.context, c.self_edit) for c in todo]
+    items = [ScoreItem(c.context, a, seeds.candidate_lora(cfg.run.seed, run.round, c.context_idx, c.cand_idx, rep),
+                       c.invalid)
+             for c, a in zip(todo, adaptations) for rep in range(reps)]
+    save_to = None
     if cfg.run.save_kept_adapters:
-        def save(i: int, slot: int) -> None:  # the first run's adapter stands for the candidate
-            if i % reps == 0:
-                scorer.inner.lora.save_slot_peft(slot, adapter_dir(run, todo[i // reps]["id"]), scorer.inner.policy.source)
+        def save_to(i: int) -> Path | None:  # the first run's adapter stands for the candidate
+            return adapter_dir(run, todo[i // reps].id) if i % reps == 0 else None
     results: list = []
     recorded = 0
-    for start, scores in scorer.score_chunks(items, save_adapter=save):
+    for _, scores in scorer.score_chunks(items, save_to=save_to):
         results.extend(scores)
         while (recorded + 1) * reps <= len(results):
-            c = todo[recorded]
+            c, a = todo[recorded], adaptations[recorded]
             s = combine_repeats(results[recorded * reps:(recorded + 1) * reps])
-            c.update(reward=s.reward, baseline=s.baseline, gain=s.gain)
-            run.store.record_score(run.run_id, run.round, c["id"], reward=s.reward, baseline=s.baseline,
-                                   gain=s.gain, train_sequences=sequences[recorded], answers=s.answers,
-                                   rewards=s.rewards if reps > 1 else None)
+            c.scored, c.reward, c.baseline, c.gain = True, s.reward, s.baseline, s.gain
+            c.rewards = s.rewards if reps > 1 else None
+            run.store.record_score(run.run_id, run.round, c.id, reward=c.reward, baseline=c.baseline,
+                                   gain=c.gain, train_sequences=a.sequences if a else [], answers=s.answers,
+                                   rewards=c.rewards)
             recorded += 1
         run.progress(done + recorded, len(cands))
         run.checkpoint()
-    record_grader_stats(run, scorer.grader)
-    rewards = [c["reward"] for c in cands]
+    for name, value in scorer.grader_metrics().items():
+        run.metric(name, value)
+    rewards = [c.reward for c in cands]
     run.metric("train_reward_mean", sum(rewards) / len(rewards))
     run.metric("train_reward_max", max(rewards))
-    run.metric("baseline_mean", sum(c["baseline"] for c in cands) / len(cands))
-
-
-def record_grader_stats(run: RunContext, grader) -> None:
-    """A grader with costs (the LLM judge) reports cumulative counters: cache hits, tokens..."""
-    stats = getattr(grader, "stats", None)
-    if callable(stats):
-        for key, value in stats().items():
-            run.metric(f"judge_{key}", value)
+    run.metric("baseline_mean", sum(c.baseline for c in cands) / len(cands))
 
 
 def adapter_dir(run: RunContext, candidate_id: int) -> Path:
     return run.run_dir / "adapters" / f"round-{run.round}" / f"candidate-{candidate_id}"
 
 
-def filter_step(run: RunContext, cfg, cands: list[dict]) -> None:
+def filter_step(run: RunContext, cfg, cands: list[Candidate]) -> None:
     """Rejection sampling: per context, keep what the rule allows."""
     run.set_phase("filter", total=len(cands))
-    by_ctx: dict[int, list[dict]] = {}
+    by_ctx: dict[int, list[Candidate]] = {}
     for c in cands:
-        by_ctx.setdefault(c["context_idx"], []).append(c)
-    verdicts = []
+        by_ctx.setdefault(c.context_idx, []).append(c)
     for ctx_idx, group in by_ctx.items():
-        verdicts.extend(filter_candidates(group, cfg.filter, seed=cfg.run.seed * 31 + run.round * 7 + ctx_idx))
-    kept = {v["id"] for v in verdicts if v["kept"]}
+        verdicts = filter_candidates(group, cfg.filter, seed=seeds.filter_pick(cfg.run.seed, run.round, ctx_idx))
+        for c, v in zip(group, verdicts):
+            c.kept, c.keep_reason = v.kept, v.reason
     for c in cands:
-        c["kept"] = c["id"] in kept
-        folder = adapter_dir(run, c["id"])
-        if not c["kept"] and folder.is_dir():  # only kept candidates' adapters are worth the disk
+        folder = adapter_dir(run, c.id)
+        if not c.kept and folder.is_dir():  # only kept candidates' adapters are worth the disk
             shutil.rmtree(folder)
-    run.store.record_filter(run.run_id, run.round, verdicts)
-    run.metric("kept_count", len(kept))
+    grouped = [c for group in by_ctx.values() for c in group]
+    run.store.record_filter(run.run_id, run.round, [{"id": c.id, "kept": c.kept, "reason": c.keep_reason}
+                                                     for c in grouped])
+    kept = sum(c.kept for c in cands)
+    run.metric("kept_count", kept)
     run.progress(len(cands), len(cands))
-    run.log.info("round %d: kept %d of %d candidates", run.round, len(kept), len(cands))
+    run.log.info("round %d: kept %d of %d candidates", run.round, kept, len(cands))
 
 
-def train_step(run: RunContext, policy: Policy, scorer: Scorer, cfg, contexts, cands: list[dict],
-               approved: list[dict], run_dir: Path) -> None:
+def train_step(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg, approved: list[Candidate],
+               run_dir: Path) -> None:
     """M-step: SFT the policy on (self-edit prompt -> approved self-edit), then save it."""
     run.set_phase("train", total=len(approved))
     if not approved:
@@ -199,14 +203,12 @@ def train_step(run: RunContext, policy: Policy, scorer: Scorer, cfg, contexts, c
                                  "skipped": True, "reason": reason})
         run.log.warning("M-step skipped: %s", reason)
         return
-    by_id = {c["id"]: c for c in cands}
     examples, trained = [], []
-    for a in approved:
-        c = by_id[a["id"]]
-        examples.append((self_edit_prompt_text(policy, c["ctx"], cfg.sample), a["text"]))
-        run.store.set_trained_text(a["id"], a["text"])
-        edited = a.get("decision") == "edit"
-        trained.append({"id": a["id"], "edited": edited, **({"text": a["text"]} if edited else {})})
+    for c in approved:
+        examples.append((policy_prompt(policy, task.self_edit_prompt(c.context)), c.trained_text))
+        run.store.set_trained_text(c.id, c.trained_text)
+        edited = c.decision == "edit"
+        trained.append({"id": c.id, "edited": edited, **({"text": c.trained_text} if edited else {})})
     run.event("mstep_examples", {"candidates": trained})
 
     def on_step(step: int, total: int, loss: float, epoch: int) -> None:
@@ -214,19 +216,14 @@ def train_step(run: RunContext, policy: Policy, scorer: Scorer, cfg, contexts, c
         run.store.add_metric(run.run_id, run.round, "mstep_loss", loss, step, event=False)
         run.checkpoint()
 
-    inner = scorer.inner
-    inner.lora.detach()  # the M-step and the saved policy see the bare model
-    try:
+    with scorer.policy_update():  # the M-step and the saved policy see the bare model
         loss = mstep.train_policy(policy, examples, cfg.mstep, max_len=cfg.model.max_seq_len,
-                                  seed=cfg.run.seed * 17 + run.round, on_step=on_step)
+                                  seed=seeds.m_step(cfg.run.seed, run.round), on_step=on_step)
         path = None
         if cfg.run.save_policy:
             folder = run_dir / "policy" / f"round-{run.round}"
             save_policy(policy, folder)
             path = str(folder)
-    finally:
-        inner.lora.attach()
-    scorer.clear_baselines()
     run.event("mstep_done", {"policy_path": path, "examples": len(examples), "loss": loss,
                              "skipped": False, "reason": None})
     run.log.info("M-step on %d self-edits: final loss %.4f%s", len(examples), loss,

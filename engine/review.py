@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import time
 
+from engine.candidate import Candidate
 from engine.runtime import RunContext
 
 POLL_S = 0.5
 
 
-def review_round(run: RunContext, cands: list[dict], run_cfg) -> list[dict]:
-    """The round's M-step set: [{id, text, decision}] for every approved/edited candidate."""
-    run.set_phase("review", total=sum(1 for c in cands if c["kept"]) if run_cfg.review != "all" else len(cands))
+def review_round(run: RunContext, cands: list[Candidate], run_cfg) -> list[Candidate]:
+    """The round's M-step set: every approved or edited candidate, its ``decision`` and
+    ``trained_text`` set."""
+    run.set_phase("review", total=sum(1 for c in cands if c.kept) if run_cfg.review != "all" else len(cands))
     if run_cfg.review == "auto":
-        return [{"id": c["id"], "text": c["self_edit"], "decision": "kept by filter"}
-                for c in cands if c["kept"]]
-    queue = [c for c in cands if c["kept"]] if run_cfg.review == "kept" else \
-        sorted(cands, key=lambda c: (-(c["reward"] or 0), c["id"]))
+        return [_chosen(c, "kept by filter", c.self_edit) for c in cands if c.kept]
+    queue = [c for c in cands if c.kept] if run_cfg.review == "kept" else \
+        sorted(cands, key=lambda c: (-(c.reward or 0), c.id))
     if not queue:
         run.log.info("review: nothing to review this round")
         return []
-    ids = [c["id"] for c in queue]
+    ids = [c.id for c in queue]
     store = run.store
     decided = {cid: d for cid, d in store.latest_decisions(run.run_id).items() if cid in ids}
     store.set_review_state([cid for cid in ids if cid not in decided], "pending")
@@ -50,28 +51,31 @@ def review_round(run: RunContext, cands: list[dict], run_cfg) -> list[dict]:
             timed_out = True
             action = run_cfg.review_timeout_action
             for c in queue:
-                if c["id"] in decided:
+                if c.id in decided:
                     continue
-                decision = "approve" if action == "approve-kept" and c["kept"] else "reject"
-                store.decide(run.run_id, c["id"], decision, who="review-timeout")
+                decision = "approve" if action == "approve-kept" and c.kept else "reject"
+                store.decide(run.run_id, c.id, decision, who="review-timeout")
             run.log.warning("review: timed out after %.0f s; undecided candidates got '%s'",
                             run_cfg.review_timeout, action)
             continue
         run.sleep(POLL_S)
     chosen, counts = [], {"approved": 0, "rejected": 0, "edited": 0}
-    by_id = {c["id"]: c for c in queue}
-    for cid in ids:
-        d = decided[cid]
+    for c in queue:
+        d = decided[c.id]
         if d["decision"] == "reject":
             counts["rejected"] += 1
             continue
-        text = d["edited_text"] if d["decision"] == "edit" else by_id[cid]["self_edit"]
         counts["edited" if d["decision"] == "edit" else "approved"] += 1
-        chosen.append({"id": cid, "text": text, "decision": d["decision"]})
+        chosen.append(_chosen(c, d["decision"], d["edited_text"] if d["decision"] == "edit" else c.self_edit))
     run.set_status("running")
     run.event("review_done", dict(counts, timed_out=timed_out))
     run.log.info("review: %(approved)d approved, %(edited)d edited, %(rejected)d rejected", counts)
     return chosen
+
+
+def _chosen(cand: Candidate, decision: str, text: str) -> Candidate:
+    cand.decision, cand.trained_text = decision, text
+    return cand
 
 
 def _state(decision: str) -> str:

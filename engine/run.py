@@ -137,26 +137,27 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
     import torch
     from transformers.utils import logging as hf_logging
 
-    from engine.data import DataError, load_run_contexts
-    from engine.graders import make_grader
+    from engine import seeds
     from engine.inner_loop import InnerLoop
     from engine.models import ModelLoadError, load_policy
     from engine.restem import Progress, run_restem
     from engine.scoring import Scorer
+    from engine.tasks import DataError, make_task
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    torch.manual_seed(cfg.run.seed)
+    torch.manual_seed(seeds.torch_global(cfg.run.seed))
     run.set_phase("setup")
+    task = make_task(cfg)
     try:
-        train_pool, heldout = load_run_contexts(cfg.data, cfg.run.seed, cfg.model.name_or_path)
+        train_pool, heldout = task.load_contexts()
     except DataError as exc:
         raise InputError(str(exc)) from None
     try:
-        grader = make_grader(cfg.grader, store=run.store, run_id=run.run_id)
+        grader = task.make_grader(store=run.store, run_id=run.run_id)
     except ValueError as exc:  # e.g. the judge's API key variable is not set
         raise InputError(str(exc)) from None
     progress = Progress(run.store.iter_events(run.run_id)) if resume else Progress()
@@ -177,9 +178,10 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
                  policy.device, str(policy.dtype).replace("torch.", ""), "chat" if policy.use_chat else "plain")
     slots = cfg.inner.parallel or cfg.sample.k
     try:
-        inner = InnerLoop(policy, cfg.inner, slots=slots, max_seq_len=cfg.model.max_seq_len)
+        inner = InnerLoop(policy, cfg.inner, slots=slots, max_seq_len=cfg.model.max_seq_len,
+                          query_prompt=task.query_prompt)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    scorer = Scorer(inner, grader, on_grader_failure=lambda exc: run.pause_for(f"grader failed: {exc}"))
+    scorer = Scorer(inner, grader, task, on_grader_failure=lambda exc: run.pause_for(f"grader failed: {exc}"))
     run.checkpoint()
-    return run_restem(run, policy, scorer, cfg, train_pool, heldout, run_dir, progress)
+    return run_restem(run, policy, scorer, task, cfg, train_pool, heldout, run_dir, progress)

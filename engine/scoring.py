@@ -1,23 +1,47 @@
-"""Reward of a self-edit: accuracy of the adapted model on its context's questions.
+"""Reward of a self-edit: how well the model answers its context after adapting to it.
+
+The ``Scorer`` is what the outer loop, the held-out evaluations and the forgetting
+matrix call: adapt to these items and score them, answer unadapted, merge one
+adaptation into the weights, let the M-step see the bare model. The inner loop's
+LoRA slots stay behind it. The task says what is answered and how answers become a
+reward; the grader judges each answer.
 
 Baseline answers (unadapted model) are computed and graded once per context and
-reused for all its candidates.
+reused for all its candidates, until the M-step changes the policy.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
 
-from engine.graders import GradeItem, Grader, GraderFailure
+from engine.adaptation import Adaptation
+from engine.graders import GradeItem, Grader, GraderFailure, Verdict
 from engine.inner_loop import AdaptJob, InnerLoop
+
+
+class Grading(Protocol):
+    """What the scorer asks of a task (``engine.tasks.base.Task`` has it): the queries to
+    answer, the graded answers from their answers, and the reward from the verdicts."""
+
+    def queries(self, ctx: dict) -> list[str]: ...
+
+    def grade_items(self, ctx: dict, answers: Sequence[str]) -> list[GradeItem]: ...
+
+    def reward(self, ctx: dict, verdicts: Sequence[Verdict]) -> float: ...
 
 
 @dataclass
 class Baseline:
-    answers: list[str]
+    items: list[GradeItem]     # the unadapted model's graded answers
     correct: list[bool]
+
+    @property
+    def answers(self) -> list[str]:
+        return [it.answer for it in self.items]
 
     @property
     def accuracy(self) -> float:
@@ -29,23 +53,8 @@ class Score:
     reward: float
     baseline: float
     gain: float
-    answers: list[dict]   # per question: question, gold, answer_before, answer_after, correct_*, reason (, rep)
+    answers: list[dict]   # per graded answer: question, gold, answer_before, answer_after, correct_*, reason (, rep)
     rewards: list[float] | None = None  # each inner-loop run's reward, where there were several
-
-
-# seeds of a candidate's repeated inner-loop runs are this far apart
-REPEAT_SEED_STRIDE = 7_919_000
-
-
-def candidate_seed(run_seed: int, round_: int, context_idx: int, cand_idx: int, rep: int = 0) -> int:
-    """The LoRA-initialisation seed of one inner-loop run of one candidate.
-
-    Made from where the candidate stands in its run (round, context, sample) and never
-    from its row id in the store: the same config and run.seed give the same rewards
-    whatever else the store holds (a bench's third run used to score differently from
-    the same run alone in a fresh store)."""
-    key = f"{run_seed}/{round_}/{context_idx}/{cand_idx}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=7).digest(), "big") + rep * REPEAT_SEED_STRIDE
 
 
 def combine_repeats(scores: Sequence[Score]) -> Score:
@@ -62,22 +71,21 @@ def combine_repeats(scores: Sequence[Score]) -> Score:
 @dataclass
 class ScoreItem:
     context: dict
-    sequences: list[str]
-    seed: int
-
-
-def _key(ctx: dict) -> tuple:
-    return (ctx["title"], ctx["context"][:200], len(ctx["questions"]))
+    adaptation: Adaptation | None   # None where unusable
+    seed: int                       # the LoRA init and minibatch order (engine.seeds)
+    unusable: str | None = None     # why the self-edit cannot be used: reward 0, no inner loop
 
 
 class Scorer:
-    def __init__(self, inner: InnerLoop, grader: Grader,
+    def __init__(self, inner: InnerLoop, grader: Grader, task: Grading,
                  on_grader_failure: Callable[[GraderFailure], None] | None = None):
         self.inner = inner
         self.grader = grader
+        self.task = task
         self.on_grader_failure = on_grader_failure
         self._baselines: dict[tuple, Baseline] = {}
 
+    # ------------------------------------------------------------ grading
     def grade(self, items: list[GradeItem]):
         """Verdicts; when the grader keeps failing, ``on_grader_failure`` waits (the run
         pauses until a person resumes it) and grading is tried again. Never scores 0 silently."""
@@ -89,52 +97,110 @@ class Scorer:
                     raise
                 self.on_grader_failure(exc)
 
-    def clear_baselines(self) -> None:
-        """After the M-step the policy has changed: its unadapted answers must be recomputed."""
-        self._baselines.clear()
+    def grader_metrics(self) -> dict[str, float]:
+        """A grader with costs (the LLM judge) reports cumulative counters: cache hits, tokens..."""
+        stats = getattr(self.grader, "stats", None)
+        return {f"judge_{key}": value for key, value in stats().items()} if callable(stats) else {}
+
+    # ------------------------------------------------------------ the unadapted model
+    def _key(self, ctx: dict) -> tuple:
+        return (ctx.get("title"), ctx.get("context", "")[:200], tuple(self.task.queries(ctx)))
+
+    def _unadapted(self, contexts: Sequence[dict]) -> list[Baseline]:
+        queries = [self.task.queries(c) for c in contexts]
+        answers = self.inner.baseline_answers([q for qs in queries for q in qs])
+        items, pos = [], 0
+        for c, qs in zip(contexts, queries):
+            items.append(self.task.grade_items(c, answers[pos:pos + len(qs)]))
+            pos += len(qs)
+        verdicts = self.grade([it for its in items for it in its])
+        out, pos = [], 0
+        for its in items:
+            out.append(Baseline(its, [v.correct for v in verdicts[pos:pos + len(its)]]))
+            pos += len(its)
+        return out
 
     def baselines(self, contexts: Sequence[dict]) -> list[Baseline]:
-        todo = [c for c in contexts if _key(c) not in self._baselines]
-        todo = list({_key(c): c for c in todo}.values())
+        """The unadapted policy's graded answers per context (cached until the policy changes)."""
+        todo = list({self._key(c): c for c in contexts if self._key(c) not in self._baselines}.values())
         if todo:
-            questions = [q["question"] for c in todo for q in c["questions"]]
-            answers = self.inner.baseline_answers(questions)
-            verdicts = self.grade([GradeItem(q["question"], q["answer"], a) for q, a in
-                                          zip((q for c in todo for q in c["questions"]), answers)])
-            pos = 0
-            for c in todo:
-                n = len(c["questions"])
-                self._baselines[_key(c)] = Baseline(answers[pos:pos + n], [v.correct for v in verdicts[pos:pos + n]])
-                pos += n
-        return [self._baselines[_key(c)] for c in contexts]
+            for c, b in zip(todo, self._unadapted(todo)):
+                self._baselines[self._key(c)] = b
+        return [self._baselines[self._key(c)] for c in contexts]
+
+    def unadapted_accuracy(self, ctx: dict) -> float:
+        """The model's accuracy on ``ctx`` as its weights are now (never cached: the forgetting
+        matrix merges adaptations into the weights between calls)."""
+        return self._unadapted([ctx])[0].accuracy
+
+    # ------------------------------------------------------------ adapting
+    def _job(self, item_context: dict, adaptation: Adaptation, seed: int) -> AdaptJob:
+        return AdaptJob(adaptation.sequences, self.task.queries(item_context), seed,
+                        pairs=adaptation.pairs, lr=adaptation.lr, epochs=adaptation.epochs)
 
     def score_chunks(self, items: Sequence[ScoreItem],
-                     save_adapter: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, list[Score]]]:
+                     save_to: Callable[[int], Path | None] | None = None) -> Iterator[tuple[int, list[Score]]]:
         """Adapt, answer and grade ``items`` one chunk of stacked-LoRA slots at a time.
 
-        Yields (index of the chunk's first item, its scores). ``save_adapter(item_index,
-        slot)`` is called while an item's adapter is still in its slot."""
-        slots = self.inner.slots
-        for start in range(0, len(items), slots):
-            chunk = items[start:start + slots]
+        Yields (index of the chunk's first item, its scores). ``save_to(item_index)`` names
+        a folder to save that item's adapter in (PEFT format), or None."""
+        for start in range(0, len(items), self.inner.slots):
+            chunk = items[start:start + self.inner.slots]
             bases = self.baselines([it.context for it in chunk])
-            jobs = [AdaptJob(it.sequences, [q["question"] for q in it.context["questions"]], it.seed)
-                    for it in chunk]
-            results = self.inner.run(jobs, save_slot=(lambda i, slot, base=start: save_adapter(base + i, slot))
-                                     if save_adapter else None)
-            grade_items = [GradeItem(q["question"], q["answer"], ans)
-                           for it, res in zip(chunk, results)
-                           for q, ans in zip(it.context["questions"], res.answers)]
-            verdicts = self.grade(grade_items)
+            live = [i for i, it in enumerate(chunk) if it.unusable is None]
+
+            def save(j: int, slot: int, start: int = start, live: list[int] = live) -> None:
+                folder = save_to(start + live[j]) if save_to else None
+                if folder is not None:
+                    self.inner.save_adapter(slot, folder)
+
+            results = self.inner.run([self._job(chunk[i].context, chunk[i].adaptation, chunk[i].seed) for i in live],
+                                     save_slot=save if save_to else None)
+            answers: list[list[str] | None] = [None] * len(chunk)
+            for i, res in zip(live, results):
+                answers[i] = res.answers
+            graded = [self.task.grade_items(it.context, a) if a is not None else [] for it, a in zip(chunk, answers)]
+            flat = [g for gs in graded for g in gs]
+            verdicts = self.grade(flat) if flat else []
             scores, pos = [], 0
-            for it, res, base in zip(chunk, results, bases):
-                qs = it.context["questions"]
-                vs = verdicts[pos:pos + len(qs)]
-                pos += len(qs)
-                records = [{"question": q["question"], "gold": q["answer"],
-                            "answer_before": b, "answer_after": a,
+            for it, gs, base in zip(chunk, graded, bases):
+                if it.unusable is not None:
+                    scores.append(self._unusable(it.unusable, base))
+                    continue
+                vs = verdicts[pos:pos + len(gs)]
+                pos += len(gs)
+                records = [{"question": g.question, "gold": g.gold,
+                            "answer_before": b.answer, "answer_after": g.answer,
                             "correct_before": cb, "correct_after": v.correct, "reason": v.reason}
-                           for q, a, b, cb, v in zip(qs, res.answers, base.answers, base.correct, vs)]
-                reward = sum(v.correct for v in vs) / len(vs) if vs else 0.0
+                           for g, b, cb, v in zip(gs, base.items, base.correct, vs)]
+                reward = self.task.reward(it.context, vs)
                 scores.append(Score(reward, base.accuracy, reward - base.accuracy, records))
             yield start, scores
+
+    @staticmethod
+    def _unusable(reason: str, base: Baseline) -> Score:
+        records = [{"question": b.question, "gold": b.gold, "answer_before": b.answer, "answer_after": "",
+                    "correct_before": cb, "correct_after": False, "reason": reason}
+                   for b, cb in zip(base.items, base.correct)]
+        return Score(0.0, base.accuracy, -base.accuracy, records)
+
+    def merge(self, adaptation: Adaptation, *, lora_seed: int, seed: int) -> None:
+        """Adapt a fresh LoRA (init ``lora_seed``, minibatch order ``seed``) and merge it into
+        the weights: it stays until ``merges_undone`` ends."""
+        self.inner.merge(AdaptJob(adaptation.sequences, [], seed, pairs=adaptation.pairs, lr=adaptation.lr,
+                                  epochs=adaptation.epochs), lora_seed=lora_seed)
+
+    @contextmanager
+    def merges_undone(self) -> Iterator[None]:
+        """Weights merged inside are restored on the way out."""
+        with self.inner.weights_restored():
+            yield
+
+    # ------------------------------------------------------------ the M-step
+    @contextmanager
+    def policy_update(self) -> Iterator[None]:
+        """The M-step inside sees (and saves) the bare model; the policy has changed after
+        it, so its unadapted answers are computed again."""
+        with self.inner.bare_model():
+            yield
+        self._baselines.clear()

@@ -49,9 +49,3 @@ def contexts(model_dir: str | Path | None = None) -> dict:
     return {split: [dict(c, questions=[dict(q) for q in c["questions"]]) for c in items]
             for split, items in world.items()}
 
-
-def build_main(argv: list[str]) -> int:
-    """`seal-engine sandbox build [--seed N] [--out DIR] [--steps N]`."""
-    from engine.sandbox.build import build_main as main
-
-    return main(argv)

@@ -1,4 +1,4 @@
-"""The paper's two further evaluations of a round's policy on held-out passages.
+"""The knowledge task's two further evaluations of a round's policy on held-out passages.
 
 Multi-passage (continued pretraining): one LoRA trained on the self-edits of N
 passages together (each passage appended once), then all their questions.
@@ -14,27 +14,25 @@ from __future__ import annotations
 import random
 import statistics
 
-from engine.graders import GradeItem
-from engine.inner_loop import AdaptJob
+from engine import seeds
 from engine.runtime import RunContext
 from engine.scoring import ScoreItem, Scorer
-from engine.sequences import passage_sequences, training_sequences
+from engine.adaptation import Adaptation
+from engine.tasks.base import Task
+from engine.tasks.knowledge.sequences import passage_sequences, training_sequences
 
 
-def _sequences(ctx: dict, self_edit: str, cfg, *, append_passage: bool) -> list[str]:
-    return training_sequences(ctx["title"], self_edit, split=cfg.inner.split, context=ctx["context"],
-                              append_passage=append_passage)
-
-
-def multi_passage_eval(run: RunContext, scorer: Scorer, heldout: list[dict], self_edits: list[str],
-                       cfg, seed: int) -> dict:
+def multi_passage_eval(run: RunContext, scorer: Scorer, heldout: list[dict], self_edits: list[str], cfg) -> dict:
     n = cfg.eval.multi_passage
     ctxs, edits = heldout[:n], self_edits[:n]
     together = {"title": f"{n} passages", "context": "\n".join(c["context"] for c in ctxs),
                 "questions": [q for c in ctxs for q in c["questions"]]}
-    items = [ScoreItem(together, [s for c in ctxs for s in passage_sequences(c["title"], c["context"])], seed),
-             ScoreItem(together, [s for c, e in zip(ctxs, edits) for s in _sequences(c, e, cfg, append_passage=True)],
-                       seed + 1)]
+    passages = [s for c in ctxs for s in passage_sequences(c["title"], c["context"])]
+    # each passage appended once after its self-edit, whatever inner.append_passage says
+    notes = [s for c, e in zip(ctxs, edits) for s in training_sequences(
+        c["title"], e, split=cfg.inner.split, context=c["context"], append_passage=True)]
+    items = [ScoreItem(together, Adaptation(passages), seeds.multi_passage_adapter(cfg.eval.seed, "passage")),
+             ScoreItem(together, Adaptation(notes), seeds.multi_passage_adapter(cfg.eval.seed, "self_edit"))]
     scores = [s for _, chunk in scorer.score_chunks(items) for s in chunk]
     run.progress(2, 2)
     result = {"n_passages": n, "n_questions": len(together["questions"]), "none": scores[0].baseline,
@@ -46,37 +44,24 @@ def multi_passage_eval(run: RunContext, scorer: Scorer, heldout: list[dict], sel
     return result
 
 
-def _accuracy(scorer: Scorer, ctx: dict) -> float:
-    answers = scorer.inner.baseline_answers([q["question"] for q in ctx["questions"]])
-    verdicts = scorer.grade([GradeItem(q["question"], q["answer"], a) for q, a in zip(ctx["questions"], answers)])
-    return sum(v.correct for v in verdicts) / max(1, len(verdicts))
-
-
-def forgetting_eval(run: RunContext, scorer: Scorer, heldout: list[dict], self_edits: list[str],
-                    cfg, seed: int) -> dict:
+def forgetting_eval(run: RunContext, scorer: Scorer, task: Task, heldout: list[dict], self_edits: list[str],
+                    cfg) -> dict:
     k, n_seq = cfg.eval.forgetting_k, cfg.eval.forgetting_sequences
-    inner = scorer.inner
-    rng = random.Random(seed)
+    rng = random.Random(seeds.forgetting_order(cfg.eval.seed))
     matrices = []
-    saved = inner.lora.snapshot_base()
-    try:
-        for s in range(n_seq):
+    for s in range(n_seq):
+        with scorer.merges_undone():  # each sequence starts from the round's policy
             order = rng.sample(range(len(heldout)), k)
             ctxs = [heldout[i] for i in order]
-            m: list[list[float | None]] = [[_accuracy(scorer, c) for c in ctxs]]
+            m: list[list[float | None]] = [[scorer.unadapted_accuracy(c) for c in ctxs]]
             for i, idx in enumerate(order, 1):
-                inner.lora.reset([seed + 101 * s + i])
-                inner.train([AdaptJob(_sequences(heldout[idx], self_edits[idx], cfg,
-                                                 append_passage=cfg.inner.append_passage), [], seed + i)])
-                inner.lora.merge_slot(0)
-                inner.lora.reset([0])
-                m.append([_accuracy(scorer, c) for c in ctxs[:i]] + [None] * (k - i))
+                scorer.merge(task.adaptation(heldout[idx], self_edits[idx]),
+                             lora_seed=seeds.forgetting_lora(cfg.eval.seed, s, i),
+                             seed=seeds.forgetting_schedule(cfg.eval.seed, i))
+                m.append([scorer.unadapted_accuracy(c) for c in ctxs[:i]] + [None] * (k - i))
                 run.progress(s * k + i, n_seq * k)
                 run.checkpoint()
             matrices.append(m)
-            inner.lora.restore_base(saved)
-    finally:
-        inner.lora.restore_base(saved)
     mean = [[None if matrices[0][r][c] is None else statistics.fmean(mm[r][c] for mm in matrices)
              for c in range(k)] for r in range(k + 1)]
     std = [[None if matrices[0][r][c] is None else (statistics.pstdev([mm[r][c] for mm in matrices]))

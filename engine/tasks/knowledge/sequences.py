@@ -1,4 +1,4 @@
-"""From a self-edit to the inner loop's training sequences (plain text, no chat template)."""
+"""The knowledge task: from a self-edit to the inner loop's training sequences (plain text, no chat template)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Contexts: SEAL's SQuAD-format JSON, split into training and held-out sets by seed."""
+"""The knowledge task's contexts: SEAL's SQuAD-format JSON or the sandbox world, split
+into a training pool and held-out contexts by seed."""
 
 from __future__ import annotations
 
@@ -6,10 +7,8 @@ import json
 import random
 from pathlib import Path
 
-
-class DataError(ValueError):
-    """A dataset file is missing or malformed; the message names the file and the fix."""
-
+from engine import seeds
+from engine.tasks.base import DataError
 
 FORMAT = '[{"title": str, "context": str, "questions": [{"question": str, "answer": str}]}]'
 
@@ -60,7 +59,7 @@ def load_run_contexts(data_cfg, run_seed: int, model: str | None = None) -> tupl
 
     For the sandbox, the world is the one of the sandbox model in use: a folder given
     as ``model`` (e.g. a rebuilt sandbox) if it has the sandbox's metadata, else the shipped one."""
-    seed = run_seed if data_cfg.split_seed < 0 else data_cfg.split_seed
+    seed = seeds.data_split(run_seed, data_cfg.split_seed)
     if data_cfg.path == "sandbox":
         from engine import sandbox
         model_dir = model if model and (Path(model) / sandbox.META_FILE).is_file() else None
@@ -81,9 +80,3 @@ def load_run_contexts(data_cfg, run_seed: int, model: str | None = None) -> tupl
         train, heldout = cut(train), cut(heldout)
     return train, heldout
 
-
-def round_contexts(train_pool: list[dict], n: int, seed: int, round_: int) -> list[tuple[int, dict]]:
-    """The ``n`` training contexts of one ReSTEM round, as (pool index, context)."""
-    rng = random.Random(seed * 1009 + round_)
-    idx = sorted(rng.sample(range(len(train_pool)), min(n, len(train_pool))))
-    return [(i, train_pool[i]) for i in idx]

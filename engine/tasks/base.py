@@ -1,0 +1,127 @@
+"""What the outer loop asks of a SEAL experiment: the ``Task`` interface.
+
+ReSTEM (``engine.restem``) is the same for every experiment; a task says what
+differs: the contexts and their split, the self-edit prompt, whether a sampled
+self-edit is usable, the inner-loop work a self-edit becomes, the queries answered
+after adaptation and how their answers become a reward, the held-out conditions of
+each round, and how the console names all of these.
+
+A context is a dict that the store keeps as it is (``engine.events.ContextItem``:
+idx, title, context, questions); a task may keep more keys in it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from engine.adaptation import Adaptation
+from engine.graders import ContainsGrader, ExactGrader, F1Grader, GradeItem, Grader, Verdict
+
+if TYPE_CHECKING:
+    from engine.config import Config
+
+
+def make_grader(cfg, store=None, run_id: str | None = None) -> Grader:
+    """The grader a run's ``[grader]`` section asks for."""
+    if cfg.kind == "exact":
+        return ExactGrader()
+    if cfg.kind == "contains":
+        return ContainsGrader()
+    if cfg.kind == "f1":
+        return F1Grader(cfg.f1_threshold)
+    if cfg.kind == "llm":
+        from engine.judge import LLMJudge  # the openai client only when asked for
+        return LLMJudge(cfg, store=store, run_id=run_id)
+    raise ValueError(f"grader.kind = {cfg.kind!r}: expected exact, contains, f1 or llm")
+
+
+class DataError(ValueError):
+    """A dataset file is missing or malformed; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Labels:
+    """How the console names a task's parts (sent with the ``run_created`` event, so the
+    console never imports the task)."""
+
+    context: str = "passage"           # one context
+    question: str = "question"         # one graded query
+    none: str = "no adaptation"        # the held-out conditions, as EvalResult names them
+    passage: str = "passage only"
+    self_edit: str = "self-edits"
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+class Task(ABC):
+    """One SEAL experiment. Built from the run's config; holds no model."""
+
+    name: ClassVar[str]
+    labels: ClassVar[Labels] = Labels()
+    # sampled self-edits the task rejects are sampled again this many times, then scored 0
+    resample_limit: ClassVar[int] = 0
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+
+    # ------------------------------------------------------------ contexts
+    @abstractmethod
+    def load_contexts(self) -> tuple[list[dict], list[dict]]:
+        """(training pool, held-out contexts); the two share none. Raises DataError."""
+
+    # ------------------------------------------------------------ E-step
+    @abstractmethod
+    def self_edit_prompt(self, ctx: dict) -> str:
+        """The user turn that asks the policy for a self-edit of ``ctx`` (chat template applied later)."""
+
+    def check_self_edit(self, ctx: dict, text: str) -> str | None:
+        """None when ``text`` is a usable self-edit of ``ctx``, else why not (in a few words)."""
+        return None
+
+    # ------------------------------------------------------------ inner loop
+    @abstractmethod
+    def adaptation(self, ctx: dict, self_edit: str) -> Adaptation:
+        """What a fresh LoRA trains on for a usable self-edit of ``ctx``."""
+
+    @abstractmethod
+    def reference_adaptation(self, ctx: dict) -> Adaptation:
+        """The held-out "passage" condition: the task's own adaptation, without a self-edit."""
+
+    # ------------------------------------------------------------ reward
+    @abstractmethod
+    def queries(self, ctx: dict) -> list[str]:
+        """What the model answers, adapted and unadapted (greedy, one generation each)."""
+
+    def query_prompt(self, query: str) -> str:
+        """The user turn for one query (chat template applied later)."""
+        return query
+
+    @abstractmethod
+    def grade_items(self, ctx: dict, answers: Sequence[str]) -> list[GradeItem]:
+        """The graded answers of ``ctx`` from the answers to its queries, in order."""
+
+    def reward(self, ctx: dict, verdicts: Sequence[Verdict]) -> float:
+        """The reward of one adaptation from its verdicts: the share graded correct."""
+        return sum(v.correct for v in verdicts) / len(verdicts) if verdicts else 0.0
+
+    def make_grader(self, store=None, run_id: str | None = None) -> Grader:
+        """The grader of this task's answers (``[grader]`` of the config)."""
+        return make_grader(self.cfg.grader, store=store, run_id=run_id)
+
+    # ------------------------------------------------------------ held-out evaluation
+    def heldout_conditions(self, round_: int) -> tuple[str, ...]:
+        """The adapted conditions measured after round ``round_`` ("none" always is)."""
+        ev = self.cfg.eval
+        with_passage = ev.passage_only and (round_ == 0 or ev.passage_every_round)
+        return ("passage", "self_edit") if with_passage else ("self_edit",)
+
+    def further_evaluations(self, run, scorer, heldout: list[dict], self_edits: list[str]) -> dict:
+        """The task's own evaluations of the round's policy (``run``: the RunContext, ``scorer``:
+        the Scorer) beside the held-out conditions, as extra keys of the ``eval_result`` event
+        (knowledge: multi_passage, forgetting). Untyped here: the scorer's module imports this one."""
+        return {}
