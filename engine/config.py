@@ -88,7 +88,7 @@ class InnerCfg:
     lora_r: int = f(8, "inner-loop LoRA rank", min=1)
     lora_alpha: float = f(16.0, "inner-loop LoRA alpha", min=0, min_exclusive=True)
     lora_dropout: float = f(0.0, "inner-loop LoRA dropout", min=0, max=1)
-    targets: list = f(["q_proj", "v_proj"], "module names the inner LoRA wraps ('all-linear' for every projection)")
+    targets: list = f(["q_proj", "v_proj"], "module names the inner LoRA wraps ('all-linear' for every projection)")  # noqa: RUF009 (f gives a list a default_factory)
     epochs: int = f(10, "passes over a candidate's training sequences", min=1)
     lr: float = f(1e-3, "inner-loop learning rate (AdamW)", min=0, min_exclusive=True)
     batch_size: int = f(1, "sequences per step per candidate (0: all of them, full batch)", min=0)
@@ -124,7 +124,7 @@ class MStepCfg:
     mode: str = f("lora", "lora (merged into the policy) or full fine-tuning", choices=MSTEP_MODES)
     lora_r: int = f(64, "M-step LoRA rank", min=1)
     lora_alpha: float = f(128.0, "M-step LoRA alpha", min=0, min_exclusive=True)
-    targets: list = f(["all-linear"], "module names the M-step LoRA wraps")
+    targets: list = f(["all-linear"], "module names the M-step LoRA wraps")  # noqa: RUF009 (f gives a list a default_factory)
     lr: float = f(3e-4, "M-step learning rate", min=0, min_exclusive=True)
     epochs: int = f(2, "M-step epochs over the kept self-edits", min=1)
     batch_size: int = f(4, "M-step batch size", min=1)
@@ -217,9 +217,8 @@ def _coerce(section: str, fl: dataclasses.Field, value: Any) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{name} = {value!r}: expected a non-empty list of names, e.g. [\"q_proj\", \"v_proj\"]")
-    elif kind is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{name} = {value!r}: expected a string")
+    elif kind is str and not isinstance(value, str):
+        raise ConfigError(f"{name} = {value!r}: expected a string")
     choices = meta.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{name} = {value!r}: expected one of {', '.join(choices)}")

@@ -26,8 +26,8 @@ import random
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 from urllib.parse import urlsplit
 
 import openai
@@ -145,7 +145,7 @@ class LLMJudge:
         # max_retries=0: the retry policy below (counted, capped, pausing the run) is the one in force
         self._client = openai.OpenAI(base_url=cfg.base_url, api_key=key, max_retries=0, timeout=self.timeout)
         self._memory_cache: dict[str, Verdict] = {}
-        self._stats: Counter = Counter({k: 0 for k in STAT_KEYS})
+        self._stats: Counter = Counter(dict.fromkeys(STAT_KEYS, 0))
         self._lock = threading.Lock()
         self._stop = threading.Event()
         # the run's own logger (engine.run names it so); only used from the calling thread

@@ -251,6 +251,7 @@ class StackedLoRA:
     def save_slot_peft(self, slot: int, folder: Path, base_model_path: str) -> None:
         """Write slot ``slot`` as a PEFT adapter folder (loadable with PeftModel.from_pretrained)."""
         import json
+
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)

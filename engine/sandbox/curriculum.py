@@ -21,8 +21,7 @@ from __future__ import annotations
 import random
 
 from engine.prompts import SELF_EDIT_INSTRUCTIONS, question_prompt, render, self_edit_prompt
-from engine.sandbox.world import (ATTRIBUTES, Entity, Fact, World, canonical, make_entity, qa_line, question,
-                                  to_context)
+from engine.sandbox.world import ATTRIBUTES, Entity, Fact, World, canonical, make_entity, qa_line, question, to_context
 
 # How often each note style is demonstrated; restate and qa are the helpful ones.
 NOTE_STYLES = {"copy": 0.25, "irrelevant": 0.15, "partial": 0.20, "restate": 0.20, "qa": 0.20}

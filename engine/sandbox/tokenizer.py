@@ -11,7 +11,7 @@ eos, pad and a minimal chat template.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 EOS = "<|end|>"
 PAD = "<|pad|>"
