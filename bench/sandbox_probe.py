@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from engine.adaptation import Adaptation  # noqa: E402
 from engine.config import load_config  # noqa: E402
 from engine.graders import ExactGrader  # noqa: E402
 from engine.inner_loop import InnerLoop  # noqa: E402
@@ -35,7 +36,6 @@ from engine.sampling import sample_self_edits  # noqa: E402
 from engine.sandbox import resolve_model  # noqa: E402
 from engine.sandbox.curriculum import NOTE_STYLES, notes  # noqa: E402
 from engine.sandbox.world import ATTRIBUTES, make_world  # noqa: E402
-from engine.adaptation import Adaptation  # noqa: E402
 from engine.scoring import ScoreItem, Scorer  # noqa: E402
 from engine.tasks.knowledge import KnowledgeTask  # noqa: E402
 from engine.tasks.knowledge.sequences import training_sequences  # noqa: E402

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from engine import events as ev
 from engine import seeds
 from engine.models import Policy
 from engine.runtime import RunContext
@@ -31,8 +32,8 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, task: Task
             if cond == "passage":
                 items.append(ScoreItem(ctx, task.reference_adaptation(ctx), seed))
             else:
-                unusable = task.check_self_edit(ctx, se)
-                items.append(ScoreItem(ctx, task.adaptation(ctx, se) if unusable is None else None, seed, unusable))
+                invalid = task.check_self_edit(ctx, se)
+                items.append(ScoreItem(ctx, task.adaptation(ctx, se) if invalid is None else None, seed, invalid))
     correct = {c: [0] * len(heldout) for c in conditions}
     for start, scores in scorer.score_chunks(items):
         for offset, score in enumerate(scores):
@@ -58,7 +59,7 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, task: Task
     result.update(task.further_evaluations(run, scorer, heldout, self_edits))
     for name, value in scorer.grader_metrics().items():
         run.metric(name, value)
-    run.event("eval_result", result)
+    run.record(ev.EvalResult(**result))
     for name in ("none", "passage", "self_edit"):
         if result[name] is not None:
             run.metric(f"heldout_{name}", result[name])

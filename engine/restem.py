@@ -15,6 +15,7 @@ import random
 import shutil
 from pathlib import Path
 
+from engine import events as ev
 from engine import mstep, seeds
 from engine.candidate import Candidate
 from engine.evaluate import evaluate_heldout
@@ -45,7 +46,7 @@ def run_restem(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg,
         run.start_round(r, rounds)
         contexts = round_contexts(train_pool, cfg.data.n_train, seed=seeds.round_contexts(cfg.run.seed, r))
         if r not in progress.trained_rounds:
-            run.store.save_contexts(run.run_id, "train", contexts, round_=r)
+            run.record(contexts_event("train", contexts))
             cands = sample_step(run, policy, task, cfg, contexts)
             score_step(run, scorer, task, cfg, cands)
             filter_step(run, cfg, cands)
@@ -53,7 +54,7 @@ def run_restem(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg,
             train_step(run, policy, scorer, task, cfg, approved, run_dir)
         if cfg.eval.every_round or r == rounds:
             last_eval = evaluate_heldout(run, policy, scorer, task, heldout, cfg)
-        run.event("round_finished", {"round": r})
+        run.record(ev.RoundFinished(round=r))
     return last_eval
 
 
@@ -63,8 +64,16 @@ def round_contexts(train_pool: list[dict], n: int, *, seed: int) -> list[tuple[i
     return [(i, train_pool[i]) for i in idx]
 
 
+def contexts_event(split: str, contexts: list[tuple[int, dict]]) -> ev.Contexts:
+    """The contexts of a run's split as the store keeps them (pool index, title, text, questions)."""
+    return ev.Contexts(split=split, items=[{"idx": i, "title": c["title"], "context": c["context"],
+                                            "questions": c["questions"]} for i, c in contexts])
+
+
 class Progress:
     """What an earlier engine process of the same run finished, read from its events."""
+
+    KINDS = (ev.EvalResult.KIND, ev.RoundFinished.KIND, ev.MStepDone.KIND)
 
     def __init__(self, events=()) -> None:
         self.round0_evaluated = False
@@ -73,16 +82,18 @@ class Progress:
         self.policy_path: str | None = None
         self.last_eval: dict | None = None
         for e in events:
-            if e.kind == "eval_result" and e.round == 0:
-                self.round0_evaluated = True
-            if e.kind == "eval_result":
+            if e.kind not in self.KINDS:  # decode only what matters (a log holds thousands of telemetry rows)
+                continue
+            p = e.payload
+            if isinstance(p, ev.EvalResult):
+                self.round0_evaluated = self.round0_evaluated or e.round == 0
                 self.last_eval = e.data
-            if e.kind == "round_finished":
-                self.finished_round = max(self.finished_round, e.data["round"])
-            if e.kind == "mstep_done":
+            elif isinstance(p, ev.RoundFinished):
+                self.finished_round = max(self.finished_round, p.round)
+            elif isinstance(p, ev.MStepDone):
                 self.trained_rounds.add(e.round)
-                if e.data.get("policy_path"):
-                    self.policy_path = e.data["policy_path"]
+                if p.policy_path:
+                    self.policy_path = p.policy_path
         # a trained round whose policy was not saved must be trained again
         if self.policy_path is None:
             self.trained_rounds = {r for r in self.trained_rounds if r <= self.finished_round}
@@ -104,7 +115,7 @@ def sample_step(run: RunContext, policy: Policy, task: Task, cfg, contexts: list
             new = [Candidate(run.round, contexts[first + i][0], j, contexts[first + i][1], text)
                    for i, texts in enumerate(batch) for j, text in enumerate(texts)]
             ids = run.store.add_candidates(run.run_id, run.round, [
-                {"context_idx": c.context_idx, "cand_idx": c.cand_idx, "title": c.title, "self_edit": c.self_edit}
+                ev.CandidateSampled(context_idx=c.context_idx, cand_idx=c.cand_idx, title=c.title, self_edit=c.self_edit)
                 for c in new])
             for c, cid in zip(new, ids):
                 c.id = cid
@@ -152,9 +163,9 @@ def score_step(run: RunContext, scorer: Scorer, task: Task, cfg, cands: list[Can
             s = combine_repeats(results[recorded * reps:(recorded + 1) * reps])
             c.scored, c.reward, c.baseline, c.gain = True, s.reward, s.baseline, s.gain
             c.rewards = s.rewards if reps > 1 else None
-            run.store.record_score(run.run_id, run.round, c.id, reward=c.reward, baseline=c.baseline,
-                                   gain=c.gain, train_sequences=a.sequences if a else [], answers=s.answers,
-                                   rewards=c.rewards)
+            run.record(ev.CandidateScored(id=c.id, context_idx=c.context_idx, cand_idx=c.cand_idx, reward=c.reward,
+                                          baseline=c.baseline, gain=c.gain, train_sequences=a.sequences if a else [],
+                                          answers=s.answers, rewards=c.rewards))
             recorded += 1
         run.progress(done + recorded, len(cands))
         run.checkpoint()
@@ -184,9 +195,8 @@ def filter_step(run: RunContext, cfg, cands: list[Candidate]) -> None:
         folder = adapter_dir(run, c.id)
         if not c.kept and folder.is_dir():  # only kept candidates' adapters are worth the disk
             shutil.rmtree(folder)
-    grouped = [c for group in by_ctx.values() for c in group]
-    run.store.record_filter(run.run_id, run.round, [{"id": c.id, "kept": c.kept, "reason": c.keep_reason}
-                                                     for c in grouped])
+    run.store.record_many(run.run_id, [ev.CandidateFiltered(id=c.id, kept=c.kept, reason=c.keep_reason)
+                                       for group in by_ctx.values() for c in group], round_=run.round, phase=run.phase)
     kept = sum(c.kept for c in cands)
     run.metric("kept_count", kept)
     run.progress(len(cands), len(cands))
@@ -199,21 +209,18 @@ def train_step(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg,
     run.set_phase("train", total=len(approved))
     if not approved:
         reason = "no candidate was kept or approved this round"
-        run.event("mstep_done", {"policy_path": None, "examples": 0, "loss": None,
-                                 "skipped": True, "reason": reason})
+        run.record(ev.MStepDone(skipped=True, reason=reason))
         run.log.warning("M-step skipped: %s", reason)
         return
     examples, trained = [], []
     for c in approved:
         examples.append((policy_prompt(policy, task.self_edit_prompt(c.context)), c.trained_text))
-        run.store.set_trained_text(c.id, c.trained_text)
         edited = c.decision == "edit"
         trained.append({"id": c.id, "edited": edited, **({"text": c.trained_text} if edited else {})})
-    run.event("mstep_examples", {"candidates": trained})
+    run.record(ev.MStepExamples(candidates=trained))
 
     def on_step(step: int, total: int, loss: float, epoch: int) -> None:
-        run.event("mstep_progress", {"step": step, "total": total, "loss": loss, "epoch": epoch})
-        run.store.add_metric(run.run_id, run.round, "mstep_loss", loss, step, event=False)
+        run.record(ev.MStepProgress(step=step, total=total, loss=loss, epoch=epoch))
         run.checkpoint()
 
     with scorer.policy_update():  # the M-step and the saved policy see the bare model
@@ -224,7 +231,6 @@ def train_step(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg,
             folder = run_dir / "policy" / f"round-{run.round}"
             save_policy(policy, folder)
             path = str(folder)
-    run.event("mstep_done", {"policy_path": path, "examples": len(examples), "loss": loss,
-                             "skipped": False, "reason": None})
+    run.record(ev.MStepDone(policy_path=path, examples=len(examples), loss=loss))
     run.log.info("M-step on %d self-edits: final loss %.4f%s", len(examples), loss,
                  f"; policy saved to {path}" if path else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from engine import events as ev
 from engine.candidate import Candidate
 from engine.runtime import RunContext
 
@@ -30,10 +31,8 @@ def review_round(run: RunContext, cands: list[Candidate], run_cfg) -> list[Candi
     ids = [c.id for c in queue]
     store = run.store
     decided = {cid: d for cid, d in store.latest_decisions(run.run_id).items() if cid in ids}
-    store.set_review_state([cid for cid in ids if cid not in decided], "pending")
-    run.set_status("awaiting_review")
-    run.event("review_waiting", {"count": len(ids), "mode": run_cfg.review, "candidate_ids": ids,
-                                 "already_decided": len(decided)})
+    run.record(ev.ReviewWaiting(count=len(ids), mode=run_cfg.review, candidate_ids=ids,
+                                already_decided=len(decided)))
     run.log.info("review: waiting for decisions on %d candidate(s) (%d already decided)", len(ids), len(decided))
     started = time.monotonic()
     seen: dict[int, int] = {cid: d["id"] for cid, d in decided.items()}
@@ -43,8 +42,8 @@ def review_round(run: RunContext, cands: list[Candidate], run_cfg) -> list[Candi
         for cid, d in decided.items():
             if seen.get(cid) != d["id"]:
                 seen[cid] = d["id"]
-                store.set_review_state([cid], _state(d["decision"]))
-                run.event("review_decided", {"candidate_id": cid, "decision": d["decision"], "who": d["who"]})
+                run.record(ev.ReviewDecided(candidate_id=cid, decision=d["decision"], who=d["who"],
+                                            edited_text=d["edited_text"] if d["decision"] == "edit" else None))
         if len(decided) == len(ids):
             break
         if run_cfg.review_timeout and time.monotonic() - started > run_cfg.review_timeout:
@@ -67,8 +66,7 @@ def review_round(run: RunContext, cands: list[Candidate], run_cfg) -> list[Candi
             continue
         counts["edited" if d["decision"] == "edit" else "approved"] += 1
         chosen.append(_chosen(c, d["decision"], d["edited_text"] if d["decision"] == "edit" else c.self_edit))
-    run.set_status("running")
-    run.event("review_done", dict(counts, timed_out=timed_out))
+    run.record(ev.ReviewDone(**counts, timed_out=timed_out))
     run.log.info("review: %(approved)d approved, %(edited)d edited, %(rejected)d rejected", counts)
     return chosen
 
@@ -76,7 +74,3 @@ def review_round(run: RunContext, cands: list[Candidate], run_cfg) -> list[Candi
 def _chosen(cand: Candidate, decision: str, text: str) -> Candidate:
     cand.decision, cand.trained_text = decision, text
     return cand
-
-
-def _state(decision: str) -> str:
-    return {"approve": "approved", "reject": "rejected", "edit": "edited"}[decision]

@@ -6,24 +6,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
-import time
 import traceback
 import warnings
 from pathlib import Path
 
+from engine import events as ev
 from engine.config import Config, to_toml
 from engine.store import Store
+from engine.store.facts import new_run_id, resume_refusal
+from engine.tasks import Task, make_task
 
 
 class InputError(Exception):
     """Bad user input found while starting a run (model, data): exit code 2."""
-
-
-def new_run_id(preset: str) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{preset or 'custom'}-{secrets.token_hex(2)}"
 
 
 def _logger(run_dir: Path, run_id: str) -> logging.Logger:
@@ -47,13 +44,9 @@ def resume_run(runs_dir: Path, ref: str) -> int:
     run = store.find_run(ref)
     if run is None:
         raise InputError(f"no run {ref!r} in {store.path}; 'seal-tui ls' lists the runs")
-    if run["source"] == "imported":
-        raise InputError(f"run {run['id']} was imported from result files and cannot be resumed")
-    if run["status"] == "finished":
-        raise InputError(f"run {run['id']} already finished; start a new run instead")
-    if run["status"] in ("running", "paused", "awaiting_review", "created") and not store.is_stale(run):
-        raise InputError(f"run {run['id']} is still {run['status']} (engine pid {run['pid']}); "
-                         "attach to it instead, or stop it first")
+    refusal = resume_refusal(run, store.is_stale(run))
+    if refusal:
+        raise InputError(refusal)
     try:
         cfg = config_from_dict(json.loads(run["config_json"]))
     except ConfigError as exc:
@@ -67,27 +60,23 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
     from engine.telemetry import Telemetry
 
     store = Store(runs_dir)
+    task = make_task(cfg)
     run_id = run_id or new_run_id(cfg.run.preset)
     run_dir = store.runs_dir / run_id
-    if resume:
-        store.update_run(run_id, error=None, finished_at=None)
-    else:
+    if not resume:  # a resumed run's start clears its error and end
         if store.get_run(run_id):
             raise InputError(f"run id {run_id} already exists in {store.path}; choose another --run-id")
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.toml").write_text(to_toml(cfg))
-        store.create_run(run_id, name=cfg.run.name or run_id, preset=cfg.run.preset,
-                         model=cfg.model.name_or_path, config=cfg.to_dict(), rounds=cfg.run.rounds,
-                         run_dir=str(run_dir))
+        store.record(run_id, ev.RunCreated(name=cfg.run.name or run_id, preset=cfg.run.preset,
+                                           model=cfg.model.name_or_path, rounds=cfg.run.rounds, config=cfg.to_dict(),
+                                           task=task.name, labels=task.labels.as_dict()), round_=0, phase="setup")
     log = _logger(run_dir, run_id)
     run = RunContext(store, run_id, log, run_dir)
     store_handler = StoreLogHandler(run)
     store_handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(store_handler)
-    # a resumed run keeps its first start, so its listed start and duration stay true
-    first_start = (store.get_run(run_id) or {}).get("started_at") if resume else None
-    run.set_status("running", pid=os.getpid(), started_at=first_start or time.time(), heartbeat_at=time.time())
-    run.event("run_started", {"pid": os.getpid(), "run_dir": str(run_dir), "resumed": resume})
+    run.record(ev.RunStarted(pid=os.getpid(), run_dir=str(run_dir), resumed=resume))
     if resume:
         log.info("resuming run %s", run_id)
     print(f"run {run_id}", flush=True)
@@ -100,31 +89,28 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
     telemetry = Telemetry(store.runs_dir, run_id)
     telemetry.start()
     try:
-        last = _execute(run, cfg, run_dir, resume)
+        last = _execute(run, task, cfg, run_dir, resume)
         best = max((m["value"] for m in store.metrics(run_id, "heldout_self_edit")), default=None)
         run.phase = "done"
-        run.set_status("finished", finished_at=time.time(), best_heldout=best, phase="done")
         log.info("run %s finished; best held-out accuracy %s", run_id, "-" if best is None else f"{best:.3f}")
-        run.event("run_finished", {"best_heldout": best, "last": last and {k: last[k] for k in ("none", "passage", "self_edit")}})
+        run.record(ev.RunFinished(best_heldout=best,
+                                  last=last and {k: last[k] for k in ("none", "passage", "self_edit")}))
         return 0
     except RunStopped as exc:
-        run.set_status("stopped", finished_at=time.time())
         log.info("run %s stopped (%s)", run_id, exc)
-        run.event("run_stopped", {"reason": str(exc)})
+        run.record(ev.RunStopped(reason=str(exc)))
         return 3
     except InputError as exc:
-        run.set_status("failed", finished_at=time.time(), error=str(exc))
         log.error("run %s failed: %s", run_id, exc)
-        run.event("run_failed", {"error": str(exc)})
+        run.record(ev.RunFailed(error=str(exc)))
         return 2
     except Exception as exc:  # anything else: the message to the user, the traceback to the log file
         msg = f"{type(exc).__name__}: {exc}"
         for h in log.handlers:
             if isinstance(h, logging.FileHandler):
                 h.stream.write(traceback.format_exc())
-        run.set_status("failed", finished_at=time.time(), error=msg)
         log.error("run %s failed: %s (traceback in %s)", run_id, msg, run_dir / "engine.log")
-        run.event("run_failed", {"error": msg})
+        run.record(ev.RunFailed(error=msg))
         return 1
     finally:
         telemetry.stop()
@@ -133,16 +119,16 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
             log.removeHandler(h)
 
 
-def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | None:
+def _execute(run, task: Task, cfg: Config, run_dir: Path, resume: bool = False) -> dict | None:
     import torch
     from transformers.utils import logging as hf_logging
 
     from engine import seeds
     from engine.inner_loop import InnerLoop
     from engine.models import ModelLoadError, load_policy
-    from engine.restem import Progress, run_restem
+    from engine.restem import Progress, contexts_event, run_restem
     from engine.scoring import Scorer
-    from engine.tasks import DataError, make_task
+    from engine.tasks import DataError
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     hf_logging.disable_progress_bar()
@@ -151,7 +137,6 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
         torch.set_num_threads(cfg.run.threads)
     torch.manual_seed(seeds.torch_global(cfg.run.seed))
     run.set_phase("setup")
-    task = make_task(cfg)
     try:
         train_pool, heldout = task.load_contexts()
     except DataError as exc:
@@ -162,7 +147,7 @@ def _execute(run, cfg: Config, run_dir: Path, resume: bool = False) -> dict | No
         raise InputError(str(exc)) from None
     progress = Progress(run.store.iter_events(run.run_id)) if resume else Progress()
     if not resume:
-        run.store.save_contexts(run.run_id, "heldout", list(enumerate(heldout)), round_=0)
+        run.record(contexts_event("heldout", list(enumerate(heldout))))
     run.log.info("data: %d training contexts in the pool, %d held out", len(train_pool), len(heldout))
     model_source = cfg.model.name_or_path
     if progress.policy_path:  # the policy of the last trained round, as saved then

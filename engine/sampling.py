@@ -24,8 +24,8 @@ def sample_self_edits(policy: Policy, prompts: list[str], sample_cfg, *, k: int,
     """``k`` self-edits for each self-edit prompt (a user turn), generated
     ``sample_cfg.batch_size`` prompts at a time.
 
-    ``check(prompt_index, text)`` says why a self-edit is unusable (None: usable); an
-    unusable one is sampled again, up to ``retries`` times. ``on_batch(first_prompt_index,
+    ``check(prompt_index, text)`` says why the task cannot use a self-edit (None: it can);
+    an invalid one is sampled again, up to ``retries`` times. ``on_batch(first_prompt_index,
     self_edits_of_batch)`` lets the caller record them as they come.
     """
     temp = sample_cfg.temperature if temperature is None else temperature
@@ -43,7 +43,7 @@ def sample_self_edits(policy: Policy, prompts: list[str], sample_cfg, *, k: int,
         if check is not None:
             for b, group in enumerate(grouped):
                 for j, text in enumerate(group):
-                    for _ in range(retries):  # an unusable sample is drawn again, a bounded number of times
+                    for _ in range(retries):  # an invalid sample is drawn again, a bounded number of times
                         if check(start + b, text) is None:
                             break
                         text = generate(policy, batch[b:b + 1], max_new_tokens=sample_cfg.max_new_tokens,

@@ -71,9 +71,9 @@ def combine_repeats(scores: Sequence[Score]) -> Score:
 @dataclass
 class ScoreItem:
     context: dict
-    adaptation: Adaptation | None   # None where unusable
+    adaptation: Adaptation | None   # None where invalid
     seed: int                       # the LoRA init and minibatch order (engine.seeds)
-    unusable: str | None = None     # why the self-edit cannot be used: reward 0, no inner loop
+    invalid: str | None = None      # why the task cannot use the self-edit: reward 0, no inner loop
 
 
 class Scorer:
@@ -147,7 +147,7 @@ class Scorer:
         for start in range(0, len(items), self.inner.slots):
             chunk = items[start:start + self.inner.slots]
             bases = self.baselines([it.context for it in chunk])
-            live = [i for i, it in enumerate(chunk) if it.unusable is None]
+            live = [i for i, it in enumerate(chunk) if it.invalid is None]
 
             def save(j: int, slot: int, start: int = start, live: list[int] = live) -> None:
                 folder = save_to(start + live[j]) if save_to else None
@@ -164,8 +164,8 @@ class Scorer:
             verdicts = self.grade(flat) if flat else []
             scores, pos = [], 0
             for it, gs, base in zip(chunk, graded, bases):
-                if it.unusable is not None:
-                    scores.append(self._unusable(it.unusable, base))
+                if it.invalid is not None:
+                    scores.append(self._invalid(it.invalid, base))
                     continue
                 vs = verdicts[pos:pos + len(gs)]
                 pos += len(gs)
@@ -178,7 +178,7 @@ class Scorer:
             yield start, scores
 
     @staticmethod
-    def _unusable(reason: str, base: Baseline) -> Score:
+    def _invalid(reason: str, base: Baseline) -> Score:
         records = [{"question": b.question, "gold": b.gold, "answer_before": b.answer, "answer_after": "",
                     "correct_before": cb, "correct_after": False, "reason": reason}
                    for b, cb in zip(base.items, base.correct)]

@@ -8,6 +8,7 @@ import threading
 
 import psutil
 
+from engine import events as ev
 from engine.store import Store
 
 
@@ -57,8 +58,8 @@ class Telemetry(threading.Thread):
         try:
             while not self._stop.wait(self.interval):
                 try:
-                    store.add_telemetry(self.run_id, psutil.cpu_percent(None),
-                                        proc.memory_info().rss / 2**20, gpus.sample())
+                    store.record(self.run_id, ev.Telemetry(cpu_pct=psutil.cpu_percent(None),
+                                                           rss_mb=proc.memory_info().rss / 2**20, gpus=gpus.sample()))
                 except Exception:  # a busy store must not kill the run; try again next tick
                     continue
         finally:

@@ -14,7 +14,7 @@ reference implementation's few-shot/ folder (nothing in ``engine.restem`` change
 - ``check_self_edit(ctx, text)``: JSON that parses and validates against the schema, and a
   config whose training fits the step budget for this task's data; else the reason.
   ``resample_limit`` > 0: the E-step draws again, then the candidate is scored 0 with the
-  reason, unadapted (``Candidate.invalid``, ``ScoreItem.unusable``).
+  reason, unadapted (``Candidate.invalid``, ``ScoreItem.invalid``).
 - ``adaptation``: leave-one-out and leave-two-out tasks of the demonstrations plus the
   chosen augmentations, capped at 250; ``train_using_output_tokens`` -> ``pairs``
   (loss on the completion), all tokens -> ``sequences``; ``lr`` and ``epochs`` from the config.

@@ -63,11 +63,11 @@ def test_the_knowledge_task_trains_on_title_prefixed_lines_and_grades_each_quest
     assert task.check_self_edit(CTX, "") is None  # any text is a self-edit
 
 
-def test_an_unusable_self_edit_scores_zero_with_its_reason_and_is_never_trained_on(task):
+def test_an_invalid_self_edit_scores_zero_with_its_reason_and_is_never_trained_on(task):
     inner = FakeInnerLoop(before={"How tall?": "small"}, after={"How tall?": "tall"})
     scorer = Scorer(inner, ExactGrader(), task)
     items = [ScoreItem(CTX, task.adaptation(CTX, "It is tall."), seed=1),
-             ScoreItem(CTX, None, seed=2, unusable="not valid JSON"),
+             ScoreItem(CTX, None, seed=2, invalid="not valid JSON"),
              ScoreItem(CTX, task.adaptation(CTX, "Tall it is."), seed=3)]
     scores = [s for _, chunk in scorer.score_chunks(items) for s in chunk]
     assert [s.reward for s in scores] == [1.0, 0.0, 1.0]
@@ -89,7 +89,7 @@ def test_unadapted_answers_are_reused_until_the_m_step_changes_the_policy(task):
     assert scorer.unadapted_accuracy(CTX) == 1.0 and inner.unadapted_calls == 3  # never cached: merges change it
 
 
-def test_an_unusable_sample_is_drawn_again_a_bounded_number_of_times(monkeypatch):
+def test_an_invalid_sample_is_drawn_again_a_bounded_number_of_times(monkeypatch):
     draws = iter([["bad", "bad"], ["worse"], ["{b}"], ["still bad"], ["bad again"]])
     monkeypatch.setattr(sampling, "generate", lambda *args, **kwargs: next(draws))
     policy = SimpleNamespace(tokenizer=None, use_chat=False)

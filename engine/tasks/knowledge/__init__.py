@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from engine.adaptation import Adaptation
 from engine.graders import GradeItem
 from engine.prompts import question_prompt, self_edit_prompt
-from engine.adaptation import Adaptation
 from engine.tasks.base import Labels, Task
-from engine.tasks.knowledge.continual import forgetting_eval, multi_passage_eval
 from engine.tasks.knowledge.data import load_run_contexts
 from engine.tasks.knowledge.sequences import passage_sequences, training_sequences
 
@@ -51,6 +50,9 @@ class KnowledgeTask(Task):
         return [GradeItem(q["question"], q["answer"], a) for q, a in zip(ctx["questions"], answers)]
 
     def further_evaluations(self, run, scorer, heldout: list[dict], self_edits: list[str]) -> dict:
+        # torch only once a run evaluates: a run records its task before it loads torch
+        from engine.tasks.knowledge.continual import forgetting_eval, multi_passage_eval
+
         ev, out = self.cfg.eval, {}
         if ev.multi_passage:
             run.set_phase("eval", total=2)

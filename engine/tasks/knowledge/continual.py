@@ -15,9 +15,9 @@ import random
 import statistics
 
 from engine import seeds
+from engine.adaptation import Adaptation
 from engine.runtime import RunContext
 from engine.scoring import ScoreItem, Scorer
-from engine.adaptation import Adaptation
 from engine.tasks.base import Task
 from engine.tasks.knowledge.sequences import passage_sequences, training_sequences
 
