@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine import events as ev  # noqa: E402
 from engine.store import Store  # noqa: E402
 
 WORDS = ("the river", "a quiet island", "Orla Vance", "the glass tower", "in 1874", "copper coins",
@@ -49,11 +50,12 @@ def fill_runs(store: Store, n: int, seed: int = 0) -> None:
     rng = random.Random(seed)
     for i in range(n):
         rid = f"20250101-{i:06d}-sandbox-{i:04x}"
-        store.create_run(rid, name=f"bench-{i:03d}", preset="sandbox", model="sandbox",
-                         config={"run": {"rounds": 3}}, rounds=3)
-        store.update_run(rid, status=rng.choice(["finished", "failed", "stopped"]),
-                         started_at=time.time() - 3600, finished_at=time.time() - 60,
-                         current_round=3, best_heldout=rng.random())
+        store.record(rid, ev.RunCreated(name=f"bench-{i:03d}", preset="sandbox", model="sandbox",
+                                        config={"run": {"rounds": 3}}, rounds=3), round_=0, phase="setup")
+        store.record(rid, ev.RunStarted(), ts=time.time() - 3600)
+        store.record(rid, ev.RoundStarted(round=3, total_rounds=3), round_=3)
+        end = rng.choice([ev.RunFinished(best_heldout=rng.random()), ev.RunFailed(error="x"), ev.RunStopped()])
+        store.record(rid, end, round_=3, phase="done", ts=time.time() - 60)
 
 
 class SyntheticEngine:
@@ -80,69 +82,66 @@ class SyntheticEngine:
         store = Store(self.runs_dir)
         rng, rid = self.rng, self.run_id
         self.t0 = time.perf_counter()
-        store.create_run(rid, name="synthetic", preset="sandbox", model="sandbox",
-                         config={"run": {"rounds": self.rounds, "review": "auto"}}, rounds=self.rounds)
-        store.update_run(rid, status="running", started_at=time.time(), pid=os.getpid())
-        store.append_event(rid, "run_started", {"pid": os.getpid()}, round_=0, phase="setup")
+        store.record(rid, ev.RunCreated(name="synthetic", preset="sandbox", model="sandbox", rounds=self.rounds,
+                                        config={"run": {"rounds": self.rounds, "review": "auto"}}),
+                     round_=0, phase="setup")
+        store.record(rid, ev.RunStarted(pid=os.getpid()), round_=0, phase="setup")
         ctxs = [(i, {"title": f"Passage {i}", "context": _sentence(rng, 40),
                      "questions": [{"question": _sentence(rng, 6) + "?", "answer": rng.choice(WORDS)}
                                    for _ in range(3)]}) for i in range(self.contexts)]
-        store.save_contexts(rid, "train", ctxs)
+        store.record(rid, ev.Contexts(split="train", items=[{"idx": i, **c} for i, c in ctxs]), round_=0,
+                     phase="setup")
         rnd = 0
         while not self.stop.is_set() and (forever or rnd < self.rounds):
             rnd += 1
-            store.update_run(rid, current_round=rnd)
-            store.append_event(rid, "round_started", {"round": rnd, "total_rounds": self.rounds}, round_=rnd)
+            store.record(rid, ev.RoundStarted(round=rnd, total_rounds=self.rounds), round_=rnd)
             n = self.contexts * self.k
-            store.append_event(rid, "phase", {"phase": "sample", "total": n}, round_=rnd, phase="sample")
+            store.record(rid, ev.Phase(phase="sample", total=n), round_=rnd, phase="sample")
             ids = []
             for c in range(self.contexts):
                 if self.stop.is_set():
                     break
-                ids += store.add_candidates(rid, rnd, [{"context_idx": c, "cand_idx": j, "title": f"Passage {c}",
-                                                        "self_edit": "\n".join(_sentence(rng) for _ in range(4))}
-                                                       for j in range(self.k)])
+                ids += store.add_candidates(rid, rnd, [ev.CandidateSampled(
+                    context_idx=c, cand_idx=j, title=f"Passage {c}",
+                    self_edit="\n".join(_sentence(rng) for _ in range(4))) for j in range(self.k)])
                 self._tick(self.k)
-            store.append_event(rid, "phase", {"phase": "inner_loop", "total": n}, round_=rnd, phase="inner_loop")
+            store.record(rid, ev.Phase(phase="inner_loop", total=n), round_=rnd, phase="inner_loop")
             for done, cid in enumerate(ids, 1):
                 if self.stop.is_set():
                     break
                 before = [rng.random() < 0.3 for _ in range(3)]
                 after = [rng.random() < 0.3 + 0.1 * rnd for _ in range(3)]
                 reward, base = sum(after) / 3, sum(before) / 3
-                store.record_score(rid, rnd, cid, reward=reward, baseline=base, gain=reward - base,
-                                   train_sequences=[_sentence(rng) for _ in range(4)],
-                                   answers=[{"question": "q?", "gold": "g", "answer_before": "b",
-                                             "answer_after": "a", "correct_before": b, "correct_after": a,
-                                             "reason": ""} for b, a in zip(before, after)])
-                store.append_event(rid, "progress", {"phase": "inner_loop", "done": done, "total": n},
-                                   round_=rnd, phase="inner_loop")
+                store.record(rid, ev.CandidateScored(
+                    id=cid, context_idx=(done - 1) // self.k, cand_idx=(done - 1) % self.k, reward=reward,
+                    baseline=base, gain=reward - base, train_sequences=[_sentence(rng) for _ in range(4)],
+                    answers=[{"question": "q?", "gold": "g", "answer_before": "b", "answer_after": "a",
+                              "correct_before": b, "correct_after": a, "reason": ""} for b, a in zip(before, after)]),
+                    round_=rnd, phase="inner_loop")
+                store.record(rid, ev.Progress(phase="inner_loop", done=done, total=n), round_=rnd, phase="inner_loop")
                 self._tick(2)
                 if done % 25 == 0:
-                    store.append_event(rid, "log", {"level": "info", "message": f"scored {done}/{n}"},
-                                       round_=rnd, phase="inner_loop")
-                    store.add_telemetry(rid, rng.uniform(50, 190), 900 + rng.uniform(0, 100), [
+                    store.record(rid, ev.Log(message=f"scored {done}/{n}"), round_=rnd, phase="inner_loop")
+                    store.record(rid, ev.Telemetry(cpu_pct=rng.uniform(50, 190), rss_mb=900 + rng.uniform(0, 100), gpus=[
                         {"index": g, "name": "Fake GPU", "util": rng.uniform(0, 100), "mem_used_mb": 30000,
-                         "mem_total_mb": 80000, "temp_c": 60} for g in range(self.gpus)])
+                         "mem_total_mb": 80000, "temp_c": 60} for g in range(self.gpus)]))
                     self._tick(2)
-            store.record_filter(rid, rnd, [{"id": cid, "kept": i % self.k == 0, "reason": "best"}
-                                           for i, cid in enumerate(ids)])
+            store.record_many(rid, [ev.CandidateFiltered(id=cid, kept=i % self.k == 0, reason="best")
+                                    for i, cid in enumerate(ids)], round_=rnd, phase="filter")
             self._tick(len(ids))
             for step in range(1, 21):
-                store.append_event(rid, "mstep_progress", {"step": step, "total": 20, "loss": 2.0 / step,
-                                                           "epoch": 1}, round_=rnd, phase="train")
+                store.record(rid, ev.MStepProgress(step=step, total=20, loss=2.0 / step, epoch=1),
+                             round_=rnd, phase="train")
                 self._tick()
-            store.append_event(rid, "mstep_done", {"policy_path": "", "examples": self.contexts, "loss": 0.1,
-                                                   "skipped": False, "reason": ""}, round_=rnd, phase="train")
+            store.record(rid, ev.MStepDone(policy_path="", examples=self.contexts, loss=0.1), round_=rnd,
+                         phase="train")
             acc = min(1.0, 0.2 + 0.1 * rnd)
-            store.append_event(rid, "eval_result", {"round": rnd, "none": 0.2, "passage": 0.3, "self_edit": acc,
-                                                    "n_contexts": 8, "n_questions": 24, "per_context": []},
-                               round_=rnd, phase="eval")
-            store.add_metric(rid, rnd, "heldout_self_edit", acc)
+            store.record(rid, ev.EvalResult(round=rnd, none=0.2, passage=0.3, self_edit=acc, n_contexts=8,
+                                            n_questions=24), round_=rnd, phase="eval")
+            store.record(rid, ev.Metric(name="heldout_self_edit", value=acc), round_=rnd, phase="eval")
             self._tick(3)
         if not self.stop.is_set():
-            store.append_event(rid, "run_finished", {"best_heldout": 0.5}, round_=rnd, phase="done")
-            store.update_run(rid, status="finished", finished_at=time.time())
+            store.record(rid, ev.RunFinished(best_heldout=0.5), round_=rnd, phase="done")
         store.close()
 
 

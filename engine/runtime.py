@@ -52,14 +52,6 @@ class RunContext:
             self.status = "awaiting_review"
         return self.store.record(self.run_id, payload, round_=self.round, phase=self.phase)
 
-    def event(self, kind: str, data: dict | None = None) -> int:
-        """Transition only (callers move to ``record``)."""
-        return self.record(ev.decode(kind, data or {}))
-
-    def set_status(self, status: str, **fields) -> None:
-        """Transition only: the status follows from the events recorded."""
-        self.status = status
-
     def start_round(self, round_: int, total: int) -> None:
         self.round = round_
         self.record(ev.RoundStarted(round=round_, total_rounds=total))

@@ -21,7 +21,6 @@ from typing import Any
 from engine import events as ev
 
 from . import schema
-from ._compat import LegacyWrites
 from .facts import COMMANDS, DB_NAME, DECISIONS, LIVE_STATUSES, default_runs_dir
 from .projection import Row, insert_candidate, project
 from .read import RunReads
@@ -44,7 +43,7 @@ def _j(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class Store(RunReads, LegacyWrites):
+class Store(RunReads):
     """Reads and writes one run store."""
 
     def __init__(self, runs_dir: Path | str | None = None, *, create: bool = True):
@@ -104,8 +103,6 @@ class Store(RunReads, LegacyWrites):
         ids = []
         with self.conn:
             for item in items:
-                if isinstance(item, dict):  # transition: the dicts of before typed events
-                    item = ev.CandidateSampled(**item)
                 found = self.conn.execute(
                     "SELECT id FROM candidates WHERE run_id=? AND round=? AND context_idx=? AND cand_idx=?",
                     (run_id, round_, item.context_idx, item.cand_idx)).fetchone()

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from engine import events as ev
 from engine.store import Store
 from seal_tui.app import SealApp
 from seal_tui.screens.confirm import ConfirmScreen
@@ -230,7 +231,7 @@ async def test_pause_resume_and_stop_write_commands(runs):
         # the engine acknowledges and pauses
         cmd = store.pending_commands(run_id)[0]
         store.ack_command(run_id, cmd, True, "paused")
-        store.append_event(run_id, "run_paused", {}, round_=1, phase="inner_loop")
+        store.record(run_id, ev.RunPaused(phase="inner_loop"), round_=1, phase="inner_loop")
         await wait_for_dashboard(pilot)
         assert "paused" in text_of(screen.query_one(RunHeader))
         assert "pause command: paused" in screen.query_one(EngineLog).lines[-1]
@@ -269,9 +270,8 @@ async def test_an_engine_failure_shows_in_the_dashboard(runs):
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_dashboard(pilot, run_id)
-        store.update_run(run_id, status="failed", error="RuntimeError: CUDA out of memory")
-        store.append_event(run_id, "log", {"level": "error", "message": "run failed: RuntimeError: CUDA out of memory"})
-        store.append_event(run_id, "run_failed", {"error": "RuntimeError: CUDA out of memory"})
+        store.record(run_id, ev.Log(level="error", message="run failed: RuntimeError: CUDA out of memory"))
+        store.record(run_id, ev.RunFailed(error="RuntimeError: CUDA out of memory"))
         await wait_for_dashboard(pilot)
         header = text_of(screen.query_one(RunHeader))
         assert "failed" in header and "RuntimeError: CUDA out of memory" in header
@@ -289,8 +289,11 @@ async def test_a_dead_engine_shows_as_stale(runs):
     runs_dir, run_id = runs
     cut_mid_run(runs_dir, run_id)
     store = Store(runs_dir)
-    last_ts = store.conn.execute("SELECT max(ts) FROM events WHERE run_id=?", (run_id,)).fetchone()[0]
-    store.update_run(run_id, pid=2 ** 22 + 12345, heartbeat_at=last_ts)     # no such process
+    last_ts = store.last_event(run_id).ts
+    db = sqlite3.connect(str(Path(runs_dir) / "seal.db"))       # its engine: no such process
+    with db:
+        db.execute("UPDATE runs SET pid=?, heartbeat_at=? WHERE id=?", (2 ** 22 + 12345, last_ts, run_id))
+    db.close()
     app = make_app(runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_dashboard(pilot, run_id)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import events as ev
 from engine.store import Store
 from tests.support.common import REPO, RESULTS
 from tests.support.console import copy_store
@@ -71,7 +72,8 @@ def test_show_lists_kept_adapter_folders(recording, tmp_path):
     copy = copy_store(runs_dir, tmp_path / "runs")
     store = Store(copy)
     run_dir = tmp_path / "runs" / run_id
-    store.update_run(run_id, run_dir=str(run_dir))
+    with store.conn:     # the copy's run folder is here (the store records where the engine wrote it)
+        store.conn.execute("UPDATE runs SET run_dir=? WHERE id=?", (str(run_dir), run_id))
     kept = [c for c in store.candidates(run_id, 1) if c["kept"]][:2]
     for c in kept:  # what run.save_kept_adapters leaves (PEFT format)
         folder = run_dir / "adapters" / "round-1" / f"candidate-{c['id']}"
@@ -117,24 +119,25 @@ def test_reference_results_sit_next_to_an_engine_run(recording, tmp_path):
 
 def test_show_counts_reviews_and_skipped_m_steps_and_ls_marks_a_dead_engine_stale(tmp_path):
     store = Store(tmp_path)
-    store.create_run("r-review", name="reviewed", preset="sandbox", model="m",
-                     config={"run": {"rounds": 2, "review": "kept"}}, rounds=2)
-    ids = store.add_candidates("r-review", 1, [{"context_idx": i, "cand_idx": 0, "title": "T", "self_edit": "e"}
-                                               for i in range(3)])
-    for cid, reward in zip(ids, (0.5, 0.25, 0.0)):
-        store.record_score("r-review", 1, cid, reward=reward, baseline=0.0, gain=reward, train_sequences=["s"],
-                           answers=[{"question": "q", "gold": "g", "answer_before": "", "answer_after": "g",
-                                     "correct_before": False, "correct_after": reward > 0}])
-    store.record_filter("r-review", 1, [{"id": cid, "kept": cid != ids[2], "reason": "r"} for cid in ids])
-    store.append_event("r-review", "review_done", {"approved": 1, "rejected": 0, "edited": 1}, round_=1)
-    store.append_event("r-review", "mstep_done", {"policy_path": str(tmp_path / "gone"), "examples": 2,
-                                                  "loss": 1.5, "skipped": False}, round_=1)
-    store.append_event("r-review", "mstep_done", {"policy_path": None, "examples": 0, "loss": None,
-                                                  "skipped": True, "reason": "nothing kept"}, round_=2)
-    store.add_metric("r-review", 1, "heldout_self_edit", 0.5)
-    dead = subprocess.Popen(["true"])
+    rid = "r-review"
+    store.record(rid, ev.RunCreated(name="reviewed", preset="sandbox", model="m", rounds=2,
+                                    config={"run": {"rounds": 2, "review": "kept"}}), round_=0, phase="setup")
+    dead = subprocess.Popen(["true"])                   # the engine: a process that is gone
     dead.wait()
-    store.update_run("r-review", status="running", pid=dead.pid, started_at=time.time() - 60)
+    store.record(rid, ev.RunStarted(pid=dead.pid), ts=time.time() - 60)
+    ids = store.add_candidates(rid, 1, [ev.CandidateSampled(context_idx=i, cand_idx=0, title="T", self_edit="e")
+                                        for i in range(3)])
+    for i, (cid, reward) in enumerate(zip(ids, (0.5, 0.25, 0.0))):
+        store.record(rid, ev.CandidateScored(id=cid, context_idx=i, reward=reward, baseline=0.0, gain=reward,
+                                             train_sequences=["s"],
+                                             answers=[{"question": "q", "gold": "g", "answer_before": "",
+                                                       "answer_after": "g", "correct_before": False,
+                                                       "correct_after": reward > 0}]), round_=1)
+    store.record_many(rid, [ev.CandidateFiltered(id=cid, kept=cid != ids[2], reason="r") for cid in ids], round_=1)
+    store.record(rid, ev.ReviewDone(approved=1, rejected=0, edited=1), round_=1)
+    store.record(rid, ev.MStepDone(policy_path=str(tmp_path / "gone"), examples=2, loss=1.5), round_=1)
+    store.record(rid, ev.MStepDone(examples=0, skipped=True, reason="nothing kept"), round_=2)
+    store.record(rid, ev.Metric(name="heldout_self_edit", value=0.5), round_=1)
 
     summary = json.loads(seal_tui(tmp_path, "show", "reviewed", "--json").stdout)
     r1, _ = summary["rounds_detail"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import events as ev
 from engine.store import Store
 from seal_tui.export import export_run
 from seal_tui.importers import ImportRejected, import_file, plan_import
@@ -277,7 +278,7 @@ def test_exports_read_back_with_pandas(imported, tmp_path):
 
 def test_export_of_a_run_with_no_candidates_writes_a_header_only_csv(tmp_path):
     store = Store(tmp_path)
-    store.create_run("r1", name="r1", preset="sandbox", model="m", config={}, rounds=1)
+    store.record("r1", ev.RunCreated(name="r1", preset="sandbox", model="m", rounds=1), round_=0, phase="setup")
     text = export_text(store, "r1", "candidates", "csv")
     assert text.splitlines()[0].startswith("run_id,id,round") and len(text.splitlines()) == 1
     events = [json.loads(line) for line in export_text(store, "r1", "events", "jsonl").splitlines()]

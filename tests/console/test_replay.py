@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import events as ev
 from engine.store import Store
 from seal_tui.cli import main as cli_main
 from seal_tui.importers import PACE_S, import_file
@@ -171,12 +172,12 @@ async def test_step_seek_and_back_show_what_a_live_viewer_saw_then(runs):
 
 def test_an_idle_hour_in_the_log_plays_in_seconds(tmp_path):
     store = Store(tmp_path)
-    store.create_run("idle", name="idle", preset="sandbox", model="m", config={}, rounds=1)
+    store.record("idle", ev.RunCreated(name="idle", preset="sandbox", model="m", rounds=1), round_=0, phase="setup")
     t = store.get_run("idle")["created_at"]
     times = [t + 0.2, t + 0.4, t + 3600.4, t + 3600.6]   # an hour with nothing written
     for ts in times[:-1]:
-        store.append_event("idle", "log", {"level": "info", "message": f"at {ts}"}, ts=ts)
-    store.append_event("idle", "run_finished", {}, ts=times[-1])
+        store.record("idle", ev.Log(message=f"at {ts}"), ts=ts)
+    store.record("idle", ev.RunFinished(), ts=times[-1])
     assert [e.ts for e in store.iter_events("idle")][1:] == times    # recorded at the times given
     source = ReplaySource(tmp_path, "idle", speed=1)
     done = threading.Event()
