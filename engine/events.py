@@ -105,11 +105,10 @@ def decode(kind: str, data: dict | None) -> Payload:
 # ---------------------------------------------------------------- run lifecycle
 DEFAULT_TASK = "knowledge"
 # How the console names a task's parts; the knowledge task's, which every log written before
-# tasks existed is. Keys: context (one of a run's inputs), none / passage / self_edit (the
-# held-out conditions of EvalResult; passage_short in the accuracy legend), multi (the
-# multi-passage evaluation's no-self-edit case).
-KNOWLEDGE_LABELS = {"context": "passage", "none": "no adaptation", "passage": "passage only",
-                    "passage_short": "passage", "self_edit": "self-edits", "multi": "passages"}
+# tasks existed is (engine.tasks.base.Labels names each key).
+KNOWLEDGE_LABELS = {"context": "passage", "question": "question", "none": "no adaptation",
+                    "passage": "passage only", "passage_short": "passage", "self_edit": "self-edits",
+                    "multi": "passages"}
 
 
 @_kind("run_created")

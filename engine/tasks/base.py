@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from engine.adaptation import Adaptation
+from engine.events import KNOWLEDGE_LABELS
 from engine.graders import ContainsGrader, ExactGrader, F1Grader, GradeItem, Grader, Verdict
 
 if TYPE_CHECKING:
@@ -46,13 +47,16 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class Labels:
     """How the console names a task's parts (sent with the ``run_created`` event, so the
-    console never imports the task)."""
+    console never imports the task). The defaults are knowledge incorporation's, which
+    every log written before tasks existed is (``engine.events.KNOWLEDGE_LABELS``)."""
 
-    context: str = "passage"           # one context
-    question: str = "question"         # one graded query
-    none: str = "no adaptation"        # the held-out conditions, as EvalResult names them
-    passage: str = "passage only"
-    self_edit: str = "self-edits"
+    context: str = KNOWLEDGE_LABELS["context"]            # one context
+    question: str = KNOWLEDGE_LABELS["question"]          # one graded query
+    none: str = KNOWLEDGE_LABELS["none"]                  # the held-out conditions, as EvalResult names them
+    passage: str = KNOWLEDGE_LABELS["passage"]
+    passage_short: str = KNOWLEDGE_LABELS["passage_short"]  # the same, in the accuracy legend
+    self_edit: str = KNOWLEDGE_LABELS["self_edit"]
+    multi: str = KNOWLEDGE_LABELS["multi"]                # multi-passage: trained on the contexts themselves
 
     def as_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)

@@ -51,7 +51,8 @@ def test_a_run_gets_the_knowledge_task_and_its_console_labels():
     task = make_task(load_config(preset="sandbox"))
     assert task.name == "knowledge"
     assert task.labels.as_dict() == {"context": "passage", "question": "question", "none": "no adaptation",
-                                     "passage": "passage only", "self_edit": "self-edits"}
+                                     "passage": "passage only", "passage_short": "passage",
+                                     "self_edit": "self-edits", "multi": "passages"}
 
 
 def test_the_knowledge_task_trains_on_title_prefixed_lines_and_grades_each_question(task):

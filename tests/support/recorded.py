@@ -20,6 +20,7 @@ check that the logs still have the shape the engine writes):
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import zlib
 from pathlib import Path
@@ -79,7 +80,8 @@ def normalize(events: list[Event], run: dict, src_root: Path, new_id: str, *, te
             sample = {"cpu_pct": float(40 + (i * 37) % 60), "rss_mb": float(300 + (i * 13) % 200), "gpus": []}
             out.append(Event(eid, new_id, T0 + eid * 0.5, "telemetry", None, None, sample))
         eid += 1
-        data = json.loads(fix(json.dumps(e.data, ensure_ascii=False)))
+        text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:8000", fix(json.dumps(e.data, ensure_ascii=False)))
+        data = json.loads(text)    # (the judge's port is the test server's)
         if e.kind == "run_started":
             data["pid"] = None        # no process of this machine: a replayed run is never live
         out.append(Event(eid, new_id, T0 + eid * 0.5, e.kind, e.round, e.phase, data))
