@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.events import encode
-from engine.store.facts import DECISION_STATE
+from engine.store.facts import DECISION_STATE, REVIEW_STATES
 
 from .state import RunState
 
@@ -44,7 +44,7 @@ class ReviewSnapshot:
         return DECISION_STATE[d["decision"]] if d else "pending"
 
     def counts(self) -> dict[str, int]:
-        out = {"pending": 0, "approved": 0, "rejected": 0, "edited": 0}
+        out = dict.fromkeys(REVIEW_STATES, 0)
         for c in self.queue:
             out[self.state_of(c["id"])] += 1
         return out

@@ -24,6 +24,18 @@ from engine.store.facts import LIVE_STATUSES
 from .messages import EventsArrived, Liveness, RunLiveness, SourceFailed
 
 
+def relay(source: EventSource, post: Callable[[Message], object]) -> None:
+    """Run ``source`` in the current thread worker, posting its messages until the worker is
+    cancelled (the dashboard's and the review screen's event pump)."""
+    from textual.worker import get_current_worker
+
+    worker = get_current_worker()
+    for message in source.stream(lambda: worker.is_cancelled):
+        if worker.is_cancelled:
+            return
+        post(message)
+
+
 class EventSource(Protocol):
     run_id: str
 
@@ -37,23 +49,22 @@ class LiveTail:
 
     Opening a finished run, attaching to a running one and watching a new one
     are all the same: read everything after ``last_id``, then poll. A quiet log is
-    polled less often (``idle_poll_s`` after ``QUIET_S`` without events; a run whose
-    engine has ended, every ``ENDED_POLL_S``: only a resume writes to it again), so an
-    open console idles near 0% of a core.
+    polled less often (5 x ``poll_s`` after ``QUIET_S`` without events; a run whose
+    engine has ended, 20 x ``poll_s``: only a resume writes to it again), so an open
+    console idles near 0% of a core.
     """
 
     QUIET_S = 3.0          # a live engine writes telemetry every ~2 s: quiet longer than this is idle
-    ENDED_POLL_S = 2.0
 
     def __init__(self, runs_dir: Path, run_id: str, *, poll_s: float = 0.1, busy_poll_s: float = 0.025,
-                 idle_poll_s: float = 0.5, batch: int = 5000, liveness_s: float = 1.0, max_in_flight: int = 4,
-                 last_id: int = 0) -> None:
+                 batch: int = 5000, liveness_s: float = 1.0, max_in_flight: int = 4, last_id: int = 0) -> None:
         self.runs_dir = Path(runs_dir)
         self.run_id = run_id
         self.poll_s = poll_s
         # while events flow, poll again sooner: the newest event a redraw shows is at most this old
         self.busy_poll_s = min(busy_poll_s, poll_s)
-        self.idle_poll_s = max(idle_poll_s, poll_s)
+        self.idle_poll_s = 5 * poll_s
+        self.ended_poll_s = 20 * poll_s
         self.batch = batch
         self.liveness_s = liveness_s
         self.last_id = last_id
@@ -92,7 +103,7 @@ class LiveTail:
                 if now >= next_check:
                     liveness = _liveness(store, self.run_id)
                     ended = liveness.exists and liveness.status not in LIVE_STATUSES
-                    next_check = now + (self.ENDED_POLL_S if ended else self.liveness_s)
+                    next_check = now + (self.ended_poll_s if ended else self.liveness_s)
                     if liveness != last_liveness:      # no news is no message
                         last_liveness = liveness
                         yield RunLiveness(self.run_id, liveness)
@@ -100,7 +111,7 @@ class LiveTail:
                     if events:
                         wait = self.busy_poll_s
                     elif ended:
-                        wait = self.ENDED_POLL_S
+                        wait = self.ended_poll_s
                     else:
                         wait = self.poll_s if now - last_seen < self.QUIET_S else self.idle_poll_s
                     _sleep(wait, cancelled)

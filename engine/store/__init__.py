@@ -25,6 +25,6 @@ from .facts import (
 )
 from .summary import run_row, run_summary
 
-__all__ = ["COMMANDS", "DB_NAME", "DECISIONS", "DECISION_STATE", "Event", "LIVE_STATUSES", "PHASES",
+__all__ = ["COMMANDS", "DB_NAME", "DECISIONS", "DECISION_STATE", "Event", "LIVE_STATUSES", "PHASES", "REVIEW_STATES",
            "STATUSES", "Store", "StoreError", "connect", "default_runs_dir", "new_run_id", "resume_refusal",
            "run_row", "run_summary"]

@@ -22,6 +22,7 @@ PHASES = ("setup", "sample", "inner_loop", "filter", "review", "train", "eval", 
 # review: a decision written by a person -> the candidate's review state
 DECISIONS = ("approve", "reject", "edit", "undo")
 DECISION_STATE = {"approve": "approved", "reject": "rejected", "edit": "edited", "undo": "pending"}
+REVIEW_STATES = ("pending", "approved", "rejected", "edited")
 COMMANDS = ("pause", "resume", "stop")
 
 

@@ -17,7 +17,6 @@ from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
-from textual.worker import get_current_worker
 
 from engine.store.facts import LIVE_STATUSES
 
@@ -25,7 +24,7 @@ from ..format import clock_time
 from ..launcher import EngineProcess
 from ..messages import CandidateChosen, EventsArrived, FollowChanged, Liveness, RunLiveness, SourceFailed
 from ..reducer import apply
-from ..sources import EventSource, LiveTail
+from ..sources import EventSource, LiveTail, relay
 from ..state import RunState
 from ..widgets.accuracy_plot import AccuracyView
 from ..widgets.candidate_detail import CandidateDetail
@@ -184,11 +183,7 @@ class DashboardScreen(Screen):
     # ------------------------------------------------------------------ events in
     @work(thread=True, exclusive=True, group="event-source", exit_on_error=False)
     def _pump(self) -> None:
-        worker = get_current_worker()
-        for message in self.source.stream(lambda: worker.is_cancelled):
-            if worker.is_cancelled:
-                return
-            self.post_message(message)
+        relay(self.source, self.post_message)
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         if message.run_id != self.run_id:

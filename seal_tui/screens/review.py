@@ -17,13 +17,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, OptionList, Static
-from textual.worker import get_current_worker
 
 from ..format import printable
 from ..messages import EventsArrived, Liveness, RunLiveness, SourceFailed
 from ..reducer import apply
 from ..review_data import ReviewSnapshot, matches, review_snapshot
-from ..sources import LiveTail
+from ..sources import LiveTail, relay
 from ..state import RunState
 from ..widgets.review_evidence import ReviewEvidence
 from ..widgets.review_queue import ReviewCounts, ReviewQueue
@@ -106,11 +105,7 @@ class ReviewScreen(Screen):
     # ------------------------------------------------------------------ loading
     @work(thread=True, exclusive=True, group="review-source", exit_on_error=False)
     def _pump(self) -> None:
-        worker = get_current_worker()
-        for message in self.source.stream(lambda: worker.is_cancelled):
-            if worker.is_cancelled:
-                return
-            self.post_message(message)
+        relay(self.source, self.post_message)
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         if message.run_id != self.run_id:
@@ -260,14 +255,16 @@ class ReviewScreen(Screen):
         if not self._can_decide():
             return
         cand = self.current
+        # the text as the model wrote it (the screen shows it with control characters taken out)
+        written = (self.app.store.candidates_by_id([cand["id"]]).get(cand["id"]) or cand)["self_edit"]
         decision = self.snapshot.decisions.get(cand["id"])
-        text = decision["edited_text"] if decision and decision["decision"] == "edit" else cand["self_edit"]
+        text = decision["edited_text"] if decision and decision["decision"] == "edit" else written
 
         def saved(new_text: str | None) -> None:
             self.query_one(ReviewQueue).focus()
             if new_text is None or self.current_id != cand["id"]:
                 return
-            if new_text == cand["self_edit"]:
+            if new_text == written:
                 self.notify("Unchanged: approved as the model wrote it.")
                 self._decide_current("approve")
             else:

@@ -210,7 +210,7 @@ class RunsScreen(Screen):
         if not run_id:
             return
         run = table.runs[run_id]
-        if run["display_status"] in ("created", "running", "paused", "awaiting_review"):
+        if run["display_status"] in LIVE_STATUSES:
             self.notify(f"{run.get('name') or run_id} is {run['display_status'].replace('_', ' ')}: "
                         "stop it first (open it and press s), then delete it.",
                         title="Cannot delete a running run", severity="warning")

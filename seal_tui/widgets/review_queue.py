@@ -8,6 +8,8 @@ from textual.containers import Horizontal
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from engine.store.facts import REVIEW_STATES
+
 from ..format import num, printable, signed
 from ..review_data import ReviewSnapshot
 
@@ -77,7 +79,7 @@ class ReviewCounts(Horizontal):
         self.query_one(ProgressBar).update(total=max(1, total), progress=total - counts["pending"])
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{total - counts['pending']}/{total} decided", style="bold")
-        for state in ("pending", "approved", "rejected", "edited"):
+        for state in REVIEW_STATES:
             mark, style = STATE_MARK[state]
             text.append(f"  {mark} {state} {counts[state]}", style=style if counts[state] else "dim")
         self.query_one("#review-counts-text", Static).update(text)

@@ -7,11 +7,9 @@ decisions is tested end to end in tests/e2e/test_review_engine.py.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import TextArea
 
 from engine import events as ev
 from engine.store import Store
@@ -23,7 +21,7 @@ from seal_tui.screens.runs import RunsScreen
 from seal_tui.widgets.review_evidence import ReviewEvidence
 from seal_tui.widgets.review_queue import ReviewCounts, ReviewQueue
 from tests.support import recorded
-from tests.support.console import copy_store, make_live, pilot_test, text_of
+from tests.support.console import copy_store, edit_current, make_live, pilot_test, text_of, until
 
 EDITED = "Edited by a person.\nThe policy trains on this."
 
@@ -46,14 +44,6 @@ def make_app(runs_dir: Path) -> SealApp:
     return SealApp(runs_dir, poll_s=0.05, keymap={})
 
 
-async def until(pilot, predicate, timeout: float = 20.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"{what} not met within {timeout} s")
 
 
 async def open_review_from_runs(pilot) -> ReviewScreen:
@@ -74,20 +64,6 @@ def counts_text(screen: ReviewScreen) -> str:
     return text_of(screen.query_one("#review-counts-text"))
 
 
-async def edit_current(pilot, text: str) -> None:
-    await pilot.press("e")
-    editor = await until(pilot, lambda: isinstance(pilot.app.screen, SelfEditEditor) and pilot.app.screen,
-                         what="the self-edit editor")
-    area = editor.query_one(TextArea)
-    assert area.text == editor.text          # opens on the text as it stands
-    area.select_all()
-    await pilot.press("delete")
-    for line_no, line in enumerate(text.split("\n")):
-        if line_no:
-            await pilot.press("enter")
-        await pilot.press(*[{" ": "space", ".": "full_stop"}.get(ch, ch) for ch in line])
-    await pilot.press("ctrl+s")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen), what="back from the editor")
 
 
 @pilot_test

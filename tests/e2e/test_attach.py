@@ -72,7 +72,8 @@ def test_the_run_outlives_a_dropped_terminal_and_attach_shows_it(tmp_path, tiny_
         assert not gone(engine_pid)
 
         # a new terminal: attach shows everything so far, then follows
-        viewer = Tmux(f"seal-e2e-attach2-{os.getpid()}", f"{SEAL_TUI} --runs-dir {runs_dir} attach", env=env)
+        # wide enough for the header's second line (preset, model path, run id, best held-out) whatever the tmp path
+        viewer = Tmux(f"seal-e2e-attach2-{os.getpid()}", f"{SEAL_TUI} --runs-dir {runs_dir} attach", env=env, width=220)
         viewer.wait_for(r"e2e-attach", timeout=60)
         viewer.wait_for(r"(running|finished)\s+e2e-attach", timeout=60)
         assert shown(viewer) >= seen_before

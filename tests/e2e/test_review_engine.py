@@ -6,14 +6,12 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from textual.widgets import TextArea
 
 from engine.store import Store
 from seal_tui.app import SealApp
 from seal_tui.screens.review import ReviewScreen
-from seal_tui.screens.review_editor import SelfEditEditor
 from tests.support.common import REPO, wait_for
-from tests.support.console import pilot_test, text_of
+from tests.support.console import edit_current, pilot_test, text_of, until
 from tests.support.engine_runs import engine_cmd, tiny_run_args
 
 pytestmark = pytest.mark.slow
@@ -44,34 +42,12 @@ def waiting_run(tmp_path, tiny_model_dir, data_file):
         proc.wait()
 
 
-async def until(pilot, predicate, timeout: float = 20.0, what: str = "condition"):
-    import time
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"{what} not met within {timeout} s")
 
 
 def decisions(store: Store, run_id: str) -> dict[int, tuple[str, str | None]]:
     return {cid: (d["decision"], d["edited_text"]) for cid, d in store.latest_decisions(run_id).items()}
 
 
-async def edit_current(pilot, text: str) -> None:
-    await pilot.press("e")
-    editor = await until(pilot, lambda: isinstance(pilot.app.screen, SelfEditEditor) and pilot.app.screen,
-                         what="the self-edit editor")
-    area = editor.query_one(TextArea)
-    area.select_all()
-    await pilot.press("delete")
-    for line_no, line in enumerate(text.split("\n")):
-        if line_no:
-            await pilot.press("enter")
-        await pilot.press(*[{" ": "space", ".": "full_stop"}.get(ch, ch) for ch in line])
-    await pilot.press("ctrl+s")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen), what="back from the editor")
 
 
 @pilot_test

@@ -100,3 +100,36 @@ async def wait_for_dashboard(pilot, *, timeout: float = 30.0) -> None:
                 return
         await asyncio.sleep(0.02)
     raise AssertionError("the dashboard did not catch up with the store in time")
+
+
+async def until(pilot, predicate, timeout: float = 20.0, what: str = "condition"):
+    """Until ``predicate()`` is truthy (returns it), letting the app run between tries."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"{what} not met within {timeout} s")
+
+
+async def edit_current(pilot, text: str) -> None:
+    """On the review screen: open the editor on the current self-edit, replace its text, save."""
+    from textual.widgets import TextArea
+
+    from seal_tui.screens.review import ReviewScreen
+    from seal_tui.screens.review_editor import SelfEditEditor
+
+    await pilot.press("e")
+    editor = await until(pilot, lambda: isinstance(pilot.app.screen, SelfEditEditor) and pilot.app.screen,
+                         what="the self-edit editor")
+    area = editor.query_one(TextArea)
+    assert area.text == editor.text          # opens on the text as it stands
+    area.select_all()
+    await pilot.press("delete")
+    for line_no, line in enumerate(text.split("\n")):
+        if line_no:
+            await pilot.press("enter")
+        await pilot.press(*[{" ": "space", ".": "full_stop"}.get(ch, ch) for ch in line])
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen), what="back from the editor")

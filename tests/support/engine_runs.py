@@ -56,3 +56,30 @@ def judged_eval_args(judge_url: str, key_env: str) -> list[str]:
             "grader.base_url": json.dumps(judge_url), "grader.model": '"judge-test"',
             "grader.api_key_env": json.dumps(key_env), "grader.concurrency": "4"}
     return [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+
+
+def recorded_run_in(runs_dir: Path, model: Path, data: Path, *extra: str) -> str:
+    """The 2-round run the console's recordings and the engine's tests of a finished run read; its id."""
+    proc = run_engine(*tiny_run_args(model, data, runs_dir, "--name", "recorded", *extra))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()[1]
+
+
+def judged_eval_run_in(runs_dir: Path, model: Path, data: Path) -> str:
+    """One round with the multi-passage and forgetting evaluations; its id. A local judge server
+    grades, saying yes for about half the (question, answer) pairs (a fixed hash), so the
+    accuracies differ from cell to cell; the random tiny model would get every gold answer wrong."""
+    import zlib
+
+    from tests.support.chat_server import ChatServer
+
+    server = ChatServer().start()
+    server.reply = lambda question, gold, answer: "yes" if zlib.crc32(f"{question}\n{answer}".encode()) % 2 else "no"
+    try:
+        proc = run_engine(*tiny_run_args(model, data, runs_dir, "--name", "evals",
+                                         *judged_eval_args(server.url, "SEAL_TEST_JUDGE_KEY")),
+                          env={"SEAL_TEST_JUDGE_KEY": "test-key"})
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()[1]

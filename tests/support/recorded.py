@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import zlib
 from pathlib import Path
 
 from engine.events import Event
@@ -105,8 +104,7 @@ def record(name: str, runs_dir: Path, run_id: str) -> Path:
 
 
 def main() -> int:
-    from .chat_server import ChatServer
-    from .engine_runs import judged_eval_args, run_engine, tiny_run_args
+    from .engine_runs import judged_eval_run_in, recorded_run_in
     from .tiny_models import make_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="recorded-"))
@@ -117,19 +115,8 @@ def main() -> int:
         raise SystemExit(f"{squad} is needed: the recorded runs are made on SEAL's SQuAD passages")
     data.write_text(json.dumps(json.loads(squad.read_text())[:40]))
     runs = work / "runs"
-    proc = run_engine(*tiny_run_args(model, data, runs, "--name", "recorded"))
-    assert proc.returncode == 0, proc.stderr
-    print("wrote", record("recorded", runs, proc.stdout.split()[1]))
-    server = ChatServer().start()
-    server.reply = lambda question, gold, answer: "yes" if zlib.crc32(f"{question}\n{answer}".encode()) % 2 else "no"
-    try:
-        proc = run_engine(*tiny_run_args(model, data, runs, "--name", "evals",
-                                         *judged_eval_args(server.url, "SEAL_TEST_JUDGE_KEY")),
-                          env={"SEAL_TEST_JUDGE_KEY": "test-key"})
-    finally:
-        server.stop()
-    assert proc.returncode == 0, proc.stderr
-    print("wrote", record("evals", runs, proc.stdout.split()[1]))
+    print("wrote", record("recorded", runs, recorded_run_in(runs, model, data)))
+    print("wrote", record("evals", runs, judged_eval_run_in(runs, model, data)))
     print("wrote", record("review", runs, waiting_for_review(model, data, runs)))
     return 0
 
