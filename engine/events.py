@@ -98,8 +98,11 @@ def decode(kind: str, data: dict | None) -> Payload:
     data = data or {}
     if cls is None:
         return Unknown(name=kind, data=dict(data))
-    names = cls._fields  # type: ignore[attr-defined]
-    return cls(**{k: v for k, v in data.items() if k in names})
+    try:
+        return cls(**data)
+    except TypeError:  # a field this version does not know (a newer writer)
+        names = cls._fields  # type: ignore[attr-defined]
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 # ---------------------------------------------------------------- run lifecycle
