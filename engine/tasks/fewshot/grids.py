@@ -47,15 +47,17 @@ class GridFormat:
 
 
 def _rows_by_line(text: str) -> list[tuple[int, ...]]:
-    """The first run of consecutive lines that are rows of single digits separated by spaces."""
-    rows: list[tuple[int, ...]] = []
+    """The first run of consecutive lines of numbers; empty when a number there is not one digit."""
+    block: list[list[str]] = []
     for line in text.splitlines():
         cells = line.translate(_DECORATION).split()
-        if cells and all(len(c) == 1 and c.isdigit() for c in cells):
-            rows.append(tuple(int(c) for c in cells))
-        elif rows:
+        if cells and all(c.isascii() and c.isdigit() for c in cells):
+            block.append(cells)
+        elif block:
             break  # the grid ended; later digits are something else
-    return rows
+    if any(len(c) != 1 for row in block for c in row):
+        return []  # "12" is no colour: a malformed grid, not one to read around
+    return [tuple(int(c) for c in row) for row in block]
 
 
 def _rows_in_word(text: str, row_sep: str) -> list[tuple[int, ...]]:
