@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.tasks.fewshot.arc import Grid
+from engine.tasks.fewshot.arc import ArcTask, Example, Grid
 
 Transform = Callable[[Grid], Grid]
 
@@ -47,6 +47,14 @@ class View:
         """``self`` first, then ``other``; undone in the opposite order."""
         return View(f"{self.name}+{other.name}", lambda g: other.forward(self.forward(g)),
                     lambda g: self.backward(other.backward(g)))
+
+
+def view_task(task: ArcTask, view: View, *, undo: bool = False) -> ArcTask:
+    """Every grid of ``task`` (demonstrations, test inputs and outputs) seen through ``view``
+    (or through its inverse, with ``undo``): the hidden rule holds in the view too."""
+    f = view.invert if undo else view.forward
+    return ArcTask(task.task_id, tuple(Example(f(e.input), f(e.output)) for e in task.train),
+                   tuple(map(f, task.test_inputs)), tuple(map(f, task.test_outputs)))
 
 
 # ---------------------------------------------------------------- the dihedral group (8 views)

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.tasks.fewshot import views as V
+from engine.tasks.fewshot.arc import ArcTask, Example
 from tests.engine.fewshot.strategies import PROPERTY, grids
 
 ASYMMETRIC = ((1, 2, 3), (4, 5, 6))
@@ -89,3 +90,14 @@ def test_a_chained_view_is_undone_in_the_opposite_order():
     chain = V.DIHEDRAL["rot90"].then(V.upscale_view(2, 1))
     assert chain(ASYMMETRIC) == V.upscale(V.rot90(ASYMMETRIC), 2, 1)
     assert chain.invert(chain(ASYMMETRIC)) == ASYMMETRIC
+
+
+@PROPERTY
+@given(st.lists(grids(max_side=6), min_size=3, max_size=7), st.integers(0, 2**32 - 1), st.data())
+def test_a_view_of_a_whole_task_is_undone_grid_by_grid(gs, seed, data):
+    task = ArcTask("t", tuple(Example(a, b) for a, b in zip(gs[:-1:2], gs[1::2])), (gs[-1],), (gs[0],))
+    families = V.augmentation_families(random.Random(seed))
+    view = data.draw(st.sampled_from([*V.DIHEDRAL.values(), *(v for vs in families.values() for v in vs)]))
+    seen = V.view_task(task, view)
+    assert seen.test_inputs == (view(gs[-1]),) and seen.train[0].output == view(gs[1])
+    assert V.view_task(seen, view, undo=True) == task
