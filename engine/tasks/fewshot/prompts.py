@@ -58,6 +58,8 @@ COMPACT_LAYOUT = Layout(grid=COMPACT, instruction="", input_label="in ", output_
 LAYOUTS = {"chat": CHAT_LAYOUT, "compact": COMPACT_LAYOUT}
 
 
+# the shape of the answer with placeholders, as the reference shows it: a filled-in example
+# would be copied by a small policy, and the base policy's spread of configs is what RL selects from
 SELF_EDIT_REQUEST = """\
 Plan how to train on the examples above before solving the task. Two choices:
 
@@ -68,10 +70,10 @@ Plan how to train on the examples above before solving the task. Two choices:
 2. Training: strategy "train_using_all_tokens" or "train_using_output_tokens",
    learning_rate (a number) and num_train_epochs (an integer).
 
-Answer with the JSON object only, like this:
-{"data_generation": {"use_basic_augmentations": true, "use_size_augmentations": false, \
-"use_chain_augmentations": false, "use_repeat_augmentations": false}, \
-"training": {"strategy": "train_using_output_tokens", "learning_rate": 0.0001, "num_train_epochs": 2}}"""
+Answer with one JSON object and nothing else, in this shape:
+{"data_generation": {"use_basic_augmentations": ..., "use_size_augmentations": ..., \
+"use_chain_augmentations": ..., "use_repeat_augmentations": ...}, \
+"training": {"strategy": ..., "learning_rate": ..., "num_train_epochs": ...}}"""
 
 
 def demonstrations_text(task: ArcTask, layout: Layout = CHAT_LAYOUT) -> str:
