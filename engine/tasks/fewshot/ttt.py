@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from engine.tasks.fewshot.arc import MAX_SIDE, ArcTask, Example
-from engine.tasks.fewshot.plan import Plan
+from engine.tasks.fewshot.plan import Plan, PlanError, parse_plan
 from engine.tasks.fewshot.prompts import Layout
 from engine.tasks.fewshot.views import View, augmentation_families, colour_permutation, colour_view
 
@@ -120,6 +120,18 @@ def check_step_budget(n_examples: int, epochs: int, *, batch_size: int = TTT_BAT
         return (f"{epochs} epochs x {n_examples} examples is {steps} steps at batch {batch_size}, "
                 f"over the budget of {max_steps}")
     return None
+
+
+def check_self_edit(task: ArcTask, text: str, *, seed: int = 0, cap: int = MAX_TTT_EXAMPLES,
+                    batch_size: int = TTT_BATCH_SIZE, max_steps: int = MAX_TTT_STEPS) -> str | None:
+    """None when ``text`` is a plan whose training on ``task`` fits the step budget, else the reason
+    (``Task.check_self_edit``; counted before any example is dropped for length, so never too lenient)."""
+    try:
+        plan = parse_plan(text)
+    except PlanError as exc:
+        return str(exc)
+    n = len(ttt_tasks(task, plan, seed=seed, cap=cap))
+    return check_step_budget(n, plan.num_train_epochs, batch_size=batch_size, max_steps=max_steps)
 
 
 def drop_too_long(pairs: Sequence[tuple[str, str]], n_tokens: Callable[[str], int],

@@ -98,3 +98,16 @@ def test_pairs_too_long_are_dropped_whole_and_counted():
     pairs = [("p" * n, "c") for n in (5, 50, 10)]
     kept, dropped = ttt.drop_too_long(pairs, len, max_tokens=20)
     assert kept == [pairs[0], pairs[2]] and dropped == 1
+
+
+def test_a_self_edit_is_checked_for_its_schema_then_for_the_step_budget_on_this_task():
+    task = make_task(5)
+    fits = ALL_AUG.to_text()                                     # 250 examples x 2 epochs = 250 steps
+    assert ttt.check_self_edit(task, fits) is None
+    too_long = fits.replace('"num_train_epochs": 2', '"num_train_epochs": 4')
+    assert ttt.check_self_edit(task, too_long) == "4 epochs x 250 examples is 500 steps at batch 2, over the budget of 375"
+    assert ttt.check_self_edit(task, "{}") == "\"data_generation\" must be an object with " + ", ".join(
+        ["use_basic_augmentations", "use_size_augmentations", "use_chain_augmentations", "use_repeat_augmentations"])
+    # few demonstrations and no augmentation: many epochs still fit
+    small = NO_AUG.to_text().replace('"num_train_epochs": 2', '"num_train_epochs": 20')
+    assert ttt.check_self_edit(make_task(2), small) is None
