@@ -22,8 +22,7 @@ from engine.tasks.knowledge.sequences import passage_sequences, training_sequenc
 
 class KnowledgeTask(Task):
     name = "knowledge"
-    labels = Labels(context="passage", question="question", none="no adaptation",
-                    passage="passage only", self_edit="self-edits")
+    labels = Labels()       # the defaults are this task's (engine.events.KNOWLEDGE_LABELS)
 
     def load_contexts(self) -> tuple[list[dict], list[dict]]:
         return load_run_contexts(self.cfg.data, self.cfg.run.seed, self.cfg.model.name_or_path)
