@@ -49,6 +49,12 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--out", metavar="FILE", help="output file, '-' for stdout (default: ./<run>-<what>.<format>)")
     imp = sub.add_parser("import", help="import result files of the SEAL reference implementation as read-only runs")
     imp.add_argument("paths", nargs="+", metavar="PATH", help="a result file, or a folder of them")
+    imp.add_argument("--condition", choices=("in-context", "oracle", "self-edit"),
+                     help="few-shot final_results.json with one result per task: what produced it (the file "
+                          "does not say; with several self-edits per task it is self-edit)")
+    imp.add_argument("--round", dest="round_", type=int, metavar="N",
+                     help="few-shot final_results.json: the ReSTEM round it belongs to (the file records none; "
+                          "default: an iterN / iteration_N in its path, else 1)")
     for parser in (ls, show, run, resume, export, imp):  # also accepted after the subcommand
         parser.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
                             help="the run store folder (default: $SEAL_RUNS_DIR, else ./runs)")
@@ -244,7 +250,7 @@ def cmd_import(args, runs_dir: Path) -> int:
         else:
             files.append(path)
     try:  # every file is checked before any is written
-        plans = [plan_import(path) for path in files]
+        plans = [plan_import(path, condition=args.condition, round_=args.round_) for path in files]
     except ImportRejected as exc:
         print(f"seal-tui import: {exc}", file=sys.stderr)
         print("seal-tui import: nothing was imported", file=sys.stderr)

@@ -39,9 +39,10 @@ class ImportOutcome:
 
 
 # ---------------------------------------------------------------- entry points
-def import_file(store: Store, path: Path | str) -> ImportOutcome:
-    """Import one file (checked in full first); a file imported before is left as it is."""
-    return import_plan(store, plan_import(path))
+def import_file(store: Store, path: Path | str, **hints) -> ImportOutcome:
+    """Import one file (checked in full first); a file imported before is left as it is. ``hints``:
+    what a few-shot results file does not record (``condition``, ``round_``: plan_import)."""
+    return import_plan(store, plan_import(path, **hints))
 
 
 def import_plan(store: Store, plan: ImportPlan) -> ImportOutcome:
@@ -101,7 +102,9 @@ def _write(store: Store, plan: ImportPlan, clock: PacedClock) -> str:
         return store.record(run_id, payload, round_=rnd, phase=phase)
 
     store.record(run_id, ev.RunCreated(name=plan.name, preset=PRESET, model=plan.model, rounds=rnd,
-                                       config=plan.config, source="imported"), round_=0, phase="setup")
+                                       config=plan.config, source="imported", task=plan.task,
+                                       **({"labels": plan.labels} if plan.labels else {})),
+                 round_=0, phase="setup")
     try:
         store.record(run_id, ev.RunStarted(imported_from=str(plan.path.resolve()), sha256=plan.sha256),
                      round_=0, phase="setup")
@@ -109,8 +112,7 @@ def _write(store: Store, plan: ImportPlan, clock: PacedClock) -> str:
                      round_=0, phase="setup")
         record(ev.RoundStarted(round=rnd, total_rounds=rnd), "setup")
         for split, items in plan.contexts.items():
-            record(ev.Contexts(split=split, items=[{"idx": i, "title": c["title"], "context": c["context"],
-                                                    "questions": c["questions"]} for i, c in items]), "setup")
+            record(ev.Contexts(split=split, items=[{"idx": i, **c} for i, c in items]), "setup")
         if plan.candidates:
             _write_candidates(store, plan, record)
         if plan.mstep is not None:
@@ -153,7 +155,8 @@ def _write_candidates(store: Store, plan: ImportPlan, record) -> None:
     _phase(record, "sample", len(cands))
     # one call each, so that each candidate is sampled at its own (paced) time
     ids = [store.add_candidates(run_id, rnd, [ev.CandidateSampled(context_idx=c["context_idx"], cand_idx=c["cand_idx"],
-                                                                  title=c["title"], self_edit=c["self_edit"])])[0]
+                                                                  title=c["title"], self_edit=c["self_edit"],
+                                                                  summary=c.get("summary", ""))])[0]
            for c in cands]
     _phase_end(record, "sample", len(cands))
     scored = [(cid, c) for cid, c in zip(ids, cands) if c.get("score")]

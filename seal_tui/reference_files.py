@@ -33,6 +33,9 @@ seal_tui.importers as the same events an engine run writes). The files (formats 
     Round N+1's M-step training set: one kept candidate per row (passage parsed
     from the prompt, no reward: the file has none), its trained text, and an
     ``mstep_done`` event without a saved policy.
+``fewshot_results`` (few-shot/final_results.json: self-edit index -> task_id / correct columns)
+    A few-shot run (task "fewshot"): a held-out evaluation of one condition, or the
+    E-step of a round on ARC training tasks; seal_tui.reference_fewshot says how.
 
 ``plan_import`` reads and checks a whole file into an ``ImportPlan`` (nothing is
 written here: seal_tui.importers writes plans into the store); a malformed or
@@ -43,62 +46,35 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PRESET = "seal-reference"
-KINDS = ("evaluation", "ranking", "multi_passage", "forgetting", "mstep_set")
+from .reference_fewshot import is_fewshot_results, plan_fewshot_results
+from .reference_plan import PRESET, ImportPlan, ImportRejected
+from .reference_plan import Checker as _Checker
+from .reference_plan import is_kind as _is
+from .reference_plan import iteration as _iteration
+from .reference_plan import run_config as _config
+
+__all__ = ["EXPECTED", "KINDS", "PRESET", "ImportPlan", "ImportRejected", "plan_import"]
+
+KINDS = ("evaluation", "ranking", "multi_passage", "forgetting", "mstep_set", "fewshot_results")
 EXPECTED = (
     "one of the SEAL reference's result files: a single-passage evaluation or ranking run "
     "(JSON with 'overall' and 'articles', like eval_iter2.json or rank_iter1.json), a "
     "multi-passage result (JSON with 'overall.adapter_accuracy' and 'server_reply', like "
     "cpt_iter2.json), a forgetting matrix (JSON with 'mean_over_sequences', like "
-    "continual_overall.json) or an M-step training set (JSONL of {\"prompt\", \"completion\"}, "
-    "like sft_best1of5_iter0.jsonl)"
+    "continual_overall.json), an M-step training set (JSONL of {\"prompt\", \"completion\"}, "
+    "like sft_best1of5_iter0.jsonl) or few-shot results (JSON keyed by self-edit index, each with "
+    "task_id and correct columns, like few-shot/final_results.json)"
 )
 
 
-class ImportRejected(ValueError):
-    """The file is not a result file we can import; the message names it and what was expected."""
-
-
-@dataclass
-class ImportPlan:
-    """Everything one file becomes, checked and ready to write."""
-
-    path: Path
-    kind: str
-    sha256: str
-    round: int
-    config: dict
-    summary: str
-    contexts: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
-    candidates: list[dict] = field(default_factory=list)   # + optional score / verdict / trained
-    metrics: list[tuple[str, str, float]] = field(default_factory=list)  # (phase written after, name, value)
-    eval_result: dict | None = None
-    best_heldout: float | None = None
-    mstep: dict | None = None
-
-    @property
-    def run_id(self) -> str:
-        slug = re.sub(r"[^a-z0-9]+", "-", self.path.stem.lower()).strip("-") or "file"
-        return f"ref-{slug}-{self.sha256[:8]}"
-
-    @property
-    def name(self) -> str:
-        return f"seal-ref {self.path.stem}"
-
-    @property
-    def model(self) -> str:
-        return f"seal-ref/{self.config['reference']['policy']}"
-
-
-def plan_import(path: Path | str) -> ImportPlan:
-    """Read and check ``path``; raises ImportRejected with the reason."""
+def plan_import(path: Path | str, *, condition: str | None = None, round_: int | None = None) -> ImportPlan:
+    """Read and check ``path``; raises ImportRejected with the reason. ``condition`` and ``round_``
+    name what a few-shot results file does not record (seal_tui.reference_fewshot); other files
+    record their own."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise ImportRejected(f"{path}: no such file; pass the path of a SEAL result file (.json or .jsonl)")
@@ -117,6 +93,8 @@ def plan_import(path: Path | str) -> ImportPlan:
         raise ImportRejected(f"{path}: the JSON is a {type(data).__name__}; expected {EXPECTED}")
     if "articles" in data:
         return _plan_single_passage(path, sha, data)
+    if is_fewshot_results(data):
+        return plan_fewshot_results(path, sha, data, condition=condition, round_=round_)
     if "mean_over_sequences" in data:
         return _plan_forgetting(path, sha, data)
     if "server_reply" in data or (isinstance(data.get("overall"), dict) and "adapter_accuracy" in data["overall"]):
@@ -152,59 +130,6 @@ def _parse_lines(path: Path, text: str) -> list:
 
 
 # ---------------------------------------------------------------- checks
-class _Checker:
-    """Reads fields and says exactly which one is wrong."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, where: str, expected: str, value: Any = ...) -> None:
-        got = "" if value is ... else f", got {_short(value)}"
-        raise ImportRejected(f"{self.path}: {where}: expected {expected}{got}")
-
-    def get(self, obj: dict, key: str, where: str, kind: str, *, optional: bool = False) -> Any:
-        label = f"{where}.{key}" if where and not where.startswith("line ") else \
-            f"{where}: field {key!r}" if where else key
-        if key not in obj:
-            if optional:
-                return None
-            raise ImportRejected(f"{self.path}: {label} is missing (expected {_KIND_TEXT[kind]})")
-        value = obj[key]
-        if optional and value is None:
-            return None
-        if not _is(value, kind):
-            self.fail(label, _KIND_TEXT[kind], value)
-        return float(value) if kind == "number" else value
-
-
-_KIND_TEXT = {"number": "a number", "str": "a string", "list": "a list", "dict": "an object",
-              "bool": "true or false", "int": "a whole number"}
-
-
-def _is(value: Any, kind: str) -> bool:
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "bool":
-        return isinstance(value, bool) or value in (0, 1)
-    return isinstance(value, {"str": str, "list": list, "dict": dict}[kind])
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _iteration(*labels: Any) -> int | None:
-    """N of the first "iterN" among the labels (the policy after N ReSTEM rounds)."""
-    for label in labels:
-        m = re.search(r"iter(\d+)", str(label or ""))
-        if m:
-            return int(m.group(1))
-    return None
-
-
 def _lora(check: _Checker, data: dict) -> dict:
     lp = check.get(data, "lora_params", "", "dict", optional=True) or {}
     names = {"rank": "lora_r", "alpha": "lora_alpha", "dropout": "lora_dropout", "epochs": "epochs",
@@ -212,17 +137,6 @@ def _lora(check: _Checker, data: dict) -> dict:
     return {ours: lp[theirs] for theirs, ours in names.items() if theirs in lp}
 
 
-def _config(path: Path, sha: str, kind: str, rounds: int, policy: str, data: dict, *,
-            inner: dict | None = None, extra: dict | None = None) -> dict:
-    """A config shaped like an engine run's (so Compare lines them up) plus a [reference] section."""
-    reference = {"kind": kind, "file": str(path.resolve()), "sha256": sha, "policy": policy,
-                 "imported_at": time.time()}
-    for key in ("timestamp", "exp_name", "model", "base_model", "dataset", "eval_times"):
-        if isinstance(data.get(key), (str, int, float)):
-            reference[key] = data[key]
-    return {"run": {"name": f"seal-ref {path.stem}", "preset": PRESET, "rounds": rounds},
-            "model": {"name_or_path": f"seal-ref/{policy}"},
-            **({"inner": inner} if inner else {}), **(extra or {}), "reference": reference}
 
 
 # ---------------------------------------------------------------- single passage
