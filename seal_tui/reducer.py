@@ -58,6 +58,7 @@ def _run_created(s: RunState, e: Event, p: ev.RunCreated) -> None:
     s.source = p.source or "engine"
     s.task = p.task or ev.DEFAULT_TASK
     s.labels = {**ev.KNOWLEDGE_LABELS, **(p.labels or {})}
+    s.self_edit_schema = p.self_edit_schema if isinstance(p.self_edit_schema, dict) else None
     s.review_mode = (s.config.get("run") or {}).get("review")
     s.created_ts = e.ts
     s.status = "created"
@@ -133,21 +134,30 @@ def _progress(s: RunState, e: Event, p: ev.Progress) -> None:
 def _contexts(s: RunState, e: Event, p: ev.Contexts) -> None:
     bucket = s.contexts.setdefault(p.split or "train", {})
     for item in p.items or []:
-        bucket[int(item["idx"])] = {
+        bucket[int(item["idx"])] = ctx = {
             "idx": int(item["idx"]), "title": printable(item.get("title")),
             "context": printable(item.get("context")),
             "questions": [{"question": printable(q.get("question")), "answer": printable(q.get("answer"))}
                           for q in item.get("questions") or []]}
+        if isinstance(item.get("arc"), dict):   # few-shot: the raw ARC task (grids are numbers, drawn as cells)
+            ctx["arc"] = item["arc"]
 
 
 def _candidate_sampled(s: RunState, e: Event, p: ev.CandidateSampled) -> None:
     cid = int(p.id)
     if cid in s.candidates:
         return
+    facets = [printable(f) for f in p.facets or []]
     s.candidates[cid] = Candidate(
         id=cid, round=int(e.round or 0), context_idx=int(p.context_idx or 0), cand_idx=int(p.cand_idx or 0),
-        title=printable(p.title), self_edit=printable(p.self_edit), seq=s.rev, rev=s.rev)
+        title=printable(p.title), self_edit=printable(p.self_edit), seq=s.rev, rev=s.rev,
+        summary=printable(p.summary), facets=facets)
     s.candidate_changes.append((s.rev, cid))
+    rnd = int(e.round or 0)
+    s.sampled_count[rnd] = s.sampled_count.get(rnd, 0) + 1
+    if facets:
+        _count(s.facets_sampled.setdefault(rnd, {}), facets, 1)
+        s.rev_rewards = s.rev
     while len(s.candidates) > MAX_CANDIDATES:
         del s.candidates[next(iter(s.candidates))]
         s.candidates_dropped += 1
@@ -166,6 +176,7 @@ def _candidate_scored(s: RunState, e: Event, p: ev.CandidateScored) -> None:
     cand.gain = _float(p.gain)
     cand.rewards = [r for r in (_float(x) for x in p.rewards or []) if r is not None]
     cand.train_sequences = [printable(t) for t in p.train_sequences or []]
+    cand.invalid = None if p.invalid is None else printable(p.invalid)
     cand.answers = [{k: printable(v) if isinstance(v, str) else v for k, v in a.items()} for a in p.answers or []]
     cand.rev = s.rev
     s.candidate_changes.append((s.rev, cid))
@@ -189,8 +200,10 @@ def _candidate_filtered(s: RunState, e: Event, p: ev.CandidateFiltered) -> None:
     if cand is not None:
         if cand.kept and not kept:
             s.kept_count[rnd] = s.kept_count.get(rnd, 1) - 1
+            _count(s.facets_kept.setdefault(rnd, {}), cand.facets, -1)
         elif kept and not cand.kept:
             s.kept_count[rnd] = s.kept_count.get(rnd, 0) + 1
+            _count(s.facets_kept.setdefault(rnd, {}), cand.facets, 1)
         cand.kept = kept
         cand.keep_reason = printable(p.reason or "")
         cand.rev = s.rev
@@ -340,6 +353,11 @@ def _log(s: RunState, ts: float, level: str, message: str) -> None:
     s.log_seq += 1
     s.log.append(LogLine(seq=s.log_seq, ts=ts, level=level.lower(), message=printable(message)))
     s.rev_log = s.rev
+
+
+def _count(counts: dict[str, int], facets: list[str], step: int) -> None:
+    for facet in facets:
+        counts[facet] = counts.get(facet, 0) + step
 
 
 def _float(value) -> float | None:

@@ -33,6 +33,7 @@ class ReviewSnapshot:
     decisions: dict[int, dict] = field(default_factory=dict)
     answers: dict[int, list[dict]] = field(default_factory=dict)
     contexts: dict[int, dict] = field(default_factory=dict)
+    self_edit_schema: dict | None = None           # what an edit must satisfy (None: free text)
 
     @property
     def open(self) -> bool:
@@ -64,7 +65,8 @@ def review_snapshot(state: RunState, decisions: dict[int, dict], *, status: str 
     snap = ReviewSnapshot(state.run_id, exists=exists, name=state.name or state.run_id,
                           status=status or state.status, round=state.round, mode=state.review_mode,
                           waiting_event_id=state.review_waiting_id,
-                          done=encode(state.review_done) if state.review_done is not None else None)
+                          done=encode(state.review_done) if state.review_done is not None else None,
+                          self_edit_schema=state.self_edit_schema)
     if state.review_waiting_id is None:
         return snap
     for cid in state.review_queue:
@@ -74,7 +76,8 @@ def review_snapshot(state: RunState, decisions: dict[int, dict], *, status: str 
         snap.queue.append({"id": cand.id, "round": cand.round, "context_idx": cand.context_idx,
                            "cand_idx": cand.cand_idx, "title": cand.title, "self_edit": cand.self_edit,
                            "reward": cand.reward, "baseline": cand.baseline, "gain": cand.gain,
-                           "kept": cand.kept, "keep_reason": cand.keep_reason})
+                           "kept": cand.kept, "keep_reason": cand.keep_reason, "summary": cand.summary,
+                           "facets": cand.facets, "invalid": cand.invalid})
         snap.answers[cid] = cand.answers
     snap.round = state.review_round if state.review_round is not None else state.round
     snap.decisions = {cid: decisions[cid] for cid in state.review_queue if cid in decisions}
@@ -83,11 +86,11 @@ def review_snapshot(state: RunState, decisions: dict[int, dict], *, status: str 
 
 
 def matches(snapshot: ReviewSnapshot, candidate: dict, needle: str) -> bool:
-    """``needle`` in the candidate's title, self-edit, edited text or passage (any case)."""
+    """``needle`` in the candidate's title, self-edit (or its summary), edited text or passage (any case)."""
     if not needle:
         return True
     d = snapshot.decisions.get(candidate["id"]) or {}
     ctx = snapshot.contexts.get(candidate["context_idx"]) or {}
-    hay = " ".join(str(x or "") for x in (candidate.get("title"), candidate.get("self_edit"),
+    hay = " ".join(str(x or "") for x in (candidate.get("title"), candidate.get("self_edit"), candidate.get("summary"),
                                           d.get("edited_text"), ctx.get("context"), candidate.get("keep_reason")))
     return needle.lower() in hay.lower()

@@ -38,6 +38,9 @@ class Candidate:
     title: str
     self_edit: str
     seq: int                              # arrival order in this run
+    summary: str = ""                     # the task's one-line reading of the self-edit (few-shot: the plan)
+    facets: list[str] = field(default_factory=list)  # its choices as tags (few-shot: augmentations, tokens)
+    invalid: str | None = None            # why the task could not use it (reward 0, not adapted)
     reward: float | None = None
     baseline: float | None = None
     gain: float | None = None
@@ -57,6 +60,11 @@ class Candidate:
             if line.strip():
                 return line.strip()
         return ""
+
+    @property
+    def solved(self) -> bool:
+        """A reward of 1: every question (few-shot: every test output) answered right."""
+        return self.reward is not None and self.reward >= 1.0
 
 
 @dataclass
@@ -124,6 +132,7 @@ class RunState:
     source: str = "engine"
     task: str = "knowledge"
     labels: dict[str, str] = field(default_factory=lambda: dict(KNOWLEDGE_LABELS))   # the task's names for its parts
+    self_edit_schema: dict | None = None  # JSON Schema a person's edit must satisfy (None: free text)
     config: dict[str, Any] = field(default_factory=dict)
     status: str = "created"
     error: str | None = None
@@ -150,6 +159,10 @@ class RunState:
     rewards: dict[int, list[float]] = field(default_factory=dict)
     baselines: dict[int, list[float]] = field(default_factory=dict)
     kept_count: dict[int, int] = field(default_factory=dict)
+    sampled_count: dict[int, int] = field(default_factory=dict)
+    # per round, how many sampled / kept self-edits chose each facet (few-shot: augmentation switches)
+    facets_sampled: dict[int, dict[str, int]] = field(default_factory=dict)
+    facets_kept: dict[int, dict[str, int]] = field(default_factory=dict)
     evals: dict[int, dict] = field(default_factory=dict)            # eval_result payloads as recorded
     round_evals: dict[int, RoundEval] = field(default_factory=dict)  # the same, checked and typed
     metrics: dict[str, dict[int, float]] = field(default_factory=dict)
@@ -176,6 +189,10 @@ class RunState:
     rev_review: int = 0
     rev_telemetry: int = 0
     rev_log: int = 0
+
+    @property
+    def is_fewshot(self) -> bool:
+        return self.task == "fewshot"
 
     @property
     def is_live(self) -> bool:

@@ -22,6 +22,7 @@ from ..format import printable
 from ..messages import EventsArrived, Liveness, RunLiveness, SourceFailed
 from ..reducer import apply
 from ..review_data import ReviewSnapshot, matches, review_snapshot
+from ..self_edit_check import schema_problem
 from ..sources import LiveTail, relay
 from ..state import RunState
 from ..widgets.review_evidence import ReviewEvidence
@@ -270,8 +271,13 @@ class ReviewScreen(Screen):
             else:
                 self._decide_current("edit", new_text)
 
+        schema = self.snapshot.self_edit_schema
+        # a plan is checked against the task's schema; the model's own text goes as an approval
+        check = None if schema is None else (lambda new: None if new == written else schema_problem(new, schema))
+        guide = None if schema is None else ("The M-step trains on what you save here: JSON that fits the task's "
+                                            "self-edit schema (checked on save); the model's own text stays recorded.")
         self.app.push_screen(SelfEditEditor(text or "", f"Edit self-edit #{cand['id']} · "
-                                            f"{printable(cand.get('title') or '')}"), saved)
+                                            f"{printable(cand.get('title') or '')}", check=check, help_text=guide), saved)
 
     def action_skip(self) -> None:
         if self.current_id is not None:

@@ -48,6 +48,15 @@ def accuracy_series(state: RunState) -> dict[str, tuple[list[int], list[float]]]
     return out
 
 
+def series_name(key: str, name: str, labels: dict[str, str]) -> str:
+    """A curve's name in the legend: the task's own name for the condition where it has one
+    (few-shot: "in-context only", "oracle", "self-edit TTT"), else the short built-in one."""
+    if key == "passage":
+        return labels["passage_short"]
+    own = labels.get(key)
+    return own if own and own != KNOWLEDGE_LABELS.get(key) else name
+
+
 def legend(series: dict, labels: dict[str, str] | None = None) -> Text:
     """Each curve's colour, name and latest value (the plot is too small for plotext's legend)."""
     labels = {**KNOWLEDGE_LABELS, **(labels or {})}
@@ -66,7 +75,7 @@ def legend(series: dict, labels: dict[str, str] | None = None) -> Text:
         if rounds[-1] != last_round:  # e.g. passage-only, measured at round 0 only
             shown += f" (R{rounds[-1]})"
         out.append("■ ", style=color)
-        out.append(f"{labels['passage_short'] if key == 'passage' else label} {shown} ")
+        out.append(f"{series_name(key, label, labels)} {shown} ")
     out.rstrip()
     return out
 

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from ..format import answer_runs, num, runs_note, signed
 from ..state import Candidate, RunState
+from . import arc_evidence
 
 
 def _section(title: str) -> Text:
@@ -42,7 +43,30 @@ def _answer(i: int, a: dict) -> Text:
     return out
 
 
-def render_candidate(cand: Candidate, context: dict | None) -> Group:
+def _questions(cand: Candidate, context: dict | None) -> list:
+    """Each question's answers before and after adaptation (before scoring: the questions)."""
+    parts: list = []
+    if cand.answers:
+        for which, answers in answer_runs(cand.answers):
+            right = sum(1 for a in answers if a.get("correct_after"))
+            before = sum(1 for a in answers if a.get("correct_before"))
+            parts.append(_section(f"Questions{which} ({before}/{len(answers)} before → {right}/{len(answers)} after)"))
+            for i, a in enumerate(answers, 1):
+                parts.append(_answer(i, a))
+    elif context is not None and context.get("questions"):
+        parts.append(_section(f"Questions ({len(context['questions'])}, answers after scoring)"))
+        qs = Text()
+        for i, q in enumerate(context["questions"], 1):
+            qs.append(f"{i:>2}. {q.get('question', '')}  ", style="")
+            qs.append(f"gold: {q.get('answer', '')}\n", style="dim")
+        qs.rstrip()
+        parts.append(qs)
+    return parts
+
+
+def render_candidate(cand: Candidate, context: dict | None, *, color: bool = True) -> Group:
+    """``color``: ARC grids as coloured cells (else digits)."""
+    fewshot = arc_evidence.is_fewshot(context, cand.answers, cand.summary, cand.invalid)
     head = Text()
     head.append(f"Round {cand.round} · context {cand.context_idx} · candidate {cand.cand_idx}", style="bold")
     title = cand.title or (context or {}).get("title") or ""
@@ -67,7 +91,12 @@ def render_candidate(cand: Candidate, context: dict | None) -> Group:
         scores.append(f"  review: {cand.review}", style="magenta")
     parts: list = [head, scores]
 
-    if context is not None:
+    if fewshot:
+        parts += [_section("Plan"), arc_evidence.plan_text(cand.summary, cand.facets, cand.invalid)]
+        parts += arc_evidence.demonstrations(context, color=color)
+        parts += (arc_evidence.answer_sections(cand.answers, color=color, invalid=cand.invalid) if cand.answers
+                  else arc_evidence.task_tests(context, color=color))
+    elif context is not None:
         parts += [_section("Passage"), Text(context.get("context") or "")]
     parts += [_section("Self-edit"), Text(cand.self_edit or "(empty)")]
     if cand.trained_text is not None:
@@ -75,28 +104,16 @@ def render_candidate(cand: Candidate, context: dict | None) -> Group:
     elif cand.trained:
         parts.append(Text("The M-step trained on this self-edit as written.", style="green"))
     if cand.train_sequences:
-        parts.append(_section(f"Training sequences ({len(cand.train_sequences)})"))
+        parts.append(_section("Test-time training data (its size, the first examples)" if fewshot
+                              else f"Training sequences ({len(cand.train_sequences)})"))
         seqs = Text()
         for i, seq in enumerate(cand.train_sequences, 1):
             seqs.append(f"{i:>2}. ", style="dim")
             seqs.append(seq.strip() + "\n")
         seqs.rstrip()
         parts.append(seqs)
-    if cand.answers:
-        for which, answers in answer_runs(cand.answers):
-            right = sum(1 for a in answers if a.get("correct_after"))
-            before = sum(1 for a in answers if a.get("correct_before"))
-            parts.append(_section(f"Questions{which} ({before}/{len(answers)} before → {right}/{len(answers)} after)"))
-            for i, a in enumerate(answers, 1):
-                parts.append(_answer(i, a))
-    elif context is not None and context.get("questions"):
-        parts.append(_section(f"Questions ({len(context['questions'])}, answers after scoring)"))
-        qs = Text()
-        for i, q in enumerate(context["questions"], 1):
-            qs.append(f"{i:>2}. {q.get('question', '')}  ", style="")
-            qs.append(f"gold: {q.get('answer', '')}\n", style="dim")
-        qs.rstrip()
-        parts.append(qs)
+    if not fewshot:
+        parts += _questions(cand, context)
     return Group(*parts)
 
 
@@ -121,4 +138,4 @@ class CandidateDetail(VerticalScroll):
             self.scroll_home(animate=False)
         self.candidate_id, self._shown_rev = candidate_id, cand.rev
         self.query_one("#detail-body", Static).update(
-            render_candidate(cand, state.context(cand.context_idx, "train")))
+            render_candidate(cand, state.context(cand.context_idx, "train"), color=not self.app.no_color))

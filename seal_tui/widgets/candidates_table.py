@@ -43,6 +43,15 @@ def kept_value(c: Candidate) -> CellValue:
     return ("✓ kept", 1, "green") if c.kept else ("✗", -1, "dim")
 
 
+def self_edit_value(c: Candidate) -> CellValue:
+    """The task's one-line reading of the self-edit (few-shot: the plan) where it has one, else
+    its first line; a self-edit the task could not use says so first."""
+    text = c.summary or first_line(c.self_edit, 300)
+    if c.invalid:
+        return ("invalid · " + text, c.seq, "red")
+    return (text, c.seq, "")
+
+
 def row_values(c: Candidate) -> tuple[CellValue, ...]:
     """What a row shows, one (text, sort key, style) per column."""
     gain = c.gain or 0
@@ -56,7 +65,7 @@ def row_values(c: Candidate) -> tuple[CellValue, ...]:
         (signed(c.gain), _num(c.gain),
          "green" if gain > 0 else ("red" if gain < 0 else "dim")),
         kept_value(c),
-        (first_line(c.self_edit, 300), c.seq, ""),
+        self_edit_value(c),
     )
 
 
@@ -64,6 +73,7 @@ class CandidatesTable(LineTable):
     COLUMNS = (("round", "Rnd", 3, True), ("context", "Ctx", 4, True), ("cand", "#", 3, True),
                ("reward", "Reward", 6, True), ("gain", "Gain", 6, True), ("kept", "Kept", 10, False),
                ("self_edit", "Self-edit (first line)", None, False))
+    PLAN_HEADER = "Self-edit (plan)"      # a task that reads its self-edits as plans (few-shot)
     BINDINGS = [
         Binding("enter", "select", "Open", id="candidates.open", tooltip="Show the candidate in full"),
         Binding("f", "follow", "Follow", id="candidates.follow", tooltip="Jump to the newest candidate and follow new ones"),
@@ -97,6 +107,7 @@ class CandidatesTable(LineTable):
         """Add new candidates (or count them as pending) and redraw changed ones."""
         if state.rev_candidates <= self._synced_rev and state.candidates_dropped == self._dropped:
             return
+        self._name_self_edits(self.PLAN_HEADER if state.is_fewshot else type(self).COLUMNS[-1][1])
         if state.candidates_dropped != self._dropped:
             self._dropped = state.candidates_dropped
             self.remove_rows([cid for cid in self._order if cid not in state.candidates])
@@ -126,6 +137,12 @@ class CandidatesTable(LineTable):
                 self._pending[cand.id] = row_values(cand)
             if fresh:
                 self.post_message(FollowChanged(False, len(self._pending)))
+
+    def _name_self_edits(self, header: str) -> None:
+        if self.COLUMNS[-1][1] != header:
+            self.COLUMNS = (*self.COLUMNS[:-1], (*self.COLUMNS[-1][:1], header, *self.COLUMNS[-1][2:]))
+            self._strips.clear()
+            self.refresh()
 
     def _to_newest(self) -> None:
         if self._order:

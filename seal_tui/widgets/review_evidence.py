@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from ..format import answer_runs, clock_time, num, printable, runs_note, signed
 from ..review_data import ReviewSnapshot
+from . import arc_evidence
 
 
 def _section(title: str) -> Text:
@@ -34,10 +35,13 @@ def _question(i: int, a: dict) -> Text:
     return out
 
 
-def render_evidence(snapshot: ReviewSnapshot, cand: dict) -> Group:
+def render_evidence(snapshot: ReviewSnapshot, cand: dict, *, color: bool = True) -> Group:
+    """``color``: ARC grids as coloured cells (else digits)."""
     cid = cand["id"]
     ctx = snapshot.contexts.get(cand["context_idx"]) or {}
     decision = snapshot.decisions.get(cid)
+    fewshot = arc_evidence.is_fewshot(ctx, snapshot.answers.get(cid) or [], cand.get("summary") or "",
+                                      cand.get("invalid"))
     head = Text()
     head.append(f"Candidate #{cid} · round {cand['round']} · context {cand['context_idx']} · "
                 f"self-edit {cand['cand_idx']}", style="bold")
@@ -73,7 +77,13 @@ def render_evidence(snapshot: ReviewSnapshot, cand: dict) -> Group:
         verdict.append(f" by {decision['who']} at {clock_time(decision['at'])}", style="dim")
 
     parts: list = [head, scores, rule, verdict]
-    if ctx.get("context"):
+    if fewshot:
+        parts += [_section("Plan"), arc_evidence.plan_text(cand.get("summary") or "", cand.get("facets") or [],
+                                                           cand.get("invalid"))]
+        parts += arc_evidence.demonstrations(ctx, color=color)
+        parts += arc_evidence.answer_sections(snapshot.answers.get(cid) or [], color=color,
+                                              invalid=cand.get("invalid"))
+    elif ctx.get("context"):
         parts += [_section("Passage"), Text(printable(ctx["context"]))]
     if decision and decision["decision"] == "edit":
         parts += [_section("Self-edit, as edited (the M-step trains on this)"),
@@ -81,12 +91,13 @@ def render_evidence(snapshot: ReviewSnapshot, cand: dict) -> Group:
                   _section("Self-edit, as the model wrote it"), Text(printable(cand.get("self_edit")), style="dim")]
     else:
         parts += [_section("Self-edit"), Text(printable(cand.get("self_edit")) or "(empty)")]
-    for which, answers in runs:
-        before = sum(1 for a in answers if a.get("correct_before"))
-        after = sum(1 for a in answers if a.get("correct_after"))
-        parts.append(_section(f"Questions{which} ({before}/{len(answers)} right before adaptation → "
-                              f"{after}/{len(answers)} after)"))
-        parts += [_question(i, a) for i, a in enumerate(answers, 1)]
+    if not fewshot:   # (a few-shot candidate's test outputs are drawn above, as grids)
+        for which, answers in runs:
+            before = sum(1 for a in answers if a.get("correct_before"))
+            after = sum(1 for a in answers if a.get("correct_after"))
+            parts.append(_section(f"Questions{which} ({before}/{len(answers)} right before adaptation → "
+                                  f"{after}/{len(answers)} after)"))
+            parts += [_question(i, a) for i, a in enumerate(answers, 1)]
     return Group(*parts)
 
 
@@ -110,4 +121,5 @@ class ReviewEvidence(VerticalScroll):
             self.scroll_home(animate=False)
         self.shown = key
         body = self.query_one("#review-evidence-body", Static)
-        body.update(render_evidence(snapshot, cand) if cand else Text(empty, style="dim"))
+        body.update(render_evidence(snapshot, cand, color=not self.app.no_color) if cand
+                    else Text(empty, style="dim"))

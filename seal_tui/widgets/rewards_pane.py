@@ -1,4 +1,6 @@
-"""Rewards per ReSTEM round: a histogram, a box and the mean, so improvement shows."""
+"""Rewards per ReSTEM round: a histogram, a box and the mean, so improvement shows. A few-shot
+run's reward is 1 or 0 (its task solved or not): its rounds show the success rate instead, and
+which augmentation switches (the self-edits' facets) the kept configs used, against all sampled."""
 
 from __future__ import annotations
 
@@ -49,6 +51,64 @@ def box_line(values: list[float], width: int, mean: float) -> Text:
     return line
 
 
+def success_rate(values: list[float]) -> float:
+    """The share of candidates with reward 1 (their task solved)."""
+    return sum(1 for v in values if v >= 1.0) / len(values) if values else 0.0
+
+
+def facet_order(*counts: dict[str, int]) -> list[str]:
+    """The facets of the counts: the choices (augmentation families) by name, then the tokens
+    trained on ("output tokens", "all tokens")."""
+    names = {f for c in counts for f in c}
+    return sorted(names, key=lambda f: (f.endswith("tokens"), f))
+
+
+def facet_line(kept: dict[str, int], sampled: dict[str, int], order: list[str]) -> Text:
+    """Each facet: how many kept configs chose it / how many sampled ones did."""
+    out = Text()
+    out.append("  kept/sampled: ", style="dim")
+    for i, facet in enumerate(order):
+        if i:
+            out.append(" · ", style="dim")
+        out.append(f"{facet} ")
+        out.append(f"{kept.get(facet, 0)}", style="bold green" if kept.get(facet) else "dim")
+        out.append(f"/{sampled.get(facet, 0)}", style="dim")
+    return out
+
+
+def bar(share: float, width: int) -> str:
+    filled = round(share * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def fewshot_text(s: RunState, width: int) -> Text:
+    """Per round: the success rate, the kept configs' switches and the sampled ones'."""
+    out = Text()
+    rates = {r: success_rate(v) for r, v in sorted(s.rewards.items()) if v}
+    out.append("solved ", style="bold")
+    out.append(" → ".join(f"{rate:.0%}" for rate in rates.values()))
+    rounds = list(rates)
+    if len(rounds) >= 2:
+        delta = round((rates[rounds[-1]] - rates[rounds[0]]) * 100)
+        out.append(f"  ({delta:+d} pts)", style="green" if delta > 0 else "red" if delta < 0 else "dim")
+    out.append("\n")
+    for rnd in sorted(rates, reverse=True):
+        vals = s.rewards[rnd]
+        solved = sum(1 for v in vals if v >= 1.0)
+        out.append(f"\nR{rnd}", style="bold")
+        out.append(f" solved {solved}/{len(vals)} ")
+        out.append(f"{rates[rnd]:.0%} ", style="bold yellow")
+        out.append(bar(rates[rnd], max(5, min(20, width - 32))), style="green")
+        if rnd in s.kept_count:
+            out.append(f" kept {s.kept_count[rnd]}", style="green")
+        kept, sampled = s.facets_kept.get(rnd, {}), s.facets_sampled.get(rnd, {})
+        order = facet_order(kept, sampled)
+        if order:
+            out.append("\n")
+            out.append_text(facet_line(kept, sampled, order))
+    return out   # wrapped: every switch stays in sight in a narrow pane
+
+
 class RewardsPane(Static):
     """One block per round: n, mean (vs baseline), kept, histogram and box of rewards."""
 
@@ -60,7 +120,8 @@ class RewardsPane(Static):
     def show(self, state: RunState) -> None:
         self._state = state
         lines = 2 + 3 * len(state.rewards)
-        self.refresh(layout=lines != self._lines)   # a new round adds lines; a new score does not
+        # a new round adds lines; a new score does not (a few-shot round's lines wrap: measure again)
+        self.refresh(layout=lines != self._lines or state.is_fewshot)
         self._lines = lines
 
     def render(self) -> Text:
@@ -69,6 +130,8 @@ class RewardsPane(Static):
             return Text("No scored candidates yet: rewards appear as the inner loop scores self-edits.",
                         style="dim")
         width = max(20, self.size.width or 40)
+        if s.is_fewshot:
+            return fewshot_text(s, width)
         out = Text()
         means = {r: fmean(v) for r, v in sorted(s.rewards.items()) if v}
         trend = " → ".join(f"{m:.2f}" for m in means.values())
