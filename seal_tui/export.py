@@ -19,6 +19,9 @@ answers     one row per (candidate, question): run_id, candidate_id, round,
 metrics     one row per recorded number: run_id, round, name, value, step, ts.
 events      the event log: id, run_id, ts, kind, round, phase, data (an object in
             JSONL, its JSON text in CSV).
+
+Pictures rather than rows: ``--what svg`` draws a few-shot candidate's task, answer and
+gold grid (seal_tui.export_svg).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def plan_fewshot_results(path: Path, sha: str, data: dict, *, condition: str | N
                                                                             if any(tasks.values()) else "")})
     plan = ImportPlan(path=path, kind="fewshot_results", sha256=sha, round=rnd, config=config, summary="",
                       task="fewshot", labels=dict(FEWSHOT_LABELS))
-    counts = f"{n_solved} of {len(task_ids)} tasks x {k} self-edit{'s' if k > 1 else ''} solved"
+    counts = f"{n_solved} solved of {len(task_ids)} tasks" + (f" x {k} self-edits" if k > 1 else "")
     if training:
         plan.contexts = {"train": contexts}
         for i, t in enumerate(task_ids):
