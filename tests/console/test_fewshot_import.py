@@ -23,6 +23,7 @@ from seal_tui.importers import ImportRejected, import_file, plan_import
 from seal_tui.reducer import apply
 from seal_tui.state import RunState
 from tests.support.common import REPO
+from tests.support.console import make_app, open_dashboard, pilot_test, text_of
 
 # the 8 held-out tasks of the reference's final_results.json (ARC-AGI-1 evaluation tasks)
 HELDOUT = ["59341089", "66e6c45b", "68b67ca3", "903d1b4a", "b1fc8b8e", "bc4146bd", "c7d4e6ad", "ce8d95cc"]
@@ -194,3 +195,18 @@ def test_cli_refuses_a_bad_file_with_exit_2_and_writes_nothing(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "in-context only on 8 held-out ARC tasks" in proc.stdout and "success rate 0.0000" in proc.stdout
+
+
+# ---------------------------------------------------------------- in the console
+@pilot_test
+async def test_the_dashboard_of_an_imported_fewshot_run_shows_its_success_rate_under_the_fewshot_names(tmp_path):
+    path = write(tmp_path / "eval_set_RL_iteration_1" / "final_results.json", final_results(PAPER_ROUND_1))
+    runs_dir = tmp_path / "runs"
+    run_id = import_file(Store(runs_dir), path).run_id
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        await pilot.press("e")
+        await pilot.pause()
+        text = text_of(screen.query_one("#evals"))
+        assert "self-edit TTT" in text and "in-context only" in text and "72.5%" in text, text

