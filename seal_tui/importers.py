@@ -50,7 +50,8 @@ def import_plan(store: Store, plan: ImportPlan) -> ImportOutcome:
     existing = find_imported(store, plan.sha256)
     if existing is not None:
         if existing["status"] == "finished":
-            return ImportOutcome(existing["id"], False, f"already imported as run {existing['id']}; nothing written")
+            return ImportOutcome(existing["id"], False, f"already imported as run {existing['id']}; nothing written"
+                                 + _other_reading(existing, plan))
         store.delete_run(existing["id"])  # an import cut short: start over
     write_plan(store, plan)
     return ImportOutcome(plan.run_id, True, plan.summary)
@@ -67,6 +68,17 @@ def find_imported(store: Store, sha256: str) -> dict | None:
         if ref.get("sha256") == sha256:
             return run
     return None
+
+
+def _other_reading(existing: dict, plan: ImportPlan) -> str:
+    """Where the user named a few-shot file's condition or round otherwise than the first time."""
+    ref = json.loads(existing.get("config_json") or "{}").get("reference") or {}
+    then = (ref.get("condition"), existing.get("rounds"))
+    now = (plan.config["reference"].get("condition"), plan.round)
+    if ref.get("kind") != "fewshot_results" or then == now:
+        return ""
+    return (f" (read then as {then[0]}, round {then[1]}; delete that run in the console to import it as "
+            f"{now[0]}, round {now[1]})")
 
 
 # ---------------------------------------------------------------- writing

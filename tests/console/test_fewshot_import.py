@@ -113,6 +113,9 @@ def test_the_references_own_file_needs_its_condition_named(tmp_path):
     assert [m["name"] for m in store.metrics(run_id)] == ["heldout_none"]
     assert store.get_run(run_id)["best_heldout"] is None
     assert result["round"] == 1 and "not recorded in the file" in created(store, run_id)["config"]["reference"]["round_from"]
+    again = import_file(store, path, condition="self-edit")   # the same content: not imported twice
+    assert not again.created and again.run_id == run_id
+    assert "read then as in-context only, round 1" in again.summary and "as self-edit TTT, round 1" in again.summary
 
 
 def test_oracle_condition_and_round_named_by_the_user(tmp_path):
