@@ -90,11 +90,11 @@ def plan_fewshot_results(path: Path, sha: str, data: dict, *, condition: str | N
     if training:
         plan.contexts = {"train": contexts}
         for i, t in enumerate(task_ids):
-            for j, (label, _, _) in enumerate(columns):
-                ok = solved[t][j]
-                plan.candidates.append({
-                    "context_idx": i, "cand_idx": j, "title": t, "self_edit": "",
-                    "summary": f"self-edit {label} (its config is not in {path.name})",
+            for n, (label, _, _) in enumerate(columns):
+                ok = solved[t][n]
+                plan.candidates.append({   # cand_idx: the file's own self-edit index
+                    "context_idx": i, "cand_idx": int(label), "title": t, "self_edit": "",
+                    "summary": f"(config not in {path.name})",
                     "score": {"reward": 1.0 if ok else 0.0, "baseline": None, "gain": None, "train_sequences": [],
                               "answers": []},
                     "verdict": {"kept": ok, "reason": "solved its task (the reference trains on every solved one)"
