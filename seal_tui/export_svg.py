@@ -70,9 +70,11 @@ def file_name(cand: dict) -> str:
 
 
 # ---------------------------------------------------------------- one picture
-def candidate_svg(store, run_id: str, cand: dict) -> str:
-    """The SVG text of one few-shot candidate."""
-    contexts = {c["idx"]: c for c in store.get_contexts(run_id, "train")}
+def candidate_svg(store, run_id: str, cand: dict, contexts: dict[int, dict] | None = None) -> str:
+    """The SVG text of one few-shot candidate (``contexts``: the run's training contexts by index,
+    read here when not given)."""
+    if contexts is None:
+        contexts = training_contexts(store, run_id)
     ctx = contexts.get(cand["context_idx"]) or {}
     arc = ctx.get("arc")
     if not arc:
@@ -88,6 +90,10 @@ def candidate_svg(store, run_id: str, cand: dict) -> str:
         tests.append({"input": detail.get("input") or test.get("input"), "gold": gold,
                       "answer": detail.get("answer"), "recorded": bool(detail), "invalid": cand.get("invalid")})
     return _draw(_title(cand), arc.get("train") or [], tests).as_svg()
+
+
+def training_contexts(store, run_id: str) -> dict[int, dict]:
+    return {c["idx"]: c for c in store.get_contexts(run_id, "train")}
 
 
 def _title(cand: dict) -> str:
@@ -226,7 +232,8 @@ def _is_grid(grid) -> bool:
 # ---------------------------------------------------------------- files
 def write_svgs(store, run_id: str, cands: list[dict], out: Path, *, single_file: bool) -> list[Path]:
     """Each candidate's picture: to ``out`` itself (one candidate, ``single_file``) or into folder ``out``."""
-    pictures = [(cand, candidate_svg(store, run_id, cand)) for cand in cands]  # every one drawn before any is written
+    contexts = training_contexts(store, run_id)
+    pictures = [(cand, candidate_svg(store, run_id, cand, contexts)) for cand in cands]  # all drawn before any is written
     paths = []
     if not single_file:
         out.mkdir(parents=True, exist_ok=True)
