@@ -34,7 +34,7 @@ def plan_text(summary: str, facets: list[str], invalid: str | None) -> Text:
     out = Text()
     out.append(summary or "(no plan could be read from the self-edit)", style="bold" if summary else "dim")
     if facets:
-        out.append("   ")
+        out.append("\nchosen: ", style="dim")
         for i, facet in enumerate(facets):
             if i:
                 out.append(" ")
@@ -51,7 +51,7 @@ def demonstrations(context: dict | None, *, color: bool) -> list:
     panels = demonstration_panels(arc) if isinstance(arc, dict) else []
     if not panels:
         return []
-    return [section(f"Demonstrations ({len(panels) // 2})"), GridGallery(panels, color=color)]
+    return [section(f"Demonstrations ({len(panels) // 2})"), GridGallery(panels, color=color, gap=2, together=2)]
 
 
 def _view_marks(views: list, gold) -> tuple[Text, int, int]:

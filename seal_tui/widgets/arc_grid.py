@@ -123,12 +123,15 @@ def cell_segments(grid: Grid, r: int, reference: Grid | None, *, color: bool, ce
 
 
 class GridGallery:
-    """Grids side by side with their captions; as many per row as the width holds."""
+    """Grids side by side with their captions; as many per row as the width holds. ``together``
+    panels in a run stay on one row where they fit (a demonstration's input and output), with
+    ``gap`` columns between them and ``gap`` + 2 between such groups."""
 
-    def __init__(self, panels: Iterable[GridPanel], *, color: bool = True, gap: int = 3) -> None:
+    def __init__(self, panels: Iterable[GridPanel], *, color: bool = True, gap: int = 3, together: int = 1) -> None:
         self.panels = list(panels)
         self.color = color
         self.gap = gap
+        self.together = max(1, together)
 
     def _cell_width(self, max_width: int) -> int:
         """Two characters a cell (square-looking), one where the widest grid would not fit."""
@@ -139,17 +142,27 @@ class GridGallery:
         grid_w = shape(panel.grid)[1] * cell_width if panel.grid else cell_len("no grid")
         return max(grid_w, cell_len(panel.caption), cell_len(panel.note))
 
-    def _rows(self, max_width: int, cell_width: int) -> list[list[GridPanel]]:
-        rows: list[list[GridPanel]] = []
+    def _rows(self, max_width: int, cell_width: int) -> list[list[tuple[int, GridPanel]]]:
+        """Panels packed into rows, each with the gap before it (0 first in its row)."""
+        groups = [self.panels[i:i + self.together] for i in range(0, len(self.panels), self.together)]
+        wide_gap = self.gap + 2 if self.together > 1 else self.gap
+        rows: list[list[tuple[int, GridPanel]]] = []
         used = 0
-        for panel in self.panels:
-            w = self._block_width(panel, cell_width)
-            if rows and used + self.gap + w <= max_width:
-                rows[-1].append(panel)
-                used += self.gap + w
+        for group in groups:
+            widths = [self._block_width(p, cell_width) for p in group]
+            width = sum(widths) + self.gap * (len(group) - 1)
+            if width > max_width:      # too wide to keep together: each panel on its own
+                group_items = [[p] for p in group]
             else:
-                rows.append([panel])
-                used = w
+                group_items = [group]
+            for items in group_items:
+                w = sum(self._block_width(p, cell_width) for p in items) + self.gap * (len(items) - 1)
+                if rows and used + wide_gap + w <= max_width:
+                    rows[-1] += [(wide_gap if i == 0 else self.gap, p) for i, p in enumerate(items)]
+                    used += wide_gap + w
+                else:
+                    rows.append([(0 if i == 0 else self.gap, p) for i, p in enumerate(items)])
+                    used = w
         return rows
 
     def _block_lines(self, panel: GridPanel, width: int, height: int, cell_width: int,
@@ -174,17 +187,16 @@ class GridGallery:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         max_width = options.max_width
         cell_width = self._cell_width(max_width)
-        gap = Segment(" " * self.gap)
         for i, row in enumerate(self._rows(max_width, cell_width)):
             if i:
                 yield Segment.line()
-            height = max((len(p.grid) if p.grid else 1) for p in row)
-            with_note = any(p.note for p in row)
-            blocks = [self._block_lines(p, self._block_width(p, cell_width), height, cell_width, with_note)
-                      for p in row]
-            for n in range(len(blocks[0])):
-                for b, block in enumerate(blocks):
-                    if b:
+            height = max((len(p.grid) if p.grid else 1) for _, p in row)
+            with_note = any(p.note for _, p in row)
+            blocks = [(Segment(" " * gap), self._block_lines(p, self._block_width(p, cell_width), height, cell_width,
+                                                             with_note)) for gap, p in row]
+            for n in range(len(blocks[0][1])):
+                for gap, block in blocks:
+                    if gap.text:
                         yield gap
                     yield from block[n]
                 yield Segment.line()

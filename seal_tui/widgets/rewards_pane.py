@@ -63,16 +63,24 @@ def facet_order(*counts: dict[str, int]) -> list[str]:
     return sorted(names, key=lambda f: (f.endswith("tokens"), f))
 
 
-def facet_line(kept: dict[str, int], sampled: dict[str, int], order: list[str]) -> Text:
-    """Each facet: how many kept configs chose it / how many sampled ones did."""
+def facet_lines(kept: dict[str, int], sampled: dict[str, int], order: list[str], width: int) -> Text:
+    """Each facet: how many kept configs chose it / how many sampled ones did, wrapped to
+    ``width`` under its label (the pane does not wrap: its other lines are drawn to width)."""
     out = Text()
-    out.append("  kept/sampled: ", style="dim")
+    out.append("  kept/sampled:", style="dim")
+    used = 15
     for i, facet in enumerate(order):
-        if i:
-            out.append(" · ", style="dim")
-        out.append(f"{facet} ")
-        out.append(f"{kept.get(facet, 0)}", style="bold green" if kept.get(facet) else "dim")
-        out.append(f"/{sampled.get(facet, 0)}", style="dim")
+        item = Text()
+        item.append(f"{facet} ")
+        item.append(f"{kept.get(facet, 0)}", style="bold green" if kept.get(facet) else "dim")
+        item.append(f"/{sampled.get(facet, 0)}", style="dim")
+        sep = " · " if i else " "
+        if i and used + len(sep) + item.cell_len > width:
+            out.append("\n    ")
+            used, sep = 4, ""
+        out.append(sep, style="dim")
+        out.append_text(item)
+        used += len(sep) + item.cell_len
     return out
 
 
@@ -105,8 +113,10 @@ def fewshot_text(s: RunState, width: int) -> Text:
         order = facet_order(kept, sampled)
         if order:
             out.append("\n")
-            out.append_text(facet_line(kept, sampled, order))
-    return out   # wrapped: every switch stays in sight in a narrow pane
+            out.append_text(facet_lines(kept, sampled, order, width))
+    out.no_wrap = True
+    out.overflow = "ellipsis"
+    return out
 
 
 class RewardsPane(Static):
@@ -120,9 +130,13 @@ class RewardsPane(Static):
     def show(self, state: RunState) -> None:
         self._state = state
         lines = 2 + 3 * len(state.rewards)
-        # a new round adds lines; a new score does not (a few-shot round's lines wrap: measure again)
+        # a new round adds lines; a new score does not (a few-shot round's switches wrap to the width)
         self.refresh(layout=lines != self._lines or state.is_fewshot)
         self._lines = lines
+
+    def on_resize(self) -> None:
+        if self._state is not None and self._state.is_fewshot:
+            self.refresh(layout=True)
 
     def render(self) -> Text:
         s = self._state

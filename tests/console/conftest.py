@@ -1,19 +1,24 @@
-"""The console's fixtures: stores rebuilt from the recorded event logs of two real engine runs
+"""The console's fixtures: stores rebuilt from the recorded event logs of real engine runs
 (``tests/console/fixtures``, see ``tests.support.recorded``), one private copy per test, and a
 UTC clock for every console test. Nothing here runs the engine or imports torch."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from engine.store import Store
 from tests.support import recorded
 from tests.support.console import copy_store
 
 EVAL_RUN_ID = recorded.RUN_IDS["evals"]
+FEWSHOT_RUN_ID = "20250615-150640-fewshot-0000"
+# the recorded few-shot (ARC) run; SEAL_FEWSHOT_LOG points at another log of that run id
+FEWSHOT_LOG = Path(os.environ.get("SEAL_FEWSHOT_LOG") or recorded.path_of("fewshot"))
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +67,24 @@ def eval_runs(eval_recording, tmp_path, monkeypatch) -> tuple[Path, str]:
     monkeypatch.chdir(tmp_path)
     copy_store(eval_recording[0], tmp_path / "runs")
     return Path("runs"), eval_recording[1]
+
+
+@pytest.fixture(scope="session")
+def fewshot_recording(tmp_path_factory) -> tuple[Path, str]:
+    """(runs_dir, run_id): the recorded few-shot (ARC) run, in a store of the session."""
+    if not FEWSHOT_LOG.is_file():
+        pytest.skip(f"{FEWSHOT_LOG} is not recorded yet")
+    runs_dir = tmp_path_factory.mktemp("console-fewshot-store") / "runs"
+    store = Store(runs_dir)
+    try:
+        store.replay_into(recorded.read_log(FEWSHOT_LOG))
+    finally:
+        store.close()
+    return runs_dir, FEWSHOT_RUN_ID
+
+
+@pytest.fixture
+def fewshot_runs(fewshot_recording, tmp_path, monkeypatch) -> tuple[Path, str]:
+    monkeypatch.chdir(tmp_path)
+    copy_store(fewshot_recording[0], tmp_path / "runs")
+    return Path("runs"), fewshot_recording[1]
