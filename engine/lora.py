@@ -12,6 +12,7 @@ optimizer state) replaces reloading the base model per candidate.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -271,17 +272,21 @@ class StackedLoRA:
 
 
 class SlotAdamW:
-    """AdamW over stacked parameters [slots, ...] where each slot steps on its own.
+    """AdamW over stacked parameters [slots, ...] where each slot steps on its own, at its own
+    learning rate (a self-edit may choose it).
 
     A slot that took no part in a step keeps its weights, moments and step count,
-    exactly as if it had been trained alone with torch.optim.AdamW.
+    exactly as if it had been trained alone with torch.optim.AdamW at its learning rate.
     """
 
-    def __init__(self, params: list[nn.Parameter], slots: int, lr: float,
+    def __init__(self, params: list[nn.Parameter], slots: int, lr: float | Sequence[float],
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         self.params = params
-        self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
+        self.lrs = [float(lr)] * slots if isinstance(lr, (int, float)) else [float(x) for x in lr]
+        if len(self.lrs) != slots:
+            raise ValueError(f"{len(self.lrs)} learning rates for {slots} slots")
+        self.betas, self.eps, self.wd = betas, eps, weight_decay
         dev = params[0].device
         self.t = torch.zeros(slots, device=dev)
         self.m = [torch.zeros_like(p) for p in params]
@@ -301,33 +306,42 @@ class SlotAdamW:
 
     def _step_fused(self, active: torch.Tensor) -> None:
         """torch's own fused AdamW kernel on each active slot's rows (views, updated in place),
-        each with its own step count. A slot gets the same arithmetic whether it trains
-        alone or beside others, so batched training matches training alone."""
+        each with its own step count, once per distinct learning rate. A slot gets the same
+        arithmetic whether it trains alone or beside others, so batched training matches
+        training alone."""
         live = [(p, m, v) for p, m, v in zip(self.params, self.m, self.v) if p.grad is not None]
+        if not live:
+            return
         slots = active.nonzero().flatten().tolist()
-        if len(slots) == len(self.t) and bool((self.t == self.t[0]).all()):
-            # every slot at the same step: whole tensors, the same kernel in fewer, larger pieces
+        b1, b2 = self.betas
+        kernel = dict(beta1=b1, beta2=b2, weight_decay=self.wd, eps=self.eps, amsgrad=False, maximize=False)
+        if (len(slots) == len(self.t) and bool((self.t == self.t[0]).all())
+                and len(set(self.lrs)) == 1):
+            # every slot at the same step and rate: whole tensors, the same kernel in fewer, larger pieces
             ps, gs = [p.data for p, _, _ in live], [p.grad for p, _, _ in live]
-            ms, vs, steps = [m for _, m, _ in live], [v for _, _, v in live], [self.t[0]] * len(live)
-        else:
+            ms, vs = [m for _, m, _ in live], [v for _, _, v in live]
+            torch._fused_adamw_(ps, gs, ms, vs, [], [self.t[0]] * len(live), lr=self.lrs[0], **kernel)
+            return
+        by_lr: dict[float, list[int]] = {}
+        for s in slots:
+            by_lr.setdefault(self.lrs[s], []).append(s)
+        for lr, group in by_lr.items():
             ps, gs, ms, vs, steps = [], [], [], [], []
             for p, m, v in live:
-                for s in slots:
+                for s in group:
                     ps.append(p.data[s])
                     gs.append(p.grad[s])
                     ms.append(m[s])
                     vs.append(v[s])
                     steps.append(self.t[s])
-        if ps:
-            b1, b2 = self.betas
-            torch._fused_adamw_(ps, gs, ms, vs, [], steps, lr=self.lr, beta1=b1, beta2=b2,
-                                weight_decay=self.wd, eps=self.eps, amsgrad=False, maximize=False)
+            torch._fused_adamw_(ps, gs, ms, vs, [], steps, lr=lr, **kernel)
 
     def _step_masked(self, active: torch.Tensor) -> None:
         b1, b2 = self.betas
         t = self.t.clamp(min=1)
         bc1 = 1 - b1 ** t
         bc2_sqrt = torch.sqrt(1 - b2 ** t)
+        lr = torch.tensor(self.lrs, device=t.device)   # (slots,)
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad
             if g is None:
@@ -335,9 +349,9 @@ class SlotAdamW:
             mask = active.view(-1, *([1] * (p.dim() - 1)))
             view = (-1,) + (1,) * (p.dim() - 1)
             if self.wd:
-                p.mul_(torch.where(mask, 1 - self.lr * self.wd, 1.0))
+                p.mul_(torch.where(mask, 1 - lr.view(view) * self.wd, 1.0))
             m.copy_(torch.where(mask, m * b1 + g * (1 - b1), m))
             v.copy_(torch.where(mask, v * b2 + g * g * (1 - b2), v))
             denom = v.sqrt() / bc2_sqrt.view(view) + self.eps
-            step = (self.lr / bc1).view(view) * m / denom
+            step = (lr / bc1).view(view) * m / denom
             p.sub_(torch.where(mask, step, torch.zeros_like(step)))

@@ -65,9 +65,13 @@ def round_contexts(train_pool: list[dict], n: int, *, seed: int) -> list[tuple[i
 
 
 def contexts_event(split: str, contexts: list[tuple[int, dict]]) -> ev.Contexts:
-    """The contexts of a run's split as the store keeps them (pool index, title, text, questions)."""
+    """The contexts of a run's split as the store keeps them (pool index, title, text, questions, and
+    a task's further keys, e.g. few-shot's raw ARC task under "arc"; keys starting with _ stay in memory)."""
+    shown = ("title", "context", "questions")
     return ev.Contexts(split=split, items=[{"idx": i, "title": c["title"], "context": c["context"],
-                                            "questions": c["questions"]} for i, c in contexts])
+                                            "questions": c["questions"],
+                                            **{k: v for k, v in c.items() if k not in shown and not k.startswith("_")}}
+                                           for i, c in contexts])
 
 
 class Progress:
@@ -115,7 +119,8 @@ def sample_step(run: RunContext, policy: Policy, task: Task, cfg, contexts: list
             new = [Candidate(run.round, contexts[first + i][0], j, contexts[first + i][1], text)
                    for i, texts in enumerate(batch) for j, text in enumerate(texts)]
             ids = run.store.add_candidates(run.run_id, run.round, [
-                ev.CandidateSampled(context_idx=c.context_idx, cand_idx=c.cand_idx, title=c.title, self_edit=c.self_edit)
+                ev.CandidateSampled(context_idx=c.context_idx, cand_idx=c.cand_idx, title=c.title, self_edit=c.self_edit,
+                                    **task.describe_self_edit(c.self_edit))
                 for c in new])
             for c, cid in zip(new, ids):
                 c.id = cid
@@ -164,8 +169,8 @@ def score_step(run: RunContext, scorer: Scorer, task: Task, cfg, cands: list[Can
             c.scored, c.reward, c.baseline, c.gain = True, s.reward, s.baseline, s.gain
             c.rewards = s.rewards if reps > 1 else None
             run.record(ev.CandidateScored(id=c.id, context_idx=c.context_idx, cand_idx=c.cand_idx, reward=c.reward,
-                                          baseline=c.baseline, gain=c.gain, train_sequences=a.sequences if a else [],
-                                          answers=s.answers, rewards=c.rewards))
+                                          baseline=c.baseline, gain=c.gain, train_sequences=task.shown_training(a) if a else [],
+                                          answers=s.answers, rewards=c.rewards, invalid=c.invalid))
             recorded += 1
         run.progress(done + recorded, len(cands))
         run.checkpoint()

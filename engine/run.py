@@ -70,7 +70,8 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
         (run_dir / "config.toml").write_text(to_toml(cfg))
         store.record(run_id, ev.RunCreated(name=cfg.run.name or run_id, preset=cfg.run.preset,
                                            model=cfg.model.name_or_path, rounds=cfg.run.rounds, config=cfg.to_dict(),
-                                           task=task.name, labels=task.labels.as_dict()), round_=0, phase="setup")
+                                           task=task.name, labels=task.labels.as_dict(),
+                                           self_edit_schema=task.self_edit_schema()), round_=0, phase="setup")
     log = _logger(run_dir, run_id)
     run = RunContext(store, run_id, log, run_dir)
     store_handler = StoreLogHandler(run)

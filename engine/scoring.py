@@ -19,15 +19,21 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.adaptation import Adaptation
+from engine.generation import AnswerRule
 from engine.graders import GradeItem, Grader, GraderFailure, Verdict
 from engine.inner_loop import AdaptJob, InnerLoop
 
 
 class Grading(Protocol):
     """What the scorer asks of a task (``engine.tasks.base.Task`` has it): the queries to
-    answer, the graded answers from their answers, and the reward from the verdicts."""
+    answer, how long an answer may be and where it ends, the graded answers from their
+    answers, and the reward from the verdicts."""
 
     def queries(self, ctx: dict) -> list[str]: ...
+
+    def answer_max_tokens(self) -> int | None: ...
+
+    def answer_stop(self) -> str | None: ...
 
     def grade_items(self, ctx: dict, answers: Sequence[str]) -> list[GradeItem]: ...
 
@@ -76,6 +82,17 @@ class ScoreItem:
     invalid: str | None = None      # why the task cannot use the self-edit: reward 0, no inner loop
 
 
+def _details(before: GradeItem, after: GradeItem | None) -> dict:
+    """What the answers were made from (``GradeItem.detail``), where the task keeps it (few-shot:
+    each view's answer and the vote); nothing for a task that does not (knowledge's records stay as they were)."""
+    out = {}
+    if before.detail is not None:
+        out["detail_before"] = before.detail
+    if after is not None and after.detail is not None:
+        out["detail_after"] = after.detail
+    return out
+
+
 class Scorer:
     def __init__(self, inner: InnerLoop, grader: Grader, task: Grading,
                  on_grader_failure: Callable[[GraderFailure], None] | None = None):
@@ -83,6 +100,7 @@ class Scorer:
         self.grader = grader
         self.task = task
         self.on_grader_failure = on_grader_failure
+        self.answer_rule = AnswerRule(task.answer_max_tokens(), task.answer_stop())
         self._baselines: dict[tuple, Baseline] = {}
 
     # ------------------------------------------------------------ grading
@@ -108,7 +126,7 @@ class Scorer:
 
     def _unadapted(self, contexts: Sequence[dict]) -> list[Baseline]:
         queries = [self.task.queries(c) for c in contexts]
-        answers = self.inner.baseline_answers([q for qs in queries for q in qs])
+        answers = self.inner.baseline_answers([q for qs in queries for q in qs], self.answer_rule)
         items, pos = [], 0
         for c, qs in zip(contexts, queries):
             items.append(self.task.grade_items(c, answers[pos:pos + len(qs)]))
@@ -134,9 +152,10 @@ class Scorer:
         return self._unadapted([ctx])[0].accuracy
 
     # ------------------------------------------------------------ adapting
-    def _job(self, item_context: dict, adaptation: Adaptation, seed: int) -> AdaptJob:
-        return AdaptJob(adaptation.sequences, self.task.queries(item_context), seed,
-                        pairs=adaptation.pairs, lr=adaptation.lr, epochs=adaptation.epochs)
+    @staticmethod
+    def _job(adaptation: Adaptation, queries: list[str], seed: int) -> AdaptJob:
+        return AdaptJob(adaptation.sequences, queries, seed, pairs=adaptation.pairs, lr=adaptation.lr,
+                        epochs=adaptation.epochs, prompt_loss=adaptation.prompt_loss)
 
     def score_chunks(self, items: Sequence[ScoreItem],
                      save_to: Callable[[int], Path | None] | None = None) -> Iterator[tuple[int, list[Score]]]:
@@ -154,8 +173,8 @@ class Scorer:
                 if folder is not None:
                     self.inner.save_adapter(slot, folder)
 
-            results = self.inner.run([self._job(chunk[i].context, chunk[i].adaptation, chunk[i].seed) for i in live],
-                                     save_slot=save if save_to else None)
+            jobs = [self._job(chunk[i].adaptation, self.task.queries(chunk[i].context), chunk[i].seed) for i in live]
+            results = self.inner.run(jobs, save_slot=save if save_to else None, rule=self.answer_rule)
             answers: list[list[str] | None] = [None] * len(chunk)
             for i, res in zip(live, results):
                 answers[i] = res.answers
@@ -171,7 +190,8 @@ class Scorer:
                 pos += len(gs)
                 records = [{"question": g.question, "gold": g.gold,
                             "answer_before": b.answer, "answer_after": g.answer,
-                            "correct_before": cb, "correct_after": v.correct, "reason": v.reason}
+                            "correct_before": cb, "correct_after": v.correct, "reason": v.reason,
+                            **_details(b, g)}
                            for g, b, cb, v in zip(gs, base.items, base.correct, vs)]
                 reward = self.task.reward(it.context, vs)
                 scores.append(Score(reward, base.accuracy, reward - base.accuracy, records))
@@ -180,15 +200,14 @@ class Scorer:
     @staticmethod
     def _invalid(reason: str, base: Baseline) -> Score:
         records = [{"question": b.question, "gold": b.gold, "answer_before": b.answer, "answer_after": "",
-                    "correct_before": cb, "correct_after": False, "reason": reason}
+                    "correct_before": cb, "correct_after": False, "reason": reason, **_details(b, None)}
                    for b, cb in zip(base.items, base.correct)]
         return Score(0.0, base.accuracy, -base.accuracy, records)
 
     def merge(self, adaptation: Adaptation, *, lora_seed: int, seed: int) -> None:
         """Adapt a fresh LoRA (init ``lora_seed``, minibatch order ``seed``) and merge it into
         the weights: it stays until ``merges_undone`` ends."""
-        self.inner.merge(AdaptJob(adaptation.sequences, [], seed, pairs=adaptation.pairs, lr=adaptation.lr,
-                                  epochs=adaptation.epochs), lora_seed=lora_seed)
+        self.inner.merge(self._job(adaptation, [], seed), lora_seed=lora_seed)
 
     @contextmanager
     def merges_undone(self) -> Iterator[None]:

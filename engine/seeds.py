@@ -93,3 +93,30 @@ def forgetting_lora(eval_seed: int, sequence: int, step: int) -> int:
 def forgetting_schedule(eval_seed: int, step: int) -> int:
     """The minibatch order of edit ``step`` (1..k) of every forgetting sequence."""
     return heldout_sampling(eval_seed) + step
+
+
+def heldout_self_edit_adapter(eval_seed: int, context_i: int, j: int) -> int:
+    """The LoRA of the ``j``-th self-edit of held-out context ``context_i`` (a task samples several
+    per context, ``Task.heldout_self_edits``); the first is ``heldout_adapter``'s "self_edit" seed."""
+    if j == 0:
+        return heldout_adapter(eval_seed, context_i, "self_edit")
+    key = f"{eval_seed}/heldout/{context_i}/{j}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=7).digest(), "big")
+
+
+# ---------------------------------------------------------------- the few-shot task (per ARC task)
+# ``seed`` is run.seed for a training task and eval.seed for a held-out one: a held-out task is
+# the same instrument in every round and run
+def ttt_data(seed: int, task_id: str) -> int:
+    """Test-time training data of one ARC task: the translation's shift, colour permutations,
+    demonstration orders and which examples the cap keeps (the same for every plan's check and
+    adaptation of the task, so the step budget counts the data that is trained on)."""
+    key = f"{seed}/ttt/{task_id}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=7).digest(), "big")
+
+
+def eval_views(seed: int, task_id: str) -> int:
+    """One ARC task's evaluation prompts: the random orders of its demonstrations and which
+    variant each view is applied to (the same for the unadapted and every adapted model)."""
+    key = f"{seed}/views/{task_id}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=7).digest(), "big")

@@ -85,31 +85,45 @@ def _phase(w: Row, p: ev.Phase) -> None:
 
 
 # ---------------------------------------------------------------- contexts and candidates
+CONTEXT_KEYS = ("idx", "title", "context", "questions")
+
+
 def _contexts(w: Row, p: ev.Contexts) -> None:
     w.conn.executemany(
-        "INSERT OR REPLACE INTO contexts(run_id, split, idx, title, context, questions_json) VALUES (?,?,?,?,?,?)",
-        [(w.run_id, p.split, it["idx"], it["title"], it["context"], _j(it["questions"])) for it in p.items])
+        "INSERT OR REPLACE INTO contexts(run_id, split, idx, title, context, questions_json, data_json) "
+        "VALUES (?,?,?,?,?,?,?)",
+        [(w.run_id, p.split, it["idx"], it["title"], it["context"], _j(it["questions"]),
+          _j({k: v for k, v in it.items() if k not in CONTEXT_KEYS}) if set(it) - set(CONTEXT_KEYS) else None)
+         for it in p.items])
 
 
 def insert_candidate(w: Row, p: ev.CandidateSampled) -> int:
     """The candidate's row; a payload without an id is numbered here (before its event is written)."""
     cur = w.conn.execute(
-        "INSERT INTO candidates(id, run_id, round, context_idx, cand_idx, title, self_edit, created_at) "
-        "VALUES (?,?,?,?,?,?,?,?)",
-        (p.id, w.run_id, w.round, p.context_idx, p.cand_idx, p.title, p.self_edit, w.ts))
+        "INSERT INTO candidates(id, run_id, round, context_idx, cand_idx, title, self_edit, created_at, summary, "
+        "facets_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (p.id, w.run_id, w.round, p.context_idx, p.cand_idx, p.title, p.self_edit, w.ts, p.summary or None,
+         _j(p.facets) if p.facets else None))
     return int(cur.lastrowid)
 
 
+def _detail(a: dict) -> str | None:
+    if "detail_before" not in a and "detail_after" not in a:
+        return None
+    return _j({"before": a.get("detail_before"), "after": a.get("detail_after")})
+
+
 def _candidate_scored(w: Row, p: ev.CandidateScored) -> None:
-    w.conn.execute("UPDATE candidates SET reward=?, baseline=?, gain=?, train_sequences_json=?, scored_at=? "
-                   "WHERE id=?", (p.reward, p.baseline, p.gain, _j(p.train_sequences), w.ts, p.id))
+    w.conn.execute("UPDATE candidates SET reward=?, baseline=?, gain=?, train_sequences_json=?, scored_at=?, "
+                   "invalid=? WHERE id=?",
+                   (p.reward, p.baseline, p.gain, _j(p.train_sequences), w.ts, p.invalid, p.id))
     w.conn.execute("DELETE FROM answers WHERE candidate_id=?", (p.id,))
     w.conn.executemany(
         "INSERT INTO answers(candidate_id, q_idx, question, gold, answer_before, answer_after, "
-        "correct_before, correct_after, reason, rep) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        "correct_before, correct_after, reason, rep, detail_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         [(p.id, i, a["question"], a["gold"], a["answer_before"], a["answer_after"],
           int(bool(a["correct_before"])), int(bool(a["correct_after"])), a.get("reason", ""),
-          int(a.get("rep") or 0)) for i, a in enumerate(p.answers)])
+          int(a.get("rep") or 0), _detail(a)) for i, a in enumerate(p.answers)])
 
 
 def _candidate_filtered(w: Row, p: ev.CandidateFiltered) -> None:

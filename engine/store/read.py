@@ -90,7 +90,7 @@ class RunReads:
     # ------------------------------------------------------------------ contexts, candidates, answers
     def get_contexts(self, run_id: str, split: str) -> list[dict]:
         return [{"idx": r["idx"], "title": r["title"], "context": r["context"],
-                 "questions": json.loads(r["questions_json"])}
+                 "questions": json.loads(r["questions_json"]), **json.loads(r.get("data_json") or "{}")}
                 for r in self._rows("SELECT * FROM contexts WHERE run_id=? AND split=? ORDER BY idx", run_id, split)]
 
     def candidates(self, run_id: str, round_: int | None = None) -> list[dict]:
@@ -108,7 +108,14 @@ class RunReads:
         return out
 
     def answers(self, candidate_id: int) -> list[dict]:
-        return self._rows("SELECT * FROM answers WHERE candidate_id=? ORDER BY q_idx", candidate_id)
+        """A candidate's answers; where the task kept what they were made from, its
+        ``detail_before`` / ``detail_after`` (few-shot: ``engine.events.GridDetail``)."""
+        rows = self._rows("SELECT * FROM answers WHERE candidate_id=? ORDER BY q_idx", candidate_id)
+        for r in rows:
+            detail = json.loads(r.pop("detail_json", None) or "null")
+            if detail:
+                r["detail_before"], r["detail_after"] = detail.get("before"), detail.get("after")
+        return rows
 
     def answer_rows(self, run_id: str) -> Iterator[dict]:
         """Every answer of the run with its candidate's place (round, context, index), in order."""

@@ -1,4 +1,4 @@
-"""The store's tables (schema version 2; older stores are brought up to date on open).
+"""The store's tables (schema version 3; older stores are brought up to date on open).
 
 meta(key TEXT PK, value TEXT)
     schema_version, events_version (engine.events.SCHEMA_VERSION of the newest writer).
@@ -12,14 +12,18 @@ runs(id TEXT PK, name, status, preset, model, source, config_json, run_dir,
 events(id INTEGER PK, run_id, ts, kind, round, phase, data_json)
     The append-only event log, the single source of truth: ``kind`` is one of
     engine.events.KINDS, ``data_json`` the encoded payload.
-contexts(run_id, split, idx, title, context, questions_json)  PK(run_id, split, idx)
+contexts(run_id, split, idx, title, context, questions_json, data_json)  PK(run_id, split, idx)
+    ``data_json``: a context item's further keys (few-shot: the raw ARC task under "arc").
 candidates(id INTEGER PK, run_id, round, context_idx, cand_idx, title, self_edit,
            train_sequences_json, reward, baseline, gain, kept, keep_reason,
-           review, trained_text, created_at, scored_at)
+           review, trained_text, created_at, scored_at, summary, facets_json, invalid)
     UNIQUE(run_id, round, context_idx, cand_idx). ``review``: null, pending,
-    approved, rejected or edited.
+    approved, rejected or edited. ``summary`` / ``facets_json``: the task's reading
+    of the self-edit; ``invalid``: why the task could not use it.
 answers(candidate_id, q_idx, question, gold, answer_before, answer_after,
-        correct_before, correct_after, reason, rep)  PK(candidate_id, q_idx)
+        correct_before, correct_after, reason, rep, detail_json)  PK(candidate_id, q_idx)
+    ``detail_json``: {"before": ..., "after": ...}, what the answers were made from
+    where the task keeps it (few-shot: grids, each view's answer, the vote).
 metrics(id INTEGER PK, run_id, round, name, value, step, ts)
 telemetry(id INTEGER PK, run_id, ts, cpu_pct, rss_mb, gpus_json)
     Everything above is run data: written only by ``Store.record`` (an event and
@@ -42,8 +46,9 @@ import sqlite3
 import sys
 
 # 1: the first store; 2: answers.rep and meta.events_version guaranteed (a store at 2 needs no
-# checks on open, so opening it imports no sqlite_utils)
-SCHEMA_VERSION = 2
+# checks on open, so opening it imports no sqlite_utils); 3: a task's own parts (contexts.data_json,
+# candidates.summary / facets_json / invalid, answers.detail_json)
+SCHEMA_VERSION = 3
 
 TABLES = {
     "runs": ({"id": str, "name": str, "status": str, "preset": str, "model": str, "source": str,
@@ -54,14 +59,15 @@ TABLES = {
     "events": ({"id": int, "run_id": str, "ts": float, "kind": str, "round": int, "phase": str,
                 "data_json": str}, "id"),
     "contexts": ({"run_id": str, "split": str, "idx": int, "title": str, "context": str,
-                  "questions_json": str}, ("run_id", "split", "idx")),
+                  "questions_json": str, "data_json": str}, ("run_id", "split", "idx")),
     "candidates": ({"id": int, "run_id": str, "round": int, "context_idx": int, "cand_idx": int,
                     "title": str, "self_edit": str, "train_sequences_json": str, "reward": float,
                     "baseline": float, "gain": float, "kept": int, "keep_reason": str, "review": str,
-                    "trained_text": str, "created_at": float, "scored_at": float}, "id"),
+                    "trained_text": str, "created_at": float, "scored_at": float, "summary": str,
+                    "facets_json": str, "invalid": str}, "id"),
     "answers": ({"candidate_id": int, "q_idx": int, "question": str, "gold": str, "answer_before": str,
                  "answer_after": str, "correct_before": int, "correct_after": int, "reason": str,
-                 "rep": int}, ("candidate_id", "q_idx")),
+                 "rep": int, "detail_json": str}, ("candidate_id", "q_idx")),
     "metrics": ({"id": int, "run_id": str, "round": int, "name": str, "value": float, "step": int,
                  "ts": float}, "id"),
     "commands": ({"id": int, "run_id": str, "kind": str, "payload_json": str, "created_at": float,

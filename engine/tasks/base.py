@@ -96,6 +96,22 @@ class Task(ABC):
     def reference_adaptation(self, ctx: dict) -> Adaptation:
         """The held-out "passage" condition: the task's own adaptation, without a self-edit."""
 
+    def describe_self_edit(self, text: str) -> dict:
+        """The self-edit read by the task for people: ``summary`` (one line for tables) and
+        ``facets`` (its choices as tags, counted over kept self-edits), as fields of the
+        candidate_sampled event; nothing for free text."""
+        return {}
+
+    def self_edit_schema(self) -> dict | None:
+        """The JSON Schema a self-edit must satisfy (a person's edit in review is checked against
+        it before it is sent); None: free text."""
+        return None
+
+    def shown_training(self, adaptation: Adaptation) -> list[str]:
+        """What a candidate's record keeps of its training data (``train_sequences``): all of it,
+        unless the task's data is too large to keep per candidate."""
+        return adaptation.sequences
+
     # ------------------------------------------------------------ reward
     @abstractmethod
     def queries(self, ctx: dict) -> list[str]:
@@ -113,6 +129,14 @@ class Task(ABC):
         """The reward of one adaptation from its verdicts: the share graded correct."""
         return sum(v.correct for v in verdicts) / len(verdicts) if verdicts else 0.0
 
+    def answer_max_tokens(self) -> int | None:
+        """The longest answer to a query, in tokens (None: the config's ``inner.answer_max_tokens``)."""
+        return None
+
+    def answer_stop(self) -> str | None:
+        """Text that ends an answer (None: the first line break, a knowledge answer's end)."""
+        return None
+
     def make_grader(self, store=None, run_id: str | None = None) -> Grader:
         """The grader of this task's answers (``[grader]`` of the config)."""
         return make_grader(self.cfg.grader, store=store, run_id=run_id)
@@ -123,6 +147,15 @@ class Task(ABC):
         ev = self.cfg.eval
         with_passage = ev.passage_only and (round_ == 0 or ev.passage_every_round)
         return ("passage", "self_edit") if with_passage else ("self_edit",)
+
+    def heldout_self_edits(self) -> int:
+        """Self-edits sampled per held-out context; the "self_edit" condition averages over them."""
+        return 1
+
+    def heldout_tally(self, ctx: dict, correct: Sequence[bool]) -> tuple[int, int]:
+        """(correct, count) that one held-out context adds to a condition's accuracy, from its graded
+        answers: each answer counts once (knowledge's question-weighted accuracy)."""
+        return sum(correct), len(correct)
 
     def further_evaluations(self, run, scorer, heldout: list[dict], self_edits: list[str]) -> dict:
         """The task's own evaluations of the round's policy (``run``: the RunContext, ``scorer``:

@@ -51,7 +51,7 @@ def test_batched_training_equals_training_each_candidate_alone(policy, batch_siz
 def test_packed_rows_train_the_same_adapters_as_one_padded_row_per_sequence(policy, batch_size):
     """Training packs the sequences of many slots end to end into shared rows; each sequence
     must still see only itself: the adapters equal those of padded rows, one per sequence."""
-    from engine.inner_loop import pack_batch
+    from engine.batches import pack_batch
 
     # a sequence's last token is a label only, never an input
     packed = pack_batch([(0, [1, 2, 3, 4, 5, 6, 7]), (1, [8, 9, 10]), (2, [11, 12, 13]), (1, [14, 15])], pad=0)
@@ -82,6 +82,44 @@ def test_packed_rows_train_the_same_adapters_as_one_padded_row_per_sequence(poli
     inner.lora.detach()
 
 
+# a plan per job, as the few-shot task's self-edits choose them: its own learning rate and epochs,
+# plain sequences and (prompt, completion) pairs with the loss on the completion
+PLANNED = [
+    AdaptJob(JOBS[0].sequences, JOBS[0].questions, seed=11, lr=3e-2, epochs=2),
+    AdaptJob([], ["What is Rome?"], seed=12, lr=3e-3, epochs=4,
+             pairs=[("Where is Rome?", "In Italy, on seven hills."), ("What is Rome?", "A city.")]),
+    AdaptJob(JOBS[2].sequences, JOBS[2].questions, seed=13, epochs=3, pairs=[("Which country?", "Norway.")],
+             prompt_loss=True),
+]
+
+
+@pytest.mark.parametrize("batch_size", [0, 1])
+def test_slots_with_their_own_learning_rates_and_epochs_train_as_each_alone(policy, batch_size):
+    """K self-edits of one task trained together as slots, each with its own plan, must give the
+    adapters each plan gives trained alone: a slot steps at its own rate until its epochs end."""
+    cfg = InnerCfg(epochs=5, batch_size=batch_size, lr=1e-2, targets=["all-linear"], lora_r=4, lora_alpha=8)
+    inner = InnerLoop(policy, cfg, slots=3)
+    inner.lora.reset([j.seed for j in PLANNED])
+    trained = inner.train(PLANNED)
+    # examples per job: 3 sequences; 2 pairs; 2 sequences + 1 pair
+    assert trained.steps == ([2, 4, 3] if batch_size == 0 else [6, 8, 9])
+    together = [_snapshot(inner, s) for s in range(3)]
+    for s, job in enumerate(PLANNED):
+        inner.lora.reset([job.seed])
+        inner.train([job])
+        # packed beside other slots: the same sums in another order (float32 noise), which Adam's
+        # m / sqrt(v) enlarges on weights whose gradient is near zero; still far below one step (>= 3e-3)
+        for (a1, b1), (a2, b2) in zip(together[s], _snapshot(inner, 0)):
+            torch.testing.assert_close(a1, a2, rtol=1e-3, atol=1e-4)
+            torch.testing.assert_close(b1, b2, rtol=1e-3, atol=1e-4)
+    # the rate is the job's: the first plan at inner.lr ends elsewhere
+    inner.lora.reset([11])
+    inner.train([AdaptJob(PLANNED[0].sequences, [], seed=11, epochs=2)])
+    moved = max(float((b1 - b2).abs().max()) for (_, b1), (_, b2) in zip(together[0], _snapshot(inner, 0)))
+    assert moved > 1e-3
+    inner.lora.detach()
+
+
 def test_the_first_step_loss_is_the_models_own_causal_lm_loss(policy):
     """Before any update (B = 0) a slot's loss must be what the model itself reports for the
     sequence with labels = inputs, whatever the packing and the dropped last input token."""
@@ -89,7 +127,7 @@ def test_the_first_step_loss_is_the_models_own_causal_lm_loss(policy):
     cfg = InnerCfg(epochs=1, batch_size=1, lr=1e-2, targets=["q_proj", "v_proj"], lora_r=4, lora_alpha=8)
     inner = InnerLoop(policy, cfg, slots=3)
     inner.lora.reset([1, 2, 3])
-    losses, steps = inner.train([AdaptJob([t], [], seed=i) for i, t in enumerate(texts)])
+    losses, steps, _ = inner.train([AdaptJob([t], [], seed=i) for i, t in enumerate(texts)])
     inner.lora.detach()
     assert steps == [1, 1, 1]
     for text, loss in zip(texts, losses):
@@ -189,11 +227,13 @@ def test_merging_a_slot_gives_the_same_model_as_routing_through_it(policy):
     inner.lora.detach()
 
 
+@pytest.mark.parametrize("lrs", [[1e-2] * 3, [1e-2, 3e-2, 1e-3]], ids=["one-rate", "a-rate-per-slot"])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 @pytest.mark.parametrize("kernel", ["fused", "masked"])
-def test_slot_adamw_steps_each_slot_like_torch_adamw_alone(weight_decay, kernel, monkeypatch):
-    """Slot 1 sits out steps 2 and 3; every slot must match torch.optim.AdamW run on that slot
-    alone, with torch's fused kernel and with the masked update used where torch has none."""
+def test_slot_adamw_steps_each_slot_like_torch_adamw_alone(weight_decay, kernel, lrs, monkeypatch):
+    """Slot 1 sits out steps 2 and 3, slot 2 stops after step 4; every slot must match
+    torch.optim.AdamW run on that slot alone at its own learning rate, with torch's fused
+    kernel and with the masked update used where torch has none."""
     from engine.lora import SlotAdamW
 
     if kernel == "masked":
@@ -202,15 +242,15 @@ def test_slot_adamw_steps_each_slot_like_torch_adamw_alone(weight_decay, kernel,
     torch.manual_seed(0)
     start = torch.randn(3, 5, 4)
     grads = [torch.randn(3, 5, 4) for _ in range(6)]
-    active = [torch.tensor([True, s not in (2, 3), True]) for s in range(6)]
+    active = [torch.tensor([True, s not in (2, 3), s < 4]) for s in range(6)]
     stacked = torch.nn.Parameter(start.clone())
-    opt = SlotAdamW([stacked], 3, lr=1e-2, weight_decay=weight_decay)
+    opt = SlotAdamW([stacked], 3, lr=lrs if len(set(lrs)) > 1 else lrs[0], weight_decay=weight_decay)
     for g, act in zip(grads, active):
         stacked.grad = g * act.view(-1, 1, 1)
         opt.step(act)
     for s in range(3):
         alone = torch.nn.Parameter(start[s].clone())
-        ref = torch.optim.AdamW([alone], lr=1e-2, weight_decay=weight_decay)
+        ref = torch.optim.AdamW([alone], lr=lrs[s], weight_decay=weight_decay)
         for g, act in zip(grads, active):
             if act[s]:
                 alone.grad = g[s].clone()
@@ -218,24 +258,61 @@ def test_slot_adamw_steps_each_slot_like_torch_adamw_alone(weight_decay, kernel,
         torch.testing.assert_close(stacked.data[s], alone.data, rtol=1e-5, atol=1e-6)
 
 
-def test_answers_with_the_shared_prefix_run_once_equal_plain_generation(policy):
+@pytest.mark.parametrize("stop_chars", [0, 1, 2], ids=["first-line", "stop-1-char", "stop-2-chars"])
+def test_answers_with_the_shared_prefix_run_once_equal_plain_generation(policy, stop_chars):
     """The inner loop runs the prompts' common prefix once per adapter; the answers must be
-    those of HF generate() on the whole prompts, each through its own adapter."""
-    from engine.generation import generate
+    those of HF generate() on the whole prompts, each through its own adapter, ending where
+    the task says (the first line break, or a stop text) within the task's token budget."""
+    from engine.generation import AnswerRule, generate
 
     cfg = InnerCfg(epochs=20, batch_size=0, lr=3e-2, targets=["all-linear"], lora_r=8, lora_alpha=16,
                    answer_max_tokens=8)
     inner = InnerLoop(policy, cfg, slots=3)
     inner.lora.reset([j.seed for j in JOBS])
     inner.train(JOBS)
-    together = inner.answer(JOBS, adapted=True)
-    for s, job in enumerate(JOBS):
-        prompts = [inner._question_text(q) for q in job.questions]
-        inner.lora.route(torch.tensor([s] * len(prompts)))
-        assert together[s] == generate(policy, prompts, max_new_tokens=8, first_line=True)
-    inner.lora.off()
-    questions = [q for j in JOBS for q in j.questions]
-    plain = generate(policy, [inner._question_text(q) for q in questions], max_new_tokens=8, first_line=True)
-    assert inner.baseline_answers(questions) == plain
+    slot_prompts = [[inner._question_text(q) for q in job.questions] for job in JOBS]
+
+    def through_slots(**ends):
+        out = []
+        for s, prompts in enumerate(slot_prompts):
+            inner.lora.route(torch.tensor([s] * len(prompts)))
+            out.append(generate(policy, prompts, **ends))
+        inner.lora.off()
+        return out
+
+    stop = None
+    if stop_chars:  # a stop text the adapted model does write: taken from its own unstopped answers
+        longest = max((a for answers in through_slots(max_new_tokens=24) for a in answers), key=len)
+        assert len(longest) > 2 + stop_chars, "the adapted model writes too little to test a stop text"
+        stop = longest[2:2 + stop_chars]
+    rule = AnswerRule(max_tokens=None if stop is None else 24, stop=stop)
+    ends = dict(max_new_tokens=rule.max_tokens or 8, first_line=stop is None, stop=stop)
+    together = inner.answer(JOBS, adapted=True, rule=rule)
+    assert together == through_slots(**ends)
     assert any(a for answers in together for a in answers), "no answer at all: the comparison would be empty"
+    if stop is not None:  # the stop text did end an answer early: without it that answer is longer
+        unstopped = through_slots(max_new_tokens=24)
+        assert together == [[a.split(stop, 1)[0].strip() for a in answers] for answers in unstopped]
+        assert sum(len(a) for ans in together for a in ans) < sum(len(a) for ans in unstopped for a in ans)
+    questions = [q for j in JOBS for q in j.questions]
+    plain = generate(policy, [inner._question_text(q) for q in questions], **ends)
+    assert inner.baseline_answers(questions, rule) == plain
+    inner.lora.detach()
+
+
+def test_long_answer_prompts_are_split_into_calls_within_the_token_budget(policy, monkeypatch):
+    """Grid prompts are long: a batched answer call holds at most ANSWER_TOKENS prompt and answer
+    tokens, and splitting gives the same answers."""
+    from engine import inner_loop
+
+    cfg = InnerCfg(targets=["q_proj"], lora_r=2, lora_alpha=4, answer_max_tokens=6)
+    inner = InnerLoop(policy, cfg, slots=1)
+    questions = ["Where is it?", "When was the tower built, and by whom?", "What is Rome?", "Which country?"]
+    whole = inner.baseline_answers(questions)
+    lengths = [len(policy.tokenizer(inner._question_text(q))["input_ids"]) for q in questions]
+    monkeypatch.setattr(inner_loop, "ANSWER_TOKENS", 2 * (max(lengths) + 6))
+    calls = inner._answer_calls([inner._question_text(q) for q in questions], 6)
+    assert calls[0][0] == 0 and calls[-1][1] == 4 and len(calls) >= 2
+    assert all(b - a <= 2 for a, b in calls)
+    assert inner.baseline_answers(questions) == whole
     inner.lora.detach()

