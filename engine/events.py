@@ -130,6 +130,9 @@ DEFAULT_TASK = "knowledge"
 KNOWLEDGE_LABELS = {"context": "passage", "question": "question", "none": "no adaptation",
                     "passage": "passage only", "passage_short": "passage", "self_edit": "self-edits",
                     "multi": "passages"}
+# the few-shot (ARC) task's (engine.tasks.fewshot.task.FewShotTask.labels; imported few-shot results)
+FEWSHOT_LABELS = {**KNOWLEDGE_LABELS, "context": "ARC task", "question": "test output", "none": "in-context only",
+                  "passage": "oracle TTT", "passage_short": "oracle", "self_edit": "self-edit TTT"}
 
 
 @_kind("run_created")

@@ -40,13 +40,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from engine import events as ev
+
 from .reference_plan import Checker, ImportPlan, ImportRejected, run_config
 
-# how the console names a few-shot run's parts (RunCreated.labels; the engine's few-shot task
-# sends the same: engine.tasks.fewshot.task.FewShotTask.labels)
-FEWSHOT_LABELS = {"context": "ARC task", "question": "test output", "none": "in-context only",
-                  "passage": "oracle TTT", "passage_short": "oracle", "self_edit": "self-edit TTT",
-                  "multi": "passages"}
+# how the console names a few-shot run's parts: the engine's few-shot task sends the same
+FEWSHOT_LABELS = ev.FEWSHOT_LABELS
 # --condition's words -> EvalResult's condition names
 CONDITIONS = {"in-context": "none", "oracle": "passage", "self-edit": "self_edit"}
 COLUMNS = ("task_id", "correct")

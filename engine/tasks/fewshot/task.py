@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from engine import events as ev
 from engine import seeds
 from engine.adaptation import Adaptation
 from engine.config import ConfigError
@@ -67,8 +68,7 @@ class GridGrader:
 
 class FewShotTask(Task):
     name = "fewshot"
-    labels = Labels(context="ARC task", question="test output", none="in-context only", passage="oracle TTT",
-                    passage_short="oracle", self_edit="self-edit TTT")
+    labels = Labels(**ev.FEWSHOT_LABELS)
 
     def __init__(self, cfg):
         super().__init__(cfg)
