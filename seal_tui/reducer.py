@@ -200,10 +200,12 @@ def _candidate_filtered(s: RunState, e: Event, p: ev.CandidateFiltered) -> None:
     if cand is not None:
         if cand.kept and not kept:
             s.kept_count[rnd] = s.kept_count.get(rnd, 1) - 1
-            _count(s.facets_kept.setdefault(rnd, {}), cand.facets, -1)
+            if cand.facets:
+                _count(s.facets_kept.setdefault(rnd, {}), cand.facets, -1)
         elif kept and not cand.kept:
             s.kept_count[rnd] = s.kept_count.get(rnd, 0) + 1
-            _count(s.facets_kept.setdefault(rnd, {}), cand.facets, 1)
+            if cand.facets:
+                _count(s.facets_kept.setdefault(rnd, {}), cand.facets, 1)
         cand.kept = kept
         cand.keep_reason = printable(p.reason or "")
         cand.rev = s.rev

@@ -4,21 +4,17 @@ UTC clock for every console test. Nothing here runs the engine or imports torch.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from engine.store import Store
 from tests.support import recorded
 from tests.support.console import copy_store
+from tests.support.fewshot_console import FEWSHOT_LOG, load_fewshot
 
 EVAL_RUN_ID = recorded.RUN_IDS["evals"]
-FEWSHOT_RUN_ID = "20250615-150640-fewshot-0000"
-# the recorded few-shot (ARC) run; SEAL_FEWSHOT_LOG points at another log of that run id
-FEWSHOT_LOG = Path(os.environ.get("SEAL_FEWSHOT_LOG") or recorded.path_of("fewshot"))
 
 
 @pytest.fixture(autouse=True)
@@ -75,12 +71,7 @@ def fewshot_recording(tmp_path_factory) -> tuple[Path, str]:
     if not FEWSHOT_LOG.is_file():
         pytest.skip(f"{FEWSHOT_LOG} is not recorded yet")
     runs_dir = tmp_path_factory.mktemp("console-fewshot-store") / "runs"
-    store = Store(runs_dir)
-    try:
-        store.replay_into(recorded.read_log(FEWSHOT_LOG))
-    finally:
-        store.close()
-    return runs_dir, FEWSHOT_RUN_ID
+    return runs_dir, load_fewshot(runs_dir)
 
 
 @pytest.fixture

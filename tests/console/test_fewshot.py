@@ -15,23 +15,14 @@ from rich.color import Color
 from textual.geometry import Region
 from textual.widgets import TextArea
 
-from engine import events as ev
 from engine.store import Store
 from seal_tui.screens.review import ReviewScreen
 from seal_tui.screens.review_editor import SelfEditEditor
 from seal_tui.widgets.arc_grid import ARC_COLORS, MARK
 from seal_tui.widgets.candidates_table import CandidatesTable
 from seal_tui.widgets.rewards_pane import RewardsPane
-from tests.support.console import (
-    cut_mid_run,
-    make_app,
-    make_live,
-    open_dashboard,
-    pilot_test,
-    text_of,
-    until,
-    wait_for_dashboard,
-)
+from tests.support.console import make_app, open_dashboard, pilot_test, text_of, until, wait_for_dashboard
+from tests.support.fewshot_console import scored, waiting_for_review
 
 SIZE = (160, 50)
 
@@ -79,10 +70,6 @@ def flat(widget) -> str:
 
 
 # ---------------------------------------------------------------------- the recorded run's facts
-def scored(store: Store, run_id: str) -> list[dict]:
-    return [c for c in store.candidates(run_id) if c["reward"] is not None]
-
-
 def pick(store: Store, run_id: str) -> tuple[dict, dict]:
     """A scored candidate with an answer after TTT, one whose answer differs from gold where
     the run has one (the detail then shows marks), and its first answer record."""
@@ -232,29 +219,6 @@ async def test_accuracy_legend_names_the_three_held_out_conditions(fewshot_runs)
 
 
 # ---------------------------------------------------------------------- review
-def waiting_for_review(runs_dir, run_id: str) -> list[int]:
-    """The store as a console sees it while the engine waits for review (the recorded run's own
-    review where it has one, else round 1's candidates put up for review), owned by this process.
-    Returns the queue."""
-    store = Store(runs_dir)
-    try:
-        waiting = [e for e in store.iter_events(run_id) if e.kind == "review_waiting"]
-        if waiting:
-            cut_mid_run(runs_dir, run_id, after_kind="review_waiting", nth=1)
-            return list(waiting[0].payload.candidate_ids)
-        round1 = [c for c in scored(store, run_id) if c["round"] == 1]
-        filtered = [e for e in store.iter_events(run_id) if e.kind == "candidate_filtered" and e.round == 1]
-        cut_mid_run(runs_dir, run_id, after_kind="candidate_filtered", nth=len(filtered))
-        queue = [c["id"] for c in round1 if c["kept"]] or [c["id"] for c in round1]
-        store.record(run_id, ev.Phase(phase="review", total=len(queue)), round_=1, phase="review")
-        store.record(run_id, ev.ReviewWaiting(count=len(queue), mode="all", candidate_ids=queue),
-                     round_=1, phase="review")
-    finally:
-        store.close()
-    make_live(runs_dir, run_id)
-    return queue
-
-
 def plan(learning_rate) -> str:
     return json.dumps({"data_generation": {"use_basic_augmentations": True, "use_size_augmentations": False,
                                            "use_chain_augmentations": False, "use_repeat_augmentations": True},

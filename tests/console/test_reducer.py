@@ -143,3 +143,43 @@ def test_the_reducer_has_a_handler_for_every_event_kind():
     from seal_tui.reducer import handled_kinds
 
     assert handled_kinds() == set(KINDS)
+
+
+def test_a_fewshot_runs_parts_are_kept_and_a_knowledge_runs_have_none(recording):
+    from engine import events as ev
+
+    def event(i: int, payload, rnd: int | None = None) -> Event:
+        return Event(i, "fs", float(i), payload.KIND, rnd, None, ev.encode(payload))
+
+    schema = {"type": "object", "required": ["training"]}
+    arc = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [[3]], "output": [[4]]}]}
+    detail = {"input": [[3]], "gold": [[4]], "answer": [[5]], "attempts": [[[5]]], "views": []}
+    state = apply(RunState(run_id="fs"), [
+        event(1, ev.RunCreated(task="fewshot", self_edit_schema=schema)),
+        event(2, ev.Contexts(items=[{"idx": 0, "title": "t", "context": "", "questions": [], "arc": arc}])),
+        event(3, ev.CandidateSampled(id=1, self_edit="{}", summary="basic · out · lr 1e-4 · 1 ep",
+                                     facets=["basic", "output tokens"]), 1),
+        event(4, ev.CandidateSampled(id=2, self_edit="no plan"), 1),
+        event(5, ev.CandidateScored(id=1, reward=0.0, answers=[{"question": "q", "gold": "4", "answer_before": "",
+                                                                "answer_after": "5", "correct_before": False,
+                                                                "correct_after": False, "detail_after": detail}]), 1),
+        event(6, ev.CandidateScored(id=2, reward=0.0, invalid="no JSON object in the self-edit"), 1),
+        event(7, ev.CandidateFiltered(id=1, kept=True), 1),
+        event(8, ev.CandidateFiltered(id=2, kept=False), 1),
+    ])
+    assert state.self_edit_schema == schema and state.context(0)["arc"] == arc
+    first, second = state.candidates[1], state.candidates[2]
+    assert (first.summary, first.facets, first.invalid) == ("basic · out · lr 1e-4 · 1 ep", ["basic", "output tokens"],
+                                                            None)
+    assert first.answers[0]["detail_after"] == detail
+    assert (second.summary, second.facets, second.invalid) == ("", [], "no JSON object in the self-edit")
+    assert state.sampled_count == {1: 2}
+    assert state.facets_sampled == {1: {"basic": 1, "output tokens": 1}}
+    assert state.facets_kept == {1: {"basic": 1, "output tokens": 1}}
+    apply(state, [event(9, ev.CandidateFiltered(id=1, kept=False), 1)])      # filtered again: no longer kept
+    assert state.facets_kept == {1: {"basic": 0, "output tokens": 0}}
+
+    knowledge, _ = _state_of(*recording)
+    assert knowledge.self_edit_schema is None and not knowledge.facets_kept and not knowledge.facets_sampled
+    assert all(not c.summary and not c.facets and c.invalid is None for c in knowledge.candidates.values())
+    assert all("arc" not in ctx for ctx in knowledge.contexts["train"].values())
