@@ -35,6 +35,14 @@ def fewshot_run(fewshot_model, tmp_path_factory):
     return runs, proc.stdout.split()[1]
 
 
+def task_check(text: str) -> str | None:
+    try:
+        parse_plan(text)
+    except PlanError as exc:
+        return str(exc)
+    return None
+
+
 def _events(store: Store, run_id: str) -> dict[str, list]:
     out: dict[str, list] = {}
     for e in store.iter_events(run_id):
@@ -63,11 +71,11 @@ def test_a_fewshot_round_records_plans_views_votes_and_rewards(fewshot_run):
     cands = store.candidates(run_id, 1)
     assert len(cands) == 2 * 2   # 2 tasks x sample.k
     for c in cands:
-        try:
-            plan = parse_plan(c["self_edit"])
-        except PlanError as exc:   # resampled, then given up: scored 0, unadapted, with the reason
-            assert c["invalid"] == str(exc) and c["reward"] == 0.0 and not c["summary"]
+        why = task_check(c["self_edit"])
+        if why:   # resampled, then given up: scored 0, unadapted, with the reason
+            assert c["invalid"] == why and c["reward"] == 0.0 and not c["summary"]
             continue
+        plan = parse_plan(c["self_edit"])
         assert c["invalid"] is None and c["summary"] == plan.label()
         assert json.loads(c["facets_json"])[:len(plan.families)] == list(plan.families)
         answers = store.answers(c["id"])
