@@ -105,6 +105,9 @@ class InnerCfg:
     lr: float = f(1e-3, "inner-loop learning rate (AdamW)", min=0, min_exclusive=True)
     batch_size: int = f(1, "sequences per step per candidate (0: all of them, full batch)", min=0)
     weight_decay: float = f(0.0, "AdamW weight decay", min=0)
+    schedule: str = f("constant", "learning rate over each adapter's steps: constant, or cosine (from the rate "
+                                  "down to 0 over that adapter's own steps, as the reference's few-shot TTT)",
+                      choices=("constant", "cosine"))
     parallel: int = f(0, "candidates trained together in one batched step (0: K)", min=0)
     reward_repeats: int = f(1, "inner-loop runs per candidate, each from its own LoRA initialisation; the reward is their mean "
                                "(the reference code's eval_times, 3 in its ranking rounds)", min=1)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, TypedDict
 
 # 1: the shapes written before this module existed; 2: run_created.task / labels,
 # review_decided.edited_text, run_resumed.status; 3: a task's own parts (the few-shot task):
-# run_created.self_edit_schema, candidate_sampled.summary / facets, candidate_scored.invalid,
+# run_created.self_edit_schema, candidate_sampled.summary / facets, candidate_scored.invalid / dropped,
 # answer records' detail_before / detail_after, context items' further keys ("arc").
 # Every older log decodes as the newest.
 SCHEMA_VERSION = 3
@@ -257,6 +257,7 @@ class CandidateScored(Payload):
     answers: list[AnswerRecord] = field(default_factory=list)
     rewards: list[float] | None = None   # each inner-loop run's reward, where there were several
     invalid: str | None = None           # why the task could not use the self-edit (reward 0, not adapted)
+    dropped: int = 0                     # training examples left out whole: longer than model.max_seq_len
 
 
 @_kind("candidate_filtered")

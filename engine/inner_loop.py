@@ -223,6 +223,9 @@ class InnerLoop:
             slot_cnt = torch.zeros(self.slots, device=dev).index_add(0, tok_slot, counted.float())
             per_slot = slot_sum / slot_cnt.clamp(min=1)       # (slots,): each slot's mean token loss
             per_slot.sum().backward()
+            if self.cfg.schedule == "cosine":  # slot j's update t of its own len(schedules[j]) (HF's, no warm-up)
+                opt.lrs = [lr * 0.5 * (1 + math.cos(math.pi * t / len(sched))) if t < len(sched) else lr
+                           for lr, sched in zip(lrs, schedules)] + opt.lrs[len(chunk):]
             opt.step(active)
             opt.zero_grad()
             for j in range(len(chunk)):

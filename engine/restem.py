@@ -170,7 +170,8 @@ def score_step(run: RunContext, scorer: Scorer, task: Task, cfg, cands: list[Can
             c.rewards = s.rewards if reps > 1 else None
             run.record(ev.CandidateScored(id=c.id, context_idx=c.context_idx, cand_idx=c.cand_idx, reward=c.reward,
                                           baseline=c.baseline, gain=c.gain, train_sequences=task.shown_training(a) if a else [],
-                                          answers=s.answers, rewards=c.rewards, invalid=c.invalid))
+                                          answers=s.answers, rewards=c.rewards, invalid=c.invalid,
+                                          dropped=s.dropped))
             recorded += 1
         run.progress(done + recorded, len(cands))
         run.checkpoint()

@@ -61,6 +61,7 @@ class Score:
     gain: float
     answers: list[dict]   # per graded answer: question, gold, answer_before, answer_after, correct_*, reason (, rep)
     rewards: list[float] | None = None  # each inner-loop run's reward, where there were several
+    dropped: int = 0      # training examples left out whole for being longer than model.max_seq_len
 
 
 def combine_repeats(scores: Sequence[Score]) -> Score:
@@ -71,7 +72,8 @@ def combine_repeats(scores: Sequence[Score]) -> Score:
     reward = sum(s.reward for s in scores) / len(scores)
     baseline = scores[0].baseline
     answers = [dict(a, rep=rep) for rep, s in enumerate(scores) for a in s.answers]
-    return Score(reward, baseline, reward - baseline, answers, [s.reward for s in scores])
+    return Score(reward, baseline, reward - baseline, answers, [s.reward for s in scores],
+                 max(s.dropped for s in scores))
 
 
 @dataclass
@@ -176,13 +178,14 @@ class Scorer:
             jobs = [self._job(chunk[i].adaptation, self.task.queries(chunk[i].context), chunk[i].seed) for i in live]
             results = self.inner.run(jobs, save_slot=save if save_to else None, rule=self.answer_rule)
             answers: list[list[str] | None] = [None] * len(chunk)
+            dropped = [0] * len(chunk)
             for i, res in zip(live, results):
-                answers[i] = res.answers
+                answers[i], dropped[i] = res.answers, res.dropped
             graded = [self.task.grade_items(it.context, a) if a is not None else [] for it, a in zip(chunk, answers)]
             flat = [g for gs in graded for g in gs]
             verdicts = self.grade(flat) if flat else []
             scores, pos = [], 0
-            for it, gs, base in zip(chunk, graded, bases):
+            for it, gs, base, n_dropped in zip(chunk, graded, bases, dropped):
                 if it.invalid is not None:
                     scores.append(self._invalid(it.invalid, base))
                     continue
@@ -194,7 +197,7 @@ class Scorer:
                             **_details(b, g)}
                            for g, b, cb, v in zip(gs, base.items, base.correct, vs)]
                 reward = self.task.reward(it.context, vs)
-                scores.append(Score(reward, base.accuracy, reward - base.accuracy, records))
+                scores.append(Score(reward, base.accuracy, reward - base.accuracy, records, dropped=n_dropped))
             yield start, scores
 
     @staticmethod

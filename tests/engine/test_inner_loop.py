@@ -316,3 +316,46 @@ def test_long_answer_prompts_are_split_into_calls_within_the_token_budget(policy
     assert all(b - a <= 2 for a, b in calls)
     assert inner.baseline_answers(questions) == whole
     inner.lora.detach()
+
+
+def test_a_cosine_schedule_follows_each_slots_own_steps_as_hf_does(policy, monkeypatch):
+    """inner.schedule = "cosine" (the reference's few-shot TTT): each slot's rate falls from its
+    plan's rate to 0 over its own steps, as transformers' cosine schedule without warm-up does;
+    slots trained together still equal each trained alone."""
+    from transformers import get_cosine_schedule_with_warmup
+
+    from engine.lora import SlotAdamW
+
+    seen: list[list[float]] = []
+    step = SlotAdamW.step
+
+    def recording(self, active):
+        seen.append([lr if bool(a) else None for lr, a in zip(self.lrs, active)])
+        return step(self, active)
+    monkeypatch.setattr(SlotAdamW, "step", recording)
+    cfg = InnerCfg(epochs=5, batch_size=1, lr=1e-2, targets=["all-linear"], lora_r=4, lora_alpha=8, schedule="cosine")
+    inner = InnerLoop(policy, cfg, slots=3)
+    inner.lora.reset([j.seed for j in PLANNED])
+    trained = inner.train(PLANNED)
+    together = [_snapshot(inner, s) for s in range(3)]
+    for j, job in enumerate(PLANNED):
+        rate = job.lr or cfg.lr
+        param = torch.nn.Parameter(torch.zeros(1))
+        hf = get_cosine_schedule_with_warmup(torch.optim.SGD([param], lr=rate), 0, trained.steps[j])
+        expected = []
+        for _ in range(trained.steps[j]):
+            expected.append(hf.get_last_lr()[0])
+            hf.optimizer.step()
+            hf.step()
+        mine = [lrs[j] for lrs in seen if lrs[j] is not None]
+        assert mine == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    # the longest slot's last update runs at under 5% of its rate
+    assert seen[-1][2] is not None and seen[-1][2] < 0.05 * cfg.lr
+    seen.clear()
+    for s, job in enumerate(PLANNED):
+        inner.lora.reset([job.seed])
+        inner.train([job])
+        for (a1, b1), (a2, b2) in zip(together[s], _snapshot(inner, 0)):
+            torch.testing.assert_close(a1, a2, rtol=1e-3, atol=1e-4)
+            torch.testing.assert_close(b1, b2, rtol=1e-3, atol=1e-4)
+    inner.lora.detach()
