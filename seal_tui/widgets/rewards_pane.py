@@ -100,6 +100,7 @@ def fewshot_text(s: RunState, width: int) -> Text:
         delta = round((rates[rounds[-1]] - rates[rounds[0]]) * 100)
         out.append(f"  ({delta:+d} pts)", style="green" if delta > 0 else "red" if delta < 0 else "dim")
     out.append("\n")
+    order = facet_order(*s.facets_sampled.values())   # every round lists the same switches, 0 where unused
     for rnd in sorted(rates, reverse=True):
         vals = s.rewards[rnd]
         solved = sum(1 for v in vals if v >= 1.0)
@@ -110,7 +111,6 @@ def fewshot_text(s: RunState, width: int) -> Text:
         if rnd in s.kept_count:
             out.append(f" kept {s.kept_count[rnd]}", style="green")
         kept, sampled = s.facets_kept.get(rnd, {}), s.facets_sampled.get(rnd, {})
-        order = facet_order(kept, sampled)
         if order:
             out.append("\n")
             out.append_text(facet_lines(kept, sampled, order, width))
