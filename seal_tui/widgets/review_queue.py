@@ -29,6 +29,8 @@ def queue_line(snapshot: ReviewSnapshot, cand: dict) -> Text:
     if not cand.get("kept"):
         line.append("dropped ", style="dim italic")
     line.append(printable(cand.get("title") or f"context {cand['context_idx']}").replace("\n", " "))
+    if cand.get("summary"):   # the task's reading of the self-edit (few-shot: the plan)
+        line.append(f" · {printable(cand['summary'])}", style="cyan")
     return line
 
 

@@ -257,6 +257,9 @@ async def test_review_draws_grids_and_checks_an_edited_plan_against_the_schema(f
         assert colours_of(cells) == arc_colours(demo)
         if first["summary"]:
             assert first["summary"] in flat(evidence)
+            # the queue names each plan too (as much of it as the pane's width shows)
+            assert f"#{first['id']} {first['title']} · {first['summary'].split(' · ')[0]}" in \
+                flat(screen.query_one("#review-queue"))
 
         await pilot.press("e")
         editor = await until(pilot, lambda: isinstance(app.screen, SelfEditEditor) and app.screen,
