@@ -31,8 +31,12 @@ def render_summary(s: dict) -> str:
     cfg = [f"{k}={v}" for k, v in s["config"].items() if not k.startswith("reference.")]
     if cfg:
         lines.append("config    " + _wrap(cfg, 90, "          "))
-    lines.append(f"best held-out (self-edits)  {pct(s['best_heldout'])}")
-    header = ("round", "none", "passage", "self-edit", "reward", "cands", "kept", "review a/r/e", "M-step")
+    # a knowledge run keeps its short words; another task says its own (the run's labels)
+    words = s.get("labels") if s.get("task", "knowledge") != "knowledge" and s.get("labels") else {}
+    lines.append(f"best held-out ({words.get('self_edit', 'self-edits')})  {pct(s['best_heldout'])}")
+    header = ("round", words.get("none", "none"), words.get("passage_short", "passage"),
+              words.get("self_edit", "self-edit"), "success" if s.get("task") == "fewshot" else "reward", "cands",
+              "kept", "review a/r/e", "M-step")
     table = [header]
     for r in s["rounds_detail"]:
         review = r["review"]
@@ -46,7 +50,8 @@ def render_summary(s: dict) -> str:
             mtext = f"{mstep.get('examples')} examples" + (f", loss {loss:.3f}" if loss is not None else "")
         table.append((str(r["round"]), pct(r["heldout_none"]), pct(r["heldout_passage"]),
                       pct(r["heldout_self_edit"]),
-                      "–" if r["train_reward_mean"] is None else f"{r['train_reward_mean']:.3f}",
+                      "–" if r["train_reward_mean"] is None else (pct(r["train_reward_mean"]) if s.get("task") == "fewshot"
+                                                                  else f"{r['train_reward_mean']:.3f}"),
                       str(r["candidates"] or "–"), "–" if r["kept"] is None else str(r["kept"]),
                       f"{review['approved']}/{review['rejected']}/{review['edited']}" if review else "–", mtext))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

@@ -17,6 +17,14 @@ CONFIG_ESSENTIALS = (
     "mstep.lr", "eval.multi_passage", "eval.forgetting_k", "reference.kind", "reference.file",
     "reference.timestamp",
 )
+# a few-shot run's: the plan's world, not the passages'
+FEWSHOT_ESSENTIALS = (
+    "run.task", "run.rounds", "run.review", "run.seed", "model.name_or_path", "data.path", "data.heldout_path",
+    "sample.k", "sample.temperature", "fewshot.grid_format", "fewshot.ttt_cap", "fewshot.max_steps",
+    "fewshot.heldout_self_edits", "fewshot.attempts", "inner.lora_r", "inner.lora_alpha", "inner.batch_size",
+    "inner.schedule", "filter.rule", "filter.min_reward", "mstep.mode", "mstep.lora_r", "mstep.epochs", "mstep.lr",
+    "reference.kind", "reference.file", "reference.timestamp",
+)
 HELDOUT = ("heldout_none", "heldout_passage", "heldout_self_edit")
 
 
@@ -41,8 +49,11 @@ def run_summary(store, run: dict, now: float | None = None) -> dict:
     """The row, the config's essentials, numbers per round, saved policies and kept adapters."""
     row = run_row(store, run, now)
     config = json.loads(run.get("config_json") or "{}")
+    created = next(iter(store.events_of(run["id"], ("run_created",))), None)
+    task = created.payload.task if created else "knowledge"
+    labels = created.payload.labels if created else {}
     essentials = {}
-    for key in CONFIG_ESSENTIALS:
+    for key in FEWSHOT_ESSENTIALS if task == "fewshot" else CONFIG_ESSENTIALS:
         section, name = key.split(".")
         value = (config.get(section) or {}).get(name)
         if key == "grader.model" and (config.get("grader") or {}).get("kind") != "llm":
@@ -83,7 +94,7 @@ def run_summary(store, run: dict, now: float | None = None) -> dict:
                 value = getattr(p, key)
                 if value:
                     extra[key] = {"round": e.round, **{k: v for k, v in value.items() if k != "answers"}}
-    return {**row, "host": run.get("host"), "config": essentials,
+    return {**row, "host": run.get("host"), "task": task, "labels": labels, "config": essentials,
             "rounds_detail": [rounds[r] for r in sorted(rounds)],
             "policies": [{"round": e["round"], "path": e["policy_path"], "exists": e["policy_exists"]}
                          for r, e in sorted(rounds.items()) if e["policy_path"]],

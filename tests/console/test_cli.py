@@ -150,3 +150,24 @@ def test_show_counts_reviews_and_skipped_m_steps_and_ls_marks_a_dead_engine_stal
     (row,) = json.loads(seal_tui(tmp_path, "ls", "--json").stdout)
     assert (row["status"], row["stored_status"]) == ("stale", "running")
     assert "is stale" in seal_tui(tmp_path, "ls").stdout
+
+
+def test_show_of_a_fewshot_run_speaks_of_plans_and_arc_tasks(fewshot_runs):
+    """A few-shot run's summary names its held-out conditions as the task does, gives the success
+    rate per round and the few-shot settings, not the passages' (inner.split, prompt style)."""
+    runs_dir, run_id = fewshot_runs
+    runs_dir = runs_dir.resolve()   # the subcommand runs in the repository
+    summary = json.loads(seal_tui(runs_dir, "show", run_id, "--json").stdout)
+    assert summary["task"] == "fewshot" and summary["config"]["run.task"] == "fewshot"
+    assert "fewshot.ttt_cap" in summary["config"] and "inner.split" not in summary["config"]
+    text = seal_tui(runs_dir, "show", run_id).stdout
+    assert "best held-out (self-edit TTT)" in text
+    header = next(line for line in text.splitlines() if line.startswith("round"))
+    assert header.split("  ")[:1] == ["round"] and all(
+        w in header for w in ("in-context only", "oracle", "self-edit TTT", "success"))
+    store = Store(runs_dir)
+    cands = store.candidates(run_id, 1)
+    success = sum(c["reward"] for c in cands) / len(cands)
+    row = next(line for line in text.splitlines() if line.startswith("1 "))
+    assert f"{100 * success:.1f}%" in row
+    assert "sample.prompt_style" not in text and "fewshot.max_steps=" in text

@@ -7,7 +7,10 @@ again (``Store.replay_into``): the tables are the projection of the events.
 - ``evals``: 1 round with the multi-passage and forgetting evaluations, graded by a local
   OpenAI-compatible judge that says yes to about half the (question, answer) pairs;
 - ``review``: 1 round with ``run.review = "kept"``, up to where the engine waits for a
-  person's decisions on the 4 kept self-edits (its engine was stopped there).
+  person's decisions on the 4 kept self-edits (its engine was stopped there);
+- ``fewshot``: 1 round of the few-shot (ARC) task on 4 real ARC tasks with the tiny plan-writing
+  grid model (``tests.support.fewshot_models``), 3 plans per task (a garbled one refused,
+  unresampled), kept plans put up for review and approved when its 1 s timeout ran out.
 
 Normalized: fixed run ids, times (0.5 s apart from ``T0``), paths and model name, and
 telemetry every 8 events with values made from its position; texts and numbers stay the
@@ -32,7 +35,7 @@ from .common import REPO
 FIXTURES = REPO / "tests" / "console" / "fixtures"
 T0 = 1_750_000_000.0          # 2025-06-15 15:06:40 UTC: the normalized run's creation time
 RUN_IDS = {"recorded": "20250615-150640-recorded-0000", "evals": "20250615-150640-evals-0000",
-           "review": "20250615-150640-review-0000"}
+           "review": "20250615-150640-review-0000", "fewshot": "20250615-150640-fewshot-0000"}
 MODEL = "tiny-llama"
 
 
@@ -118,7 +121,23 @@ def main() -> int:
     print("wrote", record("recorded", runs, recorded_run_in(runs, model, data)))
     print("wrote", record("evals", runs, judged_eval_run_in(runs, model, data)))
     print("wrote", record("review", runs, waiting_for_review(model, data, runs)))
+    print("wrote", record("fewshot", runs, fewshot_run(work, runs)))
     return 0
+
+
+def fewshot_run(work: Path, runs: Path) -> str:
+    """The recorded few-shot run (see the module's docstring); its id."""
+    from .engine_runs import run_engine
+    from .fewshot_models import fewshot_run_args, make_plan_writing_model
+
+    model = make_plan_writing_model(work / "fewshot-model")
+    # no resampling: a plan the tiny model garbles is refused, with its reason
+    proc = run_engine(*fewshot_run_args(model, runs, "--set", "sample.k=3", "--set", 'run.review="kept"',
+                                        "--set", "run.review_timeout=1", "--set", "fewshot.resample=0",
+                                        "--name", "fewshot"))
+    if proc.returncode != 0:
+        raise SystemExit(f"the few-shot run failed: {proc.stderr[-2000:]}")
+    return proc.stdout.split()[1]
 
 
 def waiting_for_review(model: Path, data: Path, runs: Path) -> str:
