@@ -177,6 +177,7 @@ def _candidate_scored(s: RunState, e: Event, p: ev.CandidateScored) -> None:
     cand.rewards = [r for r in (_float(x) for x in p.rewards or []) if r is not None]
     cand.train_sequences = [printable(t) for t in p.train_sequences or []]
     cand.invalid = None if p.invalid is None else printable(p.invalid)
+    cand.dropped = _int(p.dropped)
     cand.answers = [{k: printable(v) if isinstance(v, str) else v for k, v in a.items()} for a in p.answers or []]
     cand.rev = s.rev
     s.candidate_changes.append((s.rev, cid))

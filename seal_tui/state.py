@@ -41,6 +41,7 @@ class Candidate:
     summary: str = ""                     # the task's one-line reading of the self-edit (few-shot: the plan)
     facets: list[str] = field(default_factory=list)  # its choices as tags (few-shot: augmentations, tokens)
     invalid: str | None = None            # why the task could not use it (reward 0, not adapted)
+    dropped: int = 0                      # training examples left out whole (longer than model.max_seq_len)
     reward: float | None = None
     baseline: float | None = None
     gain: float | None = None

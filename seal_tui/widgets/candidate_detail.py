@@ -112,6 +112,9 @@ def render_candidate(cand: Candidate, context: dict | None, *, color: bool = Tru
             seqs.append(seq.strip() + "\n")
         seqs.rstrip()
         parts.append(seqs)
+    if cand.dropped:
+        parts.append(Text(f"{cand.dropped} training example{'s' * (cand.dropped != 1)} left out whole: longer "
+                          "than model.max_seq_len", style="yellow"))
     if not fewshot:
         parts += _questions(cand, context)
     return Group(*parts)

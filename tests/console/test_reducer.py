@@ -8,12 +8,15 @@ import threading
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from engine import events as ev
 from engine.store import Event, Store
 from seal_tui.format import printable
 from seal_tui.reducer import apply, reduce
 from seal_tui.sources import LiveTail
 from seal_tui.state import MAX_CANDIDATES, MAX_LOG_LINES, MAX_TELEMETRY, RunState
+from seal_tui.widgets.candidate_detail import render_candidate
 
 
 def _state_of(runs_dir: Path, run_id: str) -> tuple[RunState, Store]:
@@ -146,8 +149,6 @@ def test_the_reducer_has_a_handler_for_every_event_kind():
 
 
 def test_a_fewshot_runs_parts_are_kept_and_a_knowledge_runs_have_none(recording):
-    from engine import events as ev
-
     def event(i: int, payload, rnd: int | None = None) -> Event:
         return Event(i, "fs", float(i), payload.KIND, rnd, None, ev.encode(payload))
 
@@ -163,7 +164,7 @@ def test_a_fewshot_runs_parts_are_kept_and_a_knowledge_runs_have_none(recording)
         event(5, ev.CandidateScored(id=1, reward=0.0, answers=[{"question": "q", "gold": "4", "answer_before": "",
                                                                 "answer_after": "5", "correct_before": False,
                                                                 "correct_after": False, "detail_after": detail}]), 1),
-        event(6, ev.CandidateScored(id=2, reward=0.0, invalid="no JSON object in the self-edit"), 1),
+        event(6, ev.CandidateScored(id=2, reward=0.0, invalid="no JSON object in the self-edit", dropped=3), 1),
         event(7, ev.CandidateFiltered(id=1, kept=True), 1),
         event(8, ev.CandidateFiltered(id=2, kept=False), 1),
     ])
@@ -173,6 +174,12 @@ def test_a_fewshot_runs_parts_are_kept_and_a_knowledge_runs_have_none(recording)
                                                             None)
     assert first.answers[0]["detail_after"] == detail
     assert (second.summary, second.facets, second.invalid) == ("", [], "no JSON object in the self-edit")
+    assert (first.dropped, second.dropped) == (0, 3)
+    console = Console(width=200, record=True)
+    console.print(render_candidate(second, state.context(0)))
+    shown = console.export_text()
+    assert "invalid: no JSON object in the self-edit" in shown
+    assert "3 training examples left out whole: longer than model.max_seq_len" in shown
     assert state.sampled_count == {1: 2}
     assert state.facets_sampled == {1: {"basic": 1, "output tokens": 1}}
     assert state.facets_kept == {1: {"basic": 1, "output tokens": 1}}
