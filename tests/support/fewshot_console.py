@@ -13,7 +13,7 @@ from engine.store import Store
 from . import recorded
 from .console import cut_mid_run, make_live
 
-FEWSHOT_RUN_ID = "20250615-150640-fewshot-0000"
+FEWSHOT_RUN_ID = recorded.RUN_IDS["fewshot"]
 FEWSHOT_LOG = Path(os.environ.get("SEAL_FEWSHOT_LOG") or recorded.path_of("fewshot"))
 
 
