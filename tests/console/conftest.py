@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import recorded
 from tests.support.console import copy_store
-from tests.support.fewshot_console import FEWSHOT_LOG, load_fewshot
+from tests.support.fewshot_console import load_fewshot
 
 EVAL_RUN_ID = recorded.RUN_IDS["evals"]
 
@@ -68,8 +68,6 @@ def eval_runs(eval_recording, tmp_path, monkeypatch) -> tuple[Path, str]:
 @pytest.fixture(scope="session")
 def fewshot_recording(tmp_path_factory) -> tuple[Path, str]:
     """(runs_dir, run_id): the recorded few-shot (ARC) run, in a store of the session."""
-    if not FEWSHOT_LOG.is_file():
-        pytest.skip(f"{FEWSHOT_LOG} is not recorded yet")
     runs_dir = tmp_path_factory.mktemp("console-fewshot-store") / "runs"
     return runs_dir, load_fewshot(runs_dir)
 

@@ -12,11 +12,10 @@ import pytest
 
 from engine.store import Store
 from seal_tui.widgets.arc_grid import ARC_COLORS
-from tests.support.fewshot_console import FEWSHOT_LOG, load_fewshot, waiting_for_review
+from tests.support.fewshot_console import load_fewshot, waiting_for_review
 from tests.support.tmux import SEAL_TUI, Tmux, needs_tmux
 
-pytestmark = [pytest.mark.e2e, needs_tmux,
-              pytest.mark.skipif(not FEWSHOT_LOG.is_file(), reason=f"{FEWSHOT_LOG} is not recorded yet")]
+pytestmark = [pytest.mark.e2e, needs_tmux]
 
 
 def background(hex_colour: str) -> str:
