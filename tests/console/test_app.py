@@ -389,6 +389,43 @@ async def test_new_run_form_validates_with_the_engines_rules(runs):
 
 
 @pilot_test
+async def test_new_run_form_shows_a_fewshot_presets_own_fields(runs):
+    """An arc preset is a few-shot run: the form shows its fields (where held-out tasks come from,
+    plans per held-out task, the TTT cap and step budget) and hides the passages' (grader, inner.lr),
+    says what the run will do in plans and ARC tasks, and validates them with the engine's rules."""
+    runs_dir, _ = runs
+    app = make_app(runs_dir)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#field-preset").value = "arc-paper"
+        await pilot.pause()
+
+        def shown(key: str) -> bool:
+            return form.query_one("#" + field_id(key)).display
+
+        assert all(shown(k) for k in ("data.heldout_path", "fewshot.heldout_self_edits", "fewshot.ttt_cap",
+                                      "fewshot.max_steps", "sample.k"))
+        assert not any(shown(k) for k in ("grader.kind", "inner.lr", "data.n_train"))
+        assert str(form.query_one("#label-" + field_id("sample.k")).render()) == "Plans per task (K)"
+        assert form.query_one("#" + field_id("fewshot.ttt_cap")).value == "250"
+        summary = text_of(form.query_one("#new-run-summary"))
+        assert "few-shot, 1 rounds × 12 ARC tasks × K=15 plans" in summary and "held-out 8 tasks × 5 plans" in summary
+        cap = form.query_one("#" + field_id("fewshot.ttt_cap"))
+        cap.value = "0"
+        await pilot.pause()
+        assert "fewshot.ttt_cap = 0" in text_of(form.query_one("#new-run-summary")) and cap.has_class("-invalid")
+        cap.value = "64"
+        await pilot.pause()
+        assert form.overrides() == ["fewshot.ttt_cap=64"]
+        form.query_one("#field-preset").value = "sandbox"   # back to knowledge: its fields again
+        await pilot.pause()
+        assert shown("grader.kind") and not shown("fewshot.ttt_cap")
+        assert str(form.query_one("#label-" + field_id("sample.k")).render()) == "Self-edits per context (K)"
+
+
+@pilot_test
 async def test_keys_can_be_remapped_by_binding_id(runs):
     runs_dir, _ = runs
     app = SealApp(runs_dir, clock=lambda: NOW, keymap={"runs.new": "N"})
