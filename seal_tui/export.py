@@ -16,6 +16,10 @@ answers     one row per (candidate, question): run_id, candidate_id, round,
             answer_after, correct_before, correct_after, reason, rep (which
             inner-loop run, with inner.reward_repeats > 1; the counts of the
             candidates export are the first run's, the reward the mean of all).
+            A few-shot run's candidates add summary (the plan in a line), facets (its
+            switches: a list in JSONL, joined by "+" in CSV) and invalid (why the
+            plan was refused); its JSONL answers add detail_before / detail_after
+            (the grids, each view's answer and the vote: engine.events.GridDetail).
 metrics     one row per recorded number: run_id, round, name, value, step, ts.
 events      the event log: id, run_id, ts, kind, round, phase, data (an object in
             JSONL, its JSON text in CSV).
@@ -40,6 +44,8 @@ FORMATS = ("jsonl", "csv")
 CANDIDATE_FIELDS = ("run_id", "id", "round", "context_idx", "cand_idx", "title", "self_edit", "reward",
                     "baseline", "gain", "kept", "keep_reason", "review", "trained_text", "created_at",
                     "scored_at", "n_questions", "n_correct_before", "n_correct_after")
+FEWSHOT_CANDIDATE_FIELDS = ("summary", "facets", "invalid")
+FEWSHOT_ANSWER_FIELDS = ("detail_before", "detail_after")
 ANSWER_FIELDS = ("run_id", "candidate_id", "round", "context_idx", "cand_idx", "q_idx", "question", "gold",
                  "answer_before", "answer_after", "correct_before", "correct_after", "reason", "rep")
 METRIC_FIELDS = ("run_id", "round", "name", "value", "step", "ts")
@@ -57,11 +63,15 @@ def export_run(store: Store, run_id: str, what: str, fmt: str, out: TextIO) -> i
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     flat = fmt == "csv"
+    created = store.events_of(run_id, ("run_created",))
+    fewshot = bool(created) and created[0].payload.task == "fewshot"
     if what == "candidates":
-        fields, rows = CANDIDATE_FIELDS + (("n_train_sequences",) if flat else ("train_sequences", "answers")), \
-            candidate_records(store, run_id, nested=not flat)
+        fields, rows = CANDIDATE_FIELDS + (FEWSHOT_CANDIDATE_FIELDS if fewshot else ()) \
+            + (("n_train_sequences",) if flat else ("train_sequences", "answers")), \
+            candidate_records(store, run_id, nested=not flat, fewshot=fewshot)
     elif what == "answers":
-        fields, rows = ANSWER_FIELDS, store.answer_rows(run_id)
+        fields = ANSWER_FIELDS + (FEWSHOT_ANSWER_FIELDS if fewshot and not flat else ())
+        rows = _with_details(store, store.answer_rows(run_id)) if fewshot and not flat else store.answer_rows(run_id)
     elif what == "metrics":
         fields, rows = METRIC_FIELDS, ({k: m[k] for k in METRIC_FIELDS} for m in store.metrics(run_id))
     else:
@@ -81,8 +91,19 @@ def export_run(store: Store, run_id: str, what: str, fmt: str, out: TextIO) -> i
     return n
 
 
-def candidate_records(store: Store, run_id: str, *, nested: bool = True) -> Iterator[dict]:
-    """Each candidate of the run with its per-question counts (and, nested, its answers)."""
+def _with_details(store: Store, rows: Iterator[dict]) -> Iterator[dict]:
+    """Answer rows with what each answer was made from (a few-shot run's grids and votes)."""
+    held: dict[int, list[dict]] = {}
+    for row in rows:
+        if row["candidate_id"] not in held:
+            held = {row["candidate_id"]: store.answers(row["candidate_id"])}
+        full = held[row["candidate_id"]][row["q_idx"]]
+        yield {**row, "detail_before": full.get("detail_before"), "detail_after": full.get("detail_after")}
+
+
+def candidate_records(store: Store, run_id: str, *, nested: bool = True, fewshot: bool = False) -> Iterator[dict]:
+    """Each candidate of the run with its per-question counts (and, nested, its answers); a
+    few-shot run's with its plan's summary, facets and refusal."""
     answers_by_cand: dict[int, list[dict]] = {}
     for a in store.answer_rows(run_id):
         answers_by_cand.setdefault(a["candidate_id"], []).append(a)
@@ -96,6 +117,10 @@ def candidate_records(store: Store, run_id: str, *, nested: bool = True) -> Iter
         rec["n_questions"] = len(first)
         rec["n_correct_before"] = sum(a["correct_before"] for a in first)
         rec["n_correct_after"] = sum(a["correct_after"] for a in first)
+        if fewshot:
+            facets = json.loads(c.get("facets_json") or "[]")
+            rec.update(summary=c.get("summary") or "", facets="+".join(facets) if not nested else facets,
+                       invalid=c.get("invalid"))
         if nested:
             rec["train_sequences"] = sequences
             rec["answers"] = [{k: a[k] for k in ANSWER_FIELDS[5:]} for a in answers]

@@ -283,3 +283,31 @@ def test_export_of_a_run_with_no_candidates_writes_a_header_only_csv(tmp_path):
     assert text.splitlines()[0].startswith("run_id,id,round") and len(text.splitlines()) == 1
     events = [json.loads(line) for line in export_text(store, "r1", "events", "jsonl").splitlines()]
     assert [e["kind"] for e in events] == ["run_created"] and events[0]["data"]["name"] == "r1"
+
+
+def test_a_fewshot_runs_exports_carry_its_plans_and_grids(fewshot_runs, tmp_path):
+    """Candidates of a few-shot run export with the plan's summary, switches and refusal; its
+    JSONL answers with the grids and the vote, as pandas reads them."""
+    pd = pytest.importorskip("pandas")
+    runs_dir, run_id = fewshot_runs
+    store = Store(runs_dir)
+    cands = store.candidates(run_id)
+    paths = {}
+    for what in ("candidates", "answers"):
+        for fmt in ("jsonl", "csv"):
+            paths[what, fmt] = tmp_path / f"{what}.{fmt}"
+            with open(paths[what, fmt], "w", newline="", encoding="utf-8") as fh:
+                export_run(store, run_id, what, fmt, fh)
+    df = pd.read_csv(paths["candidates", "csv"], keep_default_na=False)
+    assert list(df["summary"]) == [c["summary"] or "" for c in cands]
+    assert list(df["facets"]) == ["+".join(json.loads(c["facets_json"] or "[]")) for c in cands]
+    refused = [c for c in cands if c["invalid"]]
+    assert refused and list(df.loc[df["invalid"] != "", "invalid"]) == [c["invalid"] for c in refused]
+    nested = pd.read_json(paths["candidates", "jsonl"], lines=True)
+    assert [list(f) for f in nested["facets"]] == [json.loads(c["facets_json"] or "[]") for c in cands]
+    answers = [json.loads(line) for line in paths["answers", "jsonl"].read_text().splitlines()]
+    scored = [a for a in answers if a["detail_after"]]
+    assert scored and all(a["detail_after"]["gold"] == store.answers(a["candidate_id"])[a["q_idx"]]["detail_after"]["gold"]
+                          for a in scored)
+    assert all(set(a["detail_after"]) >= {"input", "gold", "answer", "attempts", "views"} for a in scored)
+    assert "detail_after" not in pd.read_csv(paths["answers", "csv"]).columns
