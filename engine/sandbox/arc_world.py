@@ -15,16 +15,20 @@ Rules. A *primitive* is a small pure function Grid -> Grid with a name, from sev
 - scale: upscale2 (both axes), taller2, wider2; tile: tile_rows2, tile_cols2;
 - object (an object is a 4-connected patch of one colour): fill_bbox (each object fills its
   bounding box), recolour_largest (the largest object to colour c), border (the grid's edge to c).
-A *composition* ``a+b`` applies a, then b (a and b of different families). Compositions that
-can compute a primitive's function are dropped, and compositions that can compute the same
-function as each other (``colour_map+flip_rows`` and ``flip_rows+colour_map``) are one rule:
-checked on sample grids over every parameter, so two names never hide one function.
+A *composition* ``a+b`` applies a, then b (a and b of different families). ``catalogue`` drops
+the compositions that compute a primitive's function and keeps one name for compositions that
+compute the same one (``colour_map+flip_rows``, ``flip_rows+colour_map``), compared on sample
+grids over their parameters; compositions that may compute a common function, and the two
+orders of a pair that often agree on tasks' inputs (``fill_bbox+shift_up``, ``shift_up+fill_bbox``),
+form a group that one split gets whole. 24 primitives, about 290 compositions.
 
 Well defined by construction: a primitive may have a precondition (recolour_largest: one
-largest object; fill_bbox: no two boxes overlap) checked on its own input at every step, and
-every step must change its grid on every example; inputs are redrawn until both hold. So no
-task is solved by copying its input, and in a composition both steps are visible. Object
-rules get inputs of a few separated blobs; the others random cells of random density.
+largest object of two or more; fill_bbox: no two boxes overlap), checked on its own input at
+every step; every step must change its grid, and the output differ from the input, on every
+example; inputs are redrawn until all hold (rules that need too many redraws in a world's
+sizes are left out, ``usable_groups``). So no task is solved by copying its input, and in a
+composition both steps are visible. Object rules get inputs of a few separated blobs; the
+others random cells of random density.
 
 Splits (``split_rules``, seeded): every primitive and a share A of the compositions are for
 pretraining; the ReSTEM training tasks use compositions B, the held-out tasks compositions C;
@@ -36,8 +40,8 @@ An augmentation view v applied to every grid of a task turns its rule R into v R
 is R itself exactly when R commutes with v. Then the augmented examples are more data for the
 same rule and help; otherwise they teach another rule and hurt. Colour rules commute with every
 geometric, size and tile view; a flip commutes with the other flip and rot180 but not with rot90
-or transpose (conjugated into another flip); shifts commute with no size view (one cell becomes
-two); gravity down commutes with flip_cols, upscaling and side-by-side tiling but not with
+or transpose (conjugated into another flip); a shift commutes with no upscaling along its own
+axis (one cell becomes two); gravity down commutes with flip_cols, upscaling and side-by-side tiling but not with
 flip_rows or stacking; a colour map is conjugated into another by a colour permutation. So the
 best plan (which of basic / size / chain / repeat to switch on) depends on the task's rule,
 and the demonstrations show which rule it is.
@@ -218,9 +222,9 @@ def recolour_largest(g: Grid, colour: int) -> Grid:
 
 
 def one_largest(g: Grid, colour: int) -> bool:
-    """recolour_largest is well defined: one object is larger than every other."""
+    """recolour_largest is well defined and shows: one object is larger than every other (two at least)."""
     sizes = sorted((len(cells) for _, cells in objects(g)), reverse=True)
-    return bool(sizes) and (len(sizes) == 1 or sizes[0] > sizes[1])
+    return len(sizes) >= 2 and sizes[0] > sizes[1]
 
 
 def border(g: Grid, colour: int) -> Grid:
@@ -274,7 +278,9 @@ class Rule:
         return tuple(param for _, param in self.steps)
 
     def trace(self, g: Grid) -> Grid | None:
-        """The output, or None where a step's precondition fails or a step leaves its grid unchanged."""
+        """The output, or None where a step's precondition fails, a step leaves its grid unchanged
+        or the last undoes the first."""
+        start = g
         for prim, param in self.steps:
             p = PRIMITIVES[prim]
             if p.ok is not None and not p.ok(g, param):
@@ -283,7 +289,7 @@ class Rule:
             if out == g:
                 return None
             g = out
-        return g
+        return g if g != start else None
 
 
 def steps_of(name: str) -> list[str]:
