@@ -49,6 +49,7 @@ and the demonstrations show which rule it is.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Callable
@@ -340,12 +341,12 @@ def _objects_grid(rng: random.Random, h: int, w: int, n_colours: int) -> Grid:
     g = [[BG] * w for _ in range(h)]
     for _ in range(rng.randint(1, 4)):
         bh, bw = rng.randint(1, min(3, h)), rng.randint(1, min(3, w))
-        cells = {(0, 0)}
+        cells = [(0, 0)]
         for _ in range(rng.randint(0, bh * bw - 1)):
-            y, x = rng.choice(sorted(cells))
+            y, x = rng.choice(cells)
             ny, nx = rng.choice(((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)))
-            if 0 <= ny < bh and 0 <= nx < bw:
-                cells.add((ny, nx))
+            if 0 <= ny < bh and 0 <= nx < bw and (ny, nx) not in cells:
+                cells.append((ny, nx))
         oy, ox = rng.randrange(h - bh + 1), rng.randrange(w - bw + 1)
         placed = [(oy + y, ox + x) for y, x in cells]
         near = {(y + dy, x + dx) for y, x in placed for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
@@ -435,7 +436,7 @@ def _signature(rule: Rule) -> tuple[Grid, ...]:
     return tuple(rule(g) for g in _sample_grids())
 
 
-def _agreement(a: str, b: str, inputs: int = 20) -> float:
+def _agreement(a: str, b: str, inputs: int = 12) -> float:
     """How often rule b gives rule a's output on inputs of a's tasks (the same parameters, step for step)."""
     rng = random.Random(f"arc-world-agreement:{a}:{b}")
     shapes, same, seen = input_shapes(a, _SIGNATURE_CFG), 0, 0
@@ -514,22 +515,27 @@ def family_of(name: str) -> str:
 MIN_ACCEPTANCE = 0.05  # of random inputs on which a rule is defined and every step shows
 
 
-def acceptance(name: str, cfg: WorldConfig, draws: int = 3, inputs: int = 40) -> float:
-    """The share of random inputs (over a few parameter draws, fixed seed) that a task of ``name`` can use."""
+def usable(name: str, cfg: WorldConfig, draws: int = 3, inputs: int = 40) -> bool:
+    """Whether a task of ``name`` finds inputs in this world's sizes without endless redrawing: at least
+    MIN_ACCEPTANCE of random inputs (over a few parameter draws, fixed seed) can serve as examples."""
     rng, shapes = random.Random(f"arc-world-acceptance:{name}"), input_shapes(name, cfg)
     if not shapes:
-        return 0.0
+        return False
+    need = MIN_ACCEPTANCE * draws * inputs
     rules = [draw_rule(name, rng, cfg.n_colours) for _ in range(draws)]
-    return sum(r.trace(_draw_input(r, rng, cfg, shapes)) is not None for r in rules for _ in range(inputs)) / (
-        draws * inputs)
+    for rule in itertools.islice(itertools.cycle(rules), draws * inputs):
+        need -= rule.trace(_draw_input(rule, rng, cfg, shapes)) is not None
+        if need <= 0:
+            return True
+    return False
 
 
 @lru_cache(maxsize=8)
 def usable_groups(cfg: WorldConfig) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
-    """The catalogue's rules that make tasks in this world's sizes without endless redrawing
-    (tiling then recolouring the largest object is dropped: the tiles tie for largest)."""
+    """The catalogue's rules that are ``usable`` in this world's sizes (tiling then recolouring the
+    largest object is not: the tiles tie for largest)."""
     prims, groups = catalogue()
-    ok = lambda name: acceptance(name, cfg) >= MIN_ACCEPTANCE
+    ok = lambda name: usable(name, cfg)
     kept = (tuple(n for n in g if ok(n)) for g in groups)
     return tuple(filter(ok, prims)), tuple(g for g in kept if g)
 
@@ -615,19 +621,33 @@ VIEWS: dict[str, Callable[[Grid], Grid]] = {
     "anti_transpose": lambda g: rot180(_transpose(g)),
     "upscale2": _upscale(2, 2), "taller2": _upscale(2, 1), "wider2": _upscale(1, 2),
     "tile_rows2": _tile(2, 1), "tile_cols2": _tile(1, 2), "tile2": _tile(2, 2),
+    "reflect_rows": lambda g: g + g[::-1], "reflect_cols": lambda g: tuple(r + r[::-1] for r in g),
+    "reflect_rows_mirror_first": lambda g: g[::-1] + g,
+    "reflect_cols_mirror_first": lambda g: tuple(r[::-1] + r for r in g),
 }
 COLOURS_VIEW = "colours"  # a permutation of the non-background colours, as test-time training draws them
 
 
+def view_named(name: str) -> Callable[[Grid], Grid]:
+    """A view of ``VIEWS`` by its name in ``engine.tasks.fewshot.views``; "a+b" is a, then b (a chain view)."""
+    parts = name.split("+")
+    unknown = [p for p in parts if p not in VIEWS]
+    if unknown or not parts:
+        raise ValueError(f"view {name!r}: choose among {' '.join(VIEWS)} {COLOURS_VIEW}, or two joined by '+'")
+    fs = [VIEWS[p] for p in parts]
+    return lambda g: functools.reduce(lambda x, f: f(x), fs, g)
+
+
 def rule_commutes(rule: Rule | str, view: str, cfg: WorldConfig | None = None, samples: int = 24) -> bool:
-    """Whether ``view`` (a name of ``VIEWS`` or "colours") keeps ``rule``: view(rule(g)) == rule(view(g))
-    on sample inputs where the rule is defined on g and on view(g). A rule name is checked over
+    """Whether ``view`` (a name ``view_named`` knows, or "colours") keeps ``rule``: view(rule(g)) == rule(view(g))
+    on sample inputs g where the rule is defined (on view(g) it need not be: tiling ties two objects
+    for largest, and the view's examples then teach another rule). A rule name is checked over
     several draws of its parameters (all must commute); "colours" over several permutations."""
     cfg = cfg or WorldConfig()
-    if view != COLOURS_VIEW and view not in VIEWS:
-        raise ValueError(f"view {view!r}: choose among {' '.join(VIEWS)} {COLOURS_VIEW}")
+    named = view_named(view) if view != COLOURS_VIEW else None
     rng = random.Random(f"arc-world-commute:{rule if isinstance(rule, str) else rule.name}:{view}")
-    rules = [draw_rule(rule, rng, cfg.n_colours) for _ in range(6)] if isinstance(rule, str) else [rule]
+    rules = list(dict.fromkeys(draw_rule(rule, rng, cfg.n_colours) for _ in range(6))) if isinstance(rule, str) \
+        else [rule]
     wide = WorldConfig(cfg.min_side, cfg.max_side, cfg.n_colours, max_out=30)
     for r in rules:
         shapes, checked = input_shapes(r.name, wide), 0
@@ -638,8 +658,8 @@ def rule_commutes(rule: Rule | str, view: str, cfg: WorldConfig | None = None, s
                 rng.shuffle(rest)
                 v: Callable[[Grid], Grid] = lambda x, p=(BG, *rest): colour_map(x, p)
             else:
-                v = VIEWS[view]
-            if not _defined(r, g) or not _defined(r, v(g)):
+                v = named
+            if not _defined(r, g):
                 continue
             if v(r(g)) != r(v(g)):
                 return False

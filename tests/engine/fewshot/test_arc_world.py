@@ -206,9 +206,10 @@ def test_the_worlds_views_and_geometric_rules_are_the_test_time_training_views(g
     for name, view in V.DIHEDRAL.items():
         if name != "identity":
             assert W.VIEWS[name](g) == view(g), name
-    for view in (V.upscale_view(2, 2), V.upscale_view(2, 1), V.upscale_view(1, 2),
-                 V.tile_view(2, 1), V.tile_view(1, 2), V.tile_view(2, 2)):
-        assert W.VIEWS[view.name](g) == view(g), view.name
+    families = V.augmentation_families(random.Random(0))
+    for view in (*families["size"], *families["chain"], *families["repeat"], V.tile_view(2, 2),
+                 *(v for v in families["basic"] if not v.name.startswith("translate"))):
+        assert W.view_named(view.name)(g) == view(g), view.name
 
 
 # ---------------------------------------------------------------- data.path = "sandbox"
