@@ -7,9 +7,10 @@ empty, ``data.n_heldout`` tasks are drawn by the split's seed, and where the tra
 empty every other task of the source is in the pool. The two never share a task.
 
 ``data.path = "sandbox"`` (``data.heldout_path`` empty or "sandbox" too): the generated world of
-``engine.sandbox.arc_world`` with the split's seed as its seed; the first ``data.n_train`` of its
-ReSTEM training tasks and the first ``data.n_heldout`` of its held-out tasks (rules disjoint),
-or the tasks ``fewshot.train_ids`` / ``fewshot.heldout_ids`` name (``sbx-train-004``).
+``engine.sandbox.arc_world``, its tasks drawn by the split's seed (its rules split as the sandbox
+model's pretraining was); the first ``data.n_train`` of its ReSTEM training tasks and the first
+``data.n_heldout`` of its held-out tasks (rules disjoint), or the tasks ``fewshot.train_ids`` /
+``fewshot.heldout_ids`` name (``sbx-train-004``).
 
 A context is what the store and the console keep of a task (``engine.events.ContextItem``):
 its id as the title, the demonstrations as text, one question per test input (the input grid
