@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, reduce
@@ -643,13 +644,25 @@ VIEWS: dict[str, Callable[[Grid], Grid]] = {
 COLOURS_VIEW = "colours"  # a permutation of the non-background colours, as test-time training draws them
 
 
+def _translate(dy: int, dx: int) -> Callable[[Grid], Grid]:
+    """Rolled dy rows down and dx columns right, wrapping around (views.translate)."""
+    def roll(g: Grid) -> Grid:
+        y, x = dy % len(g), dx % len(g[0])
+        rows = g[-y:] + g[:-y] if y else g
+        return tuple(row[-x:] + row[:-x] for row in rows) if x else rows
+    return roll
+
+
 def view_named(name: str) -> Callable[[Grid], Grid]:
-    """A view of ``VIEWS`` by its name in ``engine.tasks.fewshot.views``; "a+b" is a, then b (a chain view)."""
-    parts = name.split("+")
-    unknown = [p for p in parts if p not in VIEWS]
-    if unknown or not parts:
-        raise ValueError(f"view {name!r}: choose among {' '.join(VIEWS)} {COLOURS_VIEW}, or two joined by '+'")
-    fs = [VIEWS[p] for p in parts]
+    """A view by its name in ``engine.tasks.fewshot.views`` (``VIEWS``, or ``translate<dy>,<dx>``);
+    "a+b" is a, then b (a chain view)."""
+    fs = []
+    for part in name.split("+"):
+        shift = re.fullmatch(r"translate(-?\d+),(-?\d+)", part)
+        if part not in VIEWS and not shift:
+            raise ValueError(f"view {name!r}: choose among {' '.join(VIEWS)} translate<dy>,<dx> {COLOURS_VIEW}, "
+                             "or two joined by '+'")
+        fs.append(VIEWS[part] if part in VIEWS else _translate(int(shift.group(1)), int(shift.group(2))))
     return lambda g: reduce(lambda x, f: f(x), fs, g)
 
 
