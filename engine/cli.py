@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(cfg)
     sub.add_parser("presets", help="list the presets shipped with the engine")
     sb = sub.add_parser("sandbox", help="the built-in sandbox world and model")
-    sb.add_argument("action", choices=["build"], help="build: pretrain the sandbox model from scratch")
+    sb.add_argument("action", choices=["build"], help="build: pretrain the sandbox model from scratch "
+                    "(--task fewshot: the few-shot sandbox's ARC-style world and model)")
     sb.add_argument("rest", nargs=argparse.REMAINDER)
     return ap
 
@@ -41,8 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:2] == ["sandbox", "build"]:
+        rest = argv[2:]
+        task = "knowledge"
+        for i, arg in enumerate(rest):   # --task knowledge|fewshot chooses the world and the model
+            if (arg == "--task" and i + 1 < len(rest)) or arg.startswith("--task="):
+                task = arg.split("=", 1)[1] if "=" in arg else rest[i + 1]
+                rest = rest[:i] + rest[i + (1 if "=" in arg else 2):]
+                break
+        if task == "fewshot":
+            from engine.tasks.fewshot.sandbox_build import build_main as arc_build_main
+            return arc_build_main(rest)
+        if task != "knowledge":
+            print(f"seal-engine sandbox build: --task {task}: expected knowledge or fewshot", file=sys.stderr)
+            return 2
         from engine.sandbox.build import build_main
-        return build_main(argv[2:])
+        return build_main(rest)
     args = build_parser().parse_args(argv)
     try:
         if args.cmd == "presets":

@@ -28,11 +28,12 @@ class Policy:
 
 
 def resolve_model_path(name_or_path: str) -> str:
-    """'sandbox' is the built-in model; anything else goes to from_pretrained as given."""
-    if name_or_path == "sandbox":
+    """'sandbox' is the built-in model, 'sandbox-arc' the few-shot sandbox's; anything else goes to
+    from_pretrained as given."""
+    if name_or_path in ("sandbox", "sandbox-arc"):
         from engine import sandbox
         try:
-            return sandbox.resolve_model()
+            return sandbox.resolve_model() if name_or_path == "sandbox" else sandbox.resolve_arc_model()
         except FileNotFoundError as exc:
             raise ModelLoadError(str(exc)) from None
     return name_or_path

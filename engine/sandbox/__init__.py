@@ -27,6 +27,19 @@ def resolve_model() -> str:
     return str(folder)
 
 
+def default_arc_model_dir() -> Path:
+    """The few-shot sandbox's model (``model.name_or_path = "sandbox-arc"``)."""
+    return Path(__file__).resolve().parent / "arc_model"
+
+
+def resolve_arc_model() -> str:
+    folder = default_arc_model_dir()
+    if not (folder / "config.json").is_file() or not (folder / META_FILE).is_file():
+        raise FileNotFoundError(f"the few-shot sandbox model is missing from {folder}; "
+                                "run `seal-engine sandbox build --task fewshot` to make it")
+    return str(folder)
+
+
 def world_seed(model_dir: str | Path | None = None) -> int:
     folder = Path(model_dir) if model_dir else Path(resolve_model())
     return int(json.loads((folder / META_FILE).read_text())["world_seed"])

@@ -2,8 +2,8 @@
 
 Everything is a pure function of the world seed (no torch, no numpy). A task is in ARC's own
 layout, ``{"train": [{"input", "output"}, ...], "test": [{"input", "output"}]}``: 2-4
-demonstrations and one test input, grids 3x3 to 6x6 (``WorldConfig``) in colours 0-5, 0 the
-background, every output at most 12x12.
+demonstrations and one test input, grids 3x3 to 5x5 (``WorldConfig``) in colours 0-5, 0 the
+background, every output at most 10x10.
 
 Rules. A *primitive* is a small pure function Grid -> Grid with a name, from seven families:
 - geometric: flip_rows, flip_cols, rot90, rot180, rot270, transpose (the names and the
@@ -72,9 +72,9 @@ ID_PREFIX = "sbx"
 @dataclass(frozen=True)
 class WorldConfig:
     min_side: int = 3
-    max_side: int = 6
+    max_side: int = 5             # small grids: the sandbox model's prompts stay short (a CPU trains on them)
     n_colours: int = 6            # colours 0..n_colours-1, 0 the background
-    max_out: int = 12             # an output grid is at most max_out on a side
+    max_out: int = 10             # an output grid is at most max_out on a side
     demos: tuple[int, int] = (2, 4)
     # shares of the compositions for (pretraining, ReSTEM training, held out)
     shares: tuple[float, float, float] = (0.5, 0.25, 0.25)

@@ -27,6 +27,7 @@ class Layout:
     input_label: str      # before each input grid
     output_label: str     # between an input grid and its output grid
     example_sep: str      # after each demonstration's output grid
+    request: str = ""     # what the self-edit prompt asks after the demonstrations ("": SELF_EDIT_REQUEST)
 
     def example(self, ex: Example) -> str:
         return self.query(ex.input) + self.grid.render(ex.output) + self.example_sep
@@ -54,7 +55,11 @@ CHAT_LAYOUT = Layout(
     example_sep="\n\n",
 )
 # for a small grid tokenizer: short fixed words, one grid a word (see grids.COMPACT)
-COMPACT_LAYOUT = Layout(grid=COMPACT, instruction="", input_label="in ", output_label=" out ", example_sep="\n")
+COMPACT_LAYOUT = Layout(grid=COMPACT, instruction="", input_label="in ", output_label=" out ", example_sep="\n",
+                        request="plan as json: data_generation (use_basic_augmentations, use_size_augmentations, "
+                                "use_chain_augmentations, use_repeat_augmentations: true or false), training "
+                                "(strategy: train_using_all_tokens or train_using_output_tokens, learning_rate, "
+                                "num_train_epochs)")
 LAYOUTS = {"chat": CHAT_LAYOUT, "compact": COMPACT_LAYOUT}
 
 
@@ -81,6 +86,7 @@ def demonstrations_text(task: ArcTask, layout: Layout = CHAT_LAYOUT) -> str:
     return "".join(layout.example(e) for e in task.train)
 
 
-def self_edit_prompt(task: ArcTask, layout: Layout = CHAT_LAYOUT, request: str = SELF_EDIT_REQUEST) -> str:
-    """The user turn asking the policy for a plan: the demonstrations, a rule, the schema."""
-    return demonstrations_text(task, layout) + "------\n\n" + request
+def self_edit_prompt(task: ArcTask, layout: Layout = CHAT_LAYOUT, request: str | None = None) -> str:
+    """The user turn asking the policy for a plan: the demonstrations, a rule, the schema (the
+    layout's own short request for a small grid tokenizer, else ``SELF_EDIT_REQUEST``)."""
+    return demonstrations_text(task, layout) + "------\n\n" + (request or layout.request or SELF_EDIT_REQUEST)

@@ -18,6 +18,13 @@ def test_the_self_edit_prompt_shows_every_demonstration_and_every_schema_key():
     assert "3 0" not in prompt                                          # the test input is not the plan's business
 
 
+def test_the_compact_layouts_short_request_still_names_every_schema_key():
+    prompt = self_edit_prompt(TASK, COMPACT_LAYOUT)
+    assert prompt.startswith("in 10 out 01\nin 20|00 out 02|00\n------")
+    assert all(k in prompt for k in (*SWITCHES, *TRAINING_KEYS, "train_using_all_tokens", "train_using_output_tokens"))
+    assert len(prompt) < len(self_edit_prompt(TASK)) / 2
+
+
 def test_copying_the_prompts_placeholder_shape_is_not_a_plan():
     shape = SELF_EDIT_REQUEST[SELF_EDIT_REQUEST.index("{"):]
     assert check_plan(shape) == "no JSON object in the self-edit"

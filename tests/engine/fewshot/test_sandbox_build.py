@@ -1,0 +1,69 @@
+"""The few-shot sandbox's build, reduced: a tokenizer and a tiny Llama made from the world's
+curriculum load as any model does and run a few-shot round end to end through the engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.store import Store
+from engine.tasks.fewshot.sandbox_build import ArcBuildCfg, build, documents, random_plan
+from tests.support.engine_runs import run_engine
+
+pytestmark = pytest.mark.slow
+
+SMALL = ArcBuildCfg(steps=3, n_pretrain=40, n_plan_docs=12, batch=4, vocab_size=420, hidden=32, layers=1, heads=2,
+                    intermediate=64, threads=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("arc-sandbox") / "model"
+    return out, build(SMALL, out, show_progress=False)
+
+
+def test_the_curriculum_teaches_grids_and_plans_of_pretraining_rules_only():
+    from engine.sandbox.arc_world import world
+    from engine.tasks.fewshot.plan import parse_plan
+
+    w = world(0, n_pretrain=40, n_train=8, n_heldout=8)
+    kinds = documents(w, 0, n_plan_docs=12, loo_share=0.5)
+    assert len(kinds["skills"]) >= 40 and len(kinds["plans"]) == 12
+    for doc in kinds["plans"]:    # every plan the base policy is taught is a valid plan
+        parse_plan(doc.split("<|assistant|>\n", 1)[1])
+    # the held-out tasks' grids never appear in the curriculum
+    held = {json.dumps(t.arc["test"][0]["output"]) for t in w.heldout}
+    text = "\n".join(kinds["skills"])
+    from engine.tasks.fewshot.grids import COMPACT
+    assert not any(COMPACT.render(json.loads(g)) in text for g in held if len(json.loads(g)) > 3)
+    # the prior is broad: many different plans
+    import random
+    rng = random.Random(0)
+    assert len({json.dumps(random_plan(rng)) for _ in range(200)}) > 150
+
+
+def test_a_reduced_build_loads_with_from_pretrained_and_runs_a_fewshot_round(small_build, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out, meta = small_build
+    assert meta["task"] == "fewshot" and meta["documents"]["plans"] == 12
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.hidden_size == 32 and tok.chat_template
+    # every digit is a token of its own: a grid cell is never merged with its neighbour
+    assert tok.tokenize("in 1234|5678 out ") .count("|") == 1 and all(
+        len(t.lstrip("Ġ")) <= 1 for t in tok.tokenize("1234|5678") if t.lstrip("Ġ").isdigit())
+    proc = run_engine("run", "--preset", "arc-sandbox", "--runs-dir", str(tmp_path),
+                      "--set", f"model.name_or_path={json.dumps(str(out))}", "--set", "run.rounds=1",
+                      "--set", "data.n_train=2", "--set", "data.n_heldout=2", "--set", "sample.k=2",
+                      "--set", "filter.top_k=2", "--set", "fewshot.heldout_self_edits=1", "--set", "run.threads=1",
+                      "--set", "sample.max_new_tokens=40")
+    assert proc.returncode == 0, proc.stderr
+    store = Store(tmp_path)
+    run_id = proc.stdout.split()[1]
+    assert store.get_run(run_id)["status"] == "finished"
+    titles = [c["title"] for c in store.get_contexts(run_id, "heldout")]
+    assert titles == ["sbx-heldout-000", "sbx-heldout-001"]
+    assert len(store.candidates(run_id, 1)) == 4
+    assert [m["round"] for m in store.metrics(run_id, "heldout_self_edit")] == [0, 1]
