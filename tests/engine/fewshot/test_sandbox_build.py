@@ -67,3 +67,19 @@ def test_a_reduced_build_loads_with_from_pretrained_and_runs_a_fewshot_round(sma
     assert titles == ["sbx-heldout-000", "sbx-heldout-001"]
     assert len(store.candidates(run_id, 1)) == 4
     assert [m["round"] for m in store.metrics(run_id, "heldout_self_edit")] == [0, 1]
+
+
+def test_sandbox_build_names_an_unknown_task():
+    proc = run_engine("sandbox", "build", "--task", "chess")
+    assert proc.returncode == 2 and "--task chess: expected knowledge or fewshot" in proc.stderr
+
+
+def test_the_shipped_fewshot_sandbox_model_is_its_build():
+    """model.name_or_path = "sandbox-arc" is the folder the build writes, with its record beside it."""
+    from engine.models import resolve_model_path
+    from engine.sandbox import META_FILE, default_arc_model_dir
+
+    folder = resolve_model_path("sandbox-arc")
+    assert folder == str(default_arc_model_dir())
+    meta = json.loads((default_arc_model_dir() / META_FILE).read_text())
+    assert meta["task"] == "fewshot" and meta["build"]["steps"] == ArcBuildCfg().steps
