@@ -62,9 +62,10 @@ def _table(rows: list[tuple[int, tuple[float | None, ...]]], conditions) -> Text
     return out
 
 
-def single_passage_text(evals: dict[int, RoundEval], labels: dict[str, str]) -> Text:
+def single_passage_text(evals: dict[int, RoundEval], labels: dict[str, str], task: str = "knowledge") -> Text:
     conditions = _conditions(labels)
-    out = Text("Single passage", style="bold")
+    fewshot = task == "fewshot"
+    out = Text(f"Held-out {labels.get('context', 'task')}s" if fewshot else "Single passage", style="bold")
     rows = [(r, tuple(getattr(ev, k) for k, _ in conditions)) for r, ev in sorted(evals.items())]
     rows = [(r, values) for r, values in rows if any(v is not None for v in values)]
     if not evals:
@@ -75,7 +76,10 @@ def single_passage_text(evals: dict[int, RoundEval], labels: dict[str, str]) -> 
         out.append("  not recorded in this run", DIM)
         return out
     last = evals[rows[-1][0]]
-    out.append(f"  {last.n_contexts} passages · {last.n_questions} questions · each passage alone", DIM)
+    if fewshot:   # a task counts once (solved when every test output is); the plans' rate is over tasks x plans
+        out.append(f"  {last.n_contexts} {labels.get('context', 'task')}s · success rate, each task alone", DIM)
+    else:
+        out.append(f"  {last.n_contexts} passages · {last.n_questions} questions · each passage alone", DIM)
     out.append("\n")
     out.append_text(_table(rows, conditions))
     return out
@@ -165,7 +169,9 @@ def eval_text(state: RunState, forgetting_round: int | None, width: int) -> Text
     """Everything the pane shows; ``forgetting_round`` None: the latest round that has a matrix."""
     evals = state.round_evals
     out = Text(no_wrap=True, overflow="ellipsis")
-    out.append_text(single_passage_text(evals, state.labels))
+    out.append_text(single_passage_text(evals, state.labels, state.task))
+    if state.task == "fewshot":   # multi-passage and forgetting are knowledge incorporation's evaluations
+        return out
     out.append("\n\n")
     out.append_text(multi_passage_text(evals, state.labels))
     out.append("\n\n")

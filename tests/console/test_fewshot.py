@@ -299,3 +299,25 @@ def test_snapshot_dashboard_with_a_fewshot_candidate_open(snap_compare, fewshot_
         await wait_for_dashboard(pilot)
 
     assert snap_compare(make_app(runs_dir), terminal_size=(100, 36), run_before=open_it)
+
+
+@pilot_test
+async def test_the_evals_pane_of_a_fewshot_run_speaks_of_arc_tasks_only(fewshot_runs):
+    """Held-out ARC tasks with the task's condition names and the engine's success rates; no
+    multi-passage or forgetting sections (knowledge incorporation's evaluations)."""
+    runs_dir, run_id = fewshot_runs
+    store = Store(runs_dir)
+    results = {e.round: e.payload for e in store.iter_events(run_id) if e.kind == "eval_result"}
+    app = make_app(runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_dashboard(pilot, run_id)
+        await pilot.press("e")
+        await pilot.pause()
+        text = text_of(screen.query_one("#evals"))
+        head = text.splitlines()[0]
+        assert head.startswith("Held-out ARC tasks") and f"{results[0].n_contexts} ARC tasks" in head
+        assert "Multi-passage" not in text and "Forgetting" not in text and "passage" not in head
+        for rnd, r in results.items():
+            row = next(line for line in text.splitlines() if line.startswith(f"R{rnd} "))
+            assert row.split()[1:] == [f"{100 * v:.1f}%" if v is not None else "–"
+                                       for v in (r.none, r.passage, r.self_edit)]
