@@ -51,6 +51,7 @@ class ArcBuildCfg:
     n_plan_docs: int = 1500       # self-edit prompt -> random plan documents
     loo_share: float = 0.5        # of the pretraining tasks, those also shown demonstration-left-out
     colour_share: float = 0.3     # of the pretraining tasks, those shown through a colour permutation
+    primitive_extra: float = 0.0  # further tasks of single primitives, as a share of n_pretrain (0: none)
     batch: int = 16
     seq_len: int = 512
     lr: float = 3e-3
@@ -104,6 +105,20 @@ def documents(world, seed: int, n_plan_docs: int, loo_share: float, colour_share
     return {"skills": skills, "plans": plans}
 
 
+def primitive_tasks(seed: int, n: int) -> list:
+    """``n`` further pretraining tasks of single primitives (every primitive in turn, seeded): more
+    of the skills every composition is made of."""
+    from engine.sandbox.arc_world import PRIMITIVES, WorldTask, draw_rule, make_task
+
+    names = sorted(PRIMITIVES)
+    out = []
+    for i in range(n):
+        rng = random.Random(f"arc-primitive-task:{seed}:{i}")
+        rule = draw_rule(names[i % len(names)], rng)
+        out.append(WorldTask(f"sbx-primitive-{i:04d}", rule.name, make_task(rule, rng), rule))
+    return out
+
+
 def arc_tokenizer(texts, vocab_size: int):
     """Byte-level BPE with every digit and ``|`` a token of its own; the sandbox's chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -139,6 +154,8 @@ def build(cfg: ArcBuildCfg, out: Path, show_progress: bool = True) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     world = make_world(cfg.seed, n_pretrain=cfg.n_pretrain, n_train=0, n_heldout=0)
+    if cfg.primitive_extra > 0:
+        world.pretrain.extend(primitive_tasks(cfg.seed, int(cfg.n_pretrain * cfg.primitive_extra)))
     kinds = documents(world, cfg.seed, cfg.n_plan_docs, cfg.loo_share, cfg.colour_share)
     texts = [d for v in kinds.values() for d in v]
     tokenizer = arc_tokenizer(texts, cfg.vocab_size)
@@ -174,6 +191,8 @@ def build_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=d.steps, help="pretraining steps (default %(default)s)")
     parser.add_argument("--tasks", type=int, default=d.n_pretrain, help="pretraining tasks (default %(default)s)")
     parser.add_argument("--plans", type=int, default=d.n_plan_docs, help="plan-writing documents (default %(default)s)")
+    parser.add_argument("--primitive-extra", type=float, default=d.primitive_extra,
+                        help="further single-primitive tasks, as a share of --tasks (default %(default)s)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where to pretrain (default auto: CUDA when there is a GPU)")
@@ -181,7 +200,7 @@ def build_main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.tasks < 10 or args.plans < 1:
         parser.error("--steps and --plans must be >= 1 and --tasks >= 10")
     cfg = ArcBuildCfg(seed=args.seed, steps=args.steps, n_pretrain=args.tasks, n_plan_docs=args.plans,
-                      threads=args.threads, device=args.device)
+                      primitive_extra=args.primitive_extra, threads=args.threads, device=args.device)
     out = args.out or default_arc_model_dir()
     try:
         meta = build(cfg, out)
