@@ -26,6 +26,7 @@ class RunCurves:
     reward: list[tuple[int, float]] = field(default_factory=list)     # (round, mean reward)
     facts: dict[str, str] = field(default_factory=dict)               # run row fields, shown first
     config: dict[str, str] = field(default_factory=dict)              # "section.field" -> value
+    task: str = "knowledge"                                           # run.task: knowledge or fewshot
 
 
 IDENTITY = ("run id", "started")   # differ between any two runs: never marked
@@ -67,8 +68,20 @@ def load_comparison(store, run_ids: list[str]) -> list[RunCurves]:
         except ValueError:
             config = {}
         curves.config = flatten(config)
+        curves.task = (config.get("run") or {}).get("task") or "knowledge"
         out.append(curves)
     return out
+
+
+def plot_titles(runs: list[RunCurves]) -> tuple[str, str]:
+    """The two plots' titles in the words of the runs' experiment (few-shot: success rates of plans)."""
+    tasks = {r.task for r in runs}
+    if tasks == {"fewshot"}:
+        return "Held-out success (self-edit TTT)", "Success rate of the sampled plans"
+    if "fewshot" in tasks:
+        return ("Held-out: accuracy (knowledge) · success (few-shot)",
+                "Mean reward: self-edits (knowledge) · plans (few-shot)")
+    return "Held-out accuracy (self-edits)", "Mean reward of the scored self-edits"
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:

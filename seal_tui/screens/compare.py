@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from ..compare_data import ConfigRow, RunCurves, config_rows, load_comparison
+from ..compare_data import ConfigRow, RunCurves, config_rows, load_comparison, plot_titles
 from ..run_colors import rgb
 from ..widgets.accuracy_plot import round_axes
 
@@ -100,8 +100,9 @@ class CompareScreen(Screen):
             f"[b]Compare {len(self.runs)} runs[/b] · held-out accuracy and mean reward per round · "
             f"{differing} of {len(self.rows)} fields differ ({DIFF_MARK})")
         self.query_one("#compare-legend", Static).update(legend(self.runs))
-        self.query_one("#compare-heldout").border_title = "Held-out accuracy (self-edits)"
-        self.query_one("#compare-reward").border_title = "Mean reward of the scored self-edits"
+        heldout_title, reward_title = plot_titles(self.runs)
+        self.query_one("#compare-heldout").border_title = heldout_title
+        self.query_one("#compare-reward").border_title = reward_title
         rounds = sorted({rnd for r in self.runs for rnd, _ in r.heldout + r.reward})
         for plot in self.query(CurvesPlot):
             plot.show(self.runs, rounds)

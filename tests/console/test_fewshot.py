@@ -321,3 +321,17 @@ async def test_the_evals_pane_of_a_fewshot_run_speaks_of_arc_tasks_only(fewshot_
             row = next(line for line in text.splitlines() if line.startswith(f"R{rnd} "))
             assert row.split()[1:] == [f"{100 * v:.1f}%" if v is not None else "–"
                                        for v in (r.none, r.passage, r.self_edit)]
+
+
+def test_compare_names_its_plots_in_the_runs_words(fewshot_runs, recording):
+    """Compare of few-shot runs plots success rates of plans; of knowledge runs, accuracy of
+    self-edits as before; mixed, both words."""
+    from seal_tui.compare_data import load_comparison, plot_titles
+
+    runs_dir, run_id = fewshot_runs
+    fewshot = load_comparison(Store(runs_dir), [run_id])
+    assert fewshot[0].task == "fewshot" and fewshot[0].heldout
+    assert plot_titles(fewshot) == ("Held-out success (self-edit TTT)", "Success rate of the sampled plans")
+    knowledge = load_comparison(Store(recording[0]), [recording[1]])
+    assert plot_titles(knowledge) == ("Held-out accuracy (self-edits)", "Mean reward of the scored self-edits")
+    assert "few-shot" in plot_titles(fewshot + knowledge)[0]
