@@ -47,7 +47,7 @@ from engine.models import load_policy  # noqa: E402
 from engine.scoring import ScoreItem, Scorer  # noqa: E402
 from engine.tasks import make_task  # noqa: E402
 from engine.tasks.fewshot.prompts import CHAT_LAYOUT, self_edit_prompt  # noqa: E402
-from tests.support.fewshot_models import random_plan  # noqa: E402
+from engine.tasks.fewshot.sandbox_build import random_plan  # noqa: E402
 from tests.support.tiny_models import make_llama, make_tokenizer  # noqa: E402
 
 hf_logging.disable_progress_bar()

@@ -42,18 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:2] == ["sandbox", "build"]:
-        rest = argv[2:]
-        task = "knowledge"
-        for i, arg in enumerate(rest):   # --task knowledge|fewshot chooses the world and the model
-            if (arg == "--task" and i + 1 < len(rest)) or arg.startswith("--task="):
-                task = arg.split("=", 1)[1] if "=" in arg else rest[i + 1]
-                rest = rest[:i] + rest[i + (1 if "=" in arg else 2):]
-                break
-        if task == "fewshot":
+        # --task chooses the world and the model; the rest is that build's own options
+        task_arg = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        task_arg.add_argument("--task", default="knowledge")
+        known, rest = task_arg.parse_known_args(argv[2:])
+        if known.task == "fewshot":
             from engine.tasks.fewshot.sandbox_build import build_main as arc_build_main
             return arc_build_main(rest)
-        if task != "knowledge":
-            print(f"seal-engine sandbox build: --task {task}: expected knowledge or fewshot", file=sys.stderr)
+        if known.task != "knowledge":
+            print(f"seal-engine sandbox build: --task {known.task}: expected knowledge or fewshot", file=sys.stderr)
             return 2
         from engine.sandbox.build import build_main
         return build_main(rest)

@@ -291,8 +291,12 @@ class InnerLoop:
         ANSWER_TOKENS tokens in all (the longest prompt's tokens and the answer, per row)."""
         if not prompts:
             return []
-        tok, special = self.policy.tokenizer, not self.policy.use_chat
-        lengths = [len(ids) for ids in tok(prompts, add_special_tokens=special)["input_ids"]]
+        # a token holds one byte at least: when the prompts' bytes fit the budget, so do their tokens,
+        # and the rows alone decide (no tokenizing on the way to every answer of a knowledge run)
+        lengths = [len(p.encode()) + 8 for p in prompts]   # + bos/eos and the like
+        if min(len(prompts), ANSWER_ROWS) * (max(lengths) + max_new) > ANSWER_TOKENS:
+            tok, special = self.policy.tokenizer, not self.policy.use_chat
+            lengths = [len(ids) for ids in tok(prompts, add_special_tokens=special)["input_ids"]]
         calls, start, longest = [], 0, 0
         for i, n in enumerate(lengths):
             longest_with = max(longest, n)

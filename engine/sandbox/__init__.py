@@ -18,13 +18,16 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parent / "model"
 
 
+def _built(folder: Path, build: str) -> str:
+    """``folder`` as from_pretrained loads it, or FileNotFoundError saying how to build it."""
+    if not (folder / "config.json").is_file() or not (folder / META_FILE).is_file():
+        raise FileNotFoundError(f"the sandbox model is missing from {folder}; run `{build}` to make it")
+    return str(folder)
+
+
 def resolve_model() -> str:
     """The folder of the shipped sandbox model, loadable by from_pretrained."""
-    folder = default_model_dir()
-    if not (folder / "config.json").is_file() or not (folder / META_FILE).is_file():
-        raise FileNotFoundError(f"the sandbox model is missing from {folder}; "
-                                "run `seal-engine sandbox build` to make it (minutes on a CPU)")
-    return str(folder)
+    return _built(default_model_dir(), "seal-engine sandbox build")
 
 
 def default_arc_model_dir() -> Path:
@@ -33,11 +36,7 @@ def default_arc_model_dir() -> Path:
 
 
 def resolve_arc_model() -> str:
-    folder = default_arc_model_dir()
-    if not (folder / "config.json").is_file() or not (folder / META_FILE).is_file():
-        raise FileNotFoundError(f"the few-shot sandbox model is missing from {folder}; "
-                                "run `seal-engine sandbox build --task fewshot` to make it")
-    return str(folder)
+    return _built(default_arc_model_dir(), "seal-engine sandbox build --task fewshot")
 
 
 def world_seed(model_dir: str | Path | None = None) -> int:

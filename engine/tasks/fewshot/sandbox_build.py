@@ -164,9 +164,9 @@ def build(cfg: ArcBuildCfg, out: Path, show_progress: bool = True) -> dict:
     docs = [d for d in docs if len(d) <= cfg.seq_len]   # never cut: a cut grid teaches a wrong shape
     trainer_cfg = BuildCfg(seed=cfg.seed, steps=cfg.steps, batch=cfg.batch, seq_len=cfg.seq_len, lr=cfg.lr,
                            warmup=cfg.warmup, weight_decay=cfg.weight_decay, hidden=cfg.hidden, layers=cfg.layers,
-                           heads=cfg.heads, intermediate=cfg.intermediate, threads=cfg.threads, device=cfg.device)
+                           heads=cfg.heads, intermediate=cfg.intermediate, max_positions=2 * cfg.seq_len,
+                           threads=cfg.threads, device=cfg.device)
     model = make_model(trainer_cfg, tokenizer).to(build_device(cfg.device))
-    model.config.max_position_embeddings = max(model.config.max_position_embeddings, cfg.seq_len * 2)
     losses = pretrain(model, docs, trainer_cfg, tokenizer.pad_token_id, show_progress)
     out.mkdir(parents=True, exist_ok=True)
     model.to("cpu", torch.float16).save_pretrained(out, safe_serialization=True)

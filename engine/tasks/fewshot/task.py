@@ -169,10 +169,9 @@ class FewShotTask(Task):
         return self.adaptation(ctx, self.oracle.to_text())
 
     def shown_training(self, adaptation: Adaptation) -> list[str]:
-        examples = [p + c for p, c in adaptation.pairs]
         tokens = "all tokens" if adaptation.prompt_loss else "output tokens"
-        head = f"{len(examples)} test-time training examples, loss on {tokens}"
-        return [head, *examples[:SHOWN_EXAMPLES]]
+        head = f"{len(adaptation.pairs)} test-time training examples, loss on {tokens}"
+        return [head, *(p + c for p, c in adaptation.pairs[:SHOWN_EXAMPLES])]
 
     # ------------------------------------------------------------ reward
     def _eval_queries(self, ctx: dict) -> list[EvalQuery]:
