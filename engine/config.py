@@ -24,6 +24,7 @@ FILTER_RULES = ("best", "random")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 TIMEOUT_ACTIONS = ("approve-kept", "reject")
+EXECUTORS = ("local", "ray")
 TASK_NAMES = ("knowledge", "fewshot")   # engine.tasks.TASKS has one class for each
 GRID_FORMATS = ("chat", "compact")       # engine.tasks.fewshot.grids.FORMATS
 # the few-shot plan's training strategies and learning-rate range (engine.tasks.fewshot.plan takes them
@@ -60,6 +61,16 @@ class RunCfg:
     threads: int = f(0, "CPU threads for torch (0: torch's default)", min=0)
     save_policy: bool = f(True, "save each round's policy under runs/<run-id>/policy/round-<r>/")
     save_kept_adapters: bool = f(False, "save the LoRA adapter of every kept candidate (PEFT format)")
+    executor: str = f("local", "where the inner loop's adaptations run: local (this process) or ray (a pool of Ray actors, "
+                               "each with the base model resident)", choices=EXECUTORS)
+    ray_address: str = f("", "executor = ray: the cluster to join ('auto', or the head's host:port); empty starts a Ray "
+                             "on this machine for the run")
+    workers: int = f(0, "executor = ray: scoring workers (0: one per worker_gpus share of the cluster's GPUs, or per "
+                        "worker_cpus of its CPUs where it has none)", min=0)
+    worker_gpus: float = f(0.0, "executor = ray: GPUs per worker (a fraction lets several workers share one; 0: CPU workers)",
+                           min=0)
+    worker_cpus: float = f(1.0, "executor = ray: CPUs per worker (its torch threads where run.threads is 0)",
+                           min=0, min_exclusive=True)
 
 
 @dataclass
@@ -143,6 +154,8 @@ class MStepCfg:
     lr: float = f(3e-4, "M-step learning rate", min=0, min_exclusive=True)
     epochs: int = f(2, "M-step epochs over the kept self-edits", min=1)
     batch_size: int = f(4, "M-step batch size", min=1)
+    workers: int = f(1, "data-parallel M-step processes (1: in the engine; more: Ray Train's TorchTrainer with "
+                        "run.executor = ray, else accelerate), each a share of every batch", min=1)
 
 
 @dataclass
@@ -304,7 +317,22 @@ def parse_set(item: str) -> tuple[str, str, Any]:
     return section, name, value
 
 
+def _check_executor(run: RunCfg) -> None:
+    if run.executor == "local":
+        for name in ("ray_address", "workers", "worker_gpus"):
+            if getattr(run, name):
+                raise ConfigError(f"run.{name} = {getattr(run, name)!r} is for the Ray executor; "
+                                  "set run.executor = \"ray\" or leave it at its default")
+    if run.worker_gpus > 1 and not float(run.worker_gpus).is_integer():
+        raise ConfigError(f"run.worker_gpus = {run.worker_gpus!r}: above 1 a worker takes whole GPUs; "
+                          "use a fraction below 1 or a whole number")
+    if run.executor == "ray" and run.device == "cuda" and not run.worker_gpus:
+        raise ConfigError("run.device = \"cuda\" with run.executor = \"ray\" needs run.worker_gpus > 0 "
+                          "(a worker without GPUs sees none); set run.worker_gpus, e.g. 1 or 0.5")
+
+
 def _check_consistency(cfg: Config) -> None:
+    _check_executor(cfg.run)
     for name in ("multi_passage", "forgetting_k"):
         if getattr(cfg.eval, name) > cfg.data.n_heldout:
             raise ConfigError(f"eval.{name} = {getattr(cfg.eval, name)}: cannot exceed data.n_heldout = {cfg.data.n_heldout}")
