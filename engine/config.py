@@ -9,6 +9,9 @@ validates its new-run form with this module.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -31,6 +34,12 @@ GRID_FORMATS = ("chat", "compact")       # engine.tasks.fewshot.grids.FORMATS
 # from here: the console validates its new-run form with this module, which imports no task)
 PLAN_STRATEGIES = ("train_using_all_tokens", "train_using_output_tokens")
 PLAN_MIN_LR, PLAN_MAX_LR = 1e-7, 1e-1
+# bounds a real run can live with (every float must also be finite): seeds fit the generators that
+# take them (numpy's 32 bits; the engine multiplies them into torch's 64), any other whole number a C int
+SEED_MAX = 2**32 - 1
+INT_MAX = 2**31 - 1
+LR_MAX = 1.0
+TEMPERATURE_MAX = 100.0
 
 
 class ConfigError(ValueError):
@@ -51,14 +60,14 @@ class RunCfg:
     task: str = f("knowledge", "the SEAL experiment: knowledge (passages and questions) or fewshot (ARC tasks, [fewshot])", choices=TASK_NAMES)
     name: str = f("", "run name shown in the console (empty: made from preset and time)")
     preset: str = f("", "preset this config started from (informational)")
-    seed: int = f(0, "seed for sampling and training, and for the data split unless data.split_seed is set", min=0)
+    seed: int = f(0, "seed for sampling and training, and for the data split unless data.split_seed is set", min=0, max=SEED_MAX)
     rounds: int = f(2, "ReSTEM rounds (round 0 is the base policy's evaluation)", min=0, max=100)
     review: str = f("auto", "review mode: auto (filter decides), kept (a person reviews kept candidates), all", choices=REVIEW_MODES)
     review_timeout: float = f(0.0, "seconds to wait for review decisions before the default action (0: wait forever)", min=0)
     review_timeout_action: str = f("approve-kept", "what a review timeout decides", choices=TIMEOUT_ACTIONS)
     device: str = f("auto", "auto (CUDA if present, else CPU), cpu or cuda", choices=DEVICES)
     dtype: str = f("auto", "weights dtype: auto is bfloat16 on GPU, float32 on CPU", choices=DTYPES)
-    threads: int = f(0, "CPU threads for torch (0: torch's default)", min=0)
+    threads: int = f(0, "CPU threads for torch (0: torch's default; at most the CPU cores this process may use)", min=0)
     save_policy: bool = f(True, "save each round's policy under runs/<run-id>/policy/round-<r>/")
     save_kept_adapters: bool = f(False, "save the LoRA adapter of every kept candidate (PEFT format)")
     executor: str = f("local", "where the inner loop's adaptations run: local (this process) or ray (a pool of Ray actors, "
@@ -90,13 +99,13 @@ class DataCfg:
     n_train: int = f(8, "training contexts sampled per ReSTEM round", min=1)
     n_heldout: int = f(8, "held-out contexts for evaluation (few-shot: used where fewshot.heldout_ids is empty)", min=1)
     max_questions: int = f(0, "questions per context used (0: all)", min=0)
-    split_seed: int = f(-1, "seed of the training / held-out split (-1: run.seed); fix it to compare seeds on the same held-out contexts", min=-1)
+    split_seed: int = f(-1, "seed of the training / held-out split (-1: run.seed); fix it to compare seeds on the same held-out contexts", min=-1, max=SEED_MAX)
 
 
 @dataclass
 class SampleCfg:
     k: int = f(5, "self-edit candidates sampled per context", min=1, max=64)
-    temperature: float = f(1.0, "sampling temperature of the E-step", min=0)
+    temperature: float = f(1.0, "sampling temperature of the E-step", min=0, max=TEMPERATURE_MAX)
     top_p: float = f(0.95, "nucleus sampling threshold", min=0, max=1, min_exclusive=True)
     max_new_tokens: int = f(256, "longest self-edit in tokens", min=1)
     prompt_style: str = f("implications", "self-edit prompt style", choices=PROMPT_STYLES)
@@ -113,7 +122,7 @@ class InnerCfg:
     lora_dropout: float = f(0.0, "inner-loop LoRA dropout", min=0, max=1)
     targets: list = f(["q_proj", "v_proj"], "module names the inner LoRA wraps ('all-linear' for every projection)")  # noqa: RUF009 (f gives a list a default_factory)
     epochs: int = f(10, "passes over a candidate's training sequences", min=1)
-    lr: float = f(1e-3, "inner-loop learning rate (AdamW)", min=0, min_exclusive=True)
+    lr: float = f(1e-3, "inner-loop learning rate (AdamW)", min=0, min_exclusive=True, max=LR_MAX)
     batch_size: int = f(1, "sequences per step per candidate (0: all of them, full batch)", min=0)
     weight_decay: float = f(0.0, "AdamW weight decay", min=0)
     schedule: str = f("constant", "learning rate over each adapter's steps: constant, or cosine (from the rate "
@@ -151,7 +160,7 @@ class MStepCfg:
     lora_r: int = f(64, "M-step LoRA rank", min=1)
     lora_alpha: float = f(128.0, "M-step LoRA alpha", min=0, min_exclusive=True)
     targets: list = f(["all-linear"], "module names the M-step LoRA wraps")  # noqa: RUF009 (f gives a list a default_factory)
-    lr: float = f(3e-4, "M-step learning rate", min=0, min_exclusive=True)
+    lr: float = f(3e-4, "M-step learning rate", min=0, min_exclusive=True, max=LR_MAX)
     epochs: int = f(2, "M-step epochs over the kept self-edits", min=1)
     batch_size: int = f(4, "M-step batch size", min=1)
     workers: int = f(1, "data-parallel M-step processes (1: in the engine; more: Ray Train's TorchTrainer with "
@@ -161,8 +170,8 @@ class MStepCfg:
 @dataclass
 class EvalCfg:
     every_round: bool = f(True, "evaluate on held-out contexts after every round (else only round 0 and the last)")
-    temperature: float = f(0.0, "temperature of the held-out self-edit (0: greedy)", min=0)
-    seed: int = f(0, "seed of the held-out adapters (and sampled self-edits): the same for every round and run.seed, so accuracies differ only by the policy", min=0)
+    temperature: float = f(0.0, "temperature of the held-out self-edit (0: greedy)", min=0, max=TEMPERATURE_MAX)
+    seed: int = f(0, "seed of the held-out adapters (and sampled self-edits): the same for every round and run.seed, so accuracies differ only by the policy", min=0, max=SEED_MAX)
     passage_only: bool = f(True, "also measure training on the passage alone (a baseline: round 0 only, unless passage_every_round)")
     passage_every_round: bool = f(False, "measure the passage-only baseline with every round's policy, not only round 0's")
     multi_passage: int = f(0, "multi-passage (continued pretraining) setting: one LoRA on the self-edits of this many held-out passages together (0: off)", min=0)
@@ -265,8 +274,9 @@ def _coerce(section: str, fl: dataclasses.Field, value: Any) -> Any:
             value = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} = {value!r}: expected a number") from None
-        if value != value:
-            raise ConfigError(f"{name} = nan: expected a number")
+        if not math.isfinite(value):
+            why = "" if math.isnan(value) else " (a value such as 1e999 overflows to inf)"
+            raise ConfigError(f"{name} = {value!r}: expected a finite number{why}")
     elif kind is list:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -277,16 +287,64 @@ def _coerce(section: str, fl: dataclasses.Field, value: Any) -> Any:
                               f"(strings, quoted), e.g. {example}")
     elif kind is str and not isinstance(value, str):
         raise ConfigError(f"{name} = {value!r}: expected a string")
+    if name in SECRET_NAME_FIELDS:
+        _check_variable_name(name, value)
     choices = meta.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{name} = {value!r}: expected one of {', '.join(choices)}")
     lo, hi = meta.get("min"), meta.get("max")
+    if kind is int and hi is None:
+        hi = INT_MAX
     if lo is not None and (value < lo or (meta.get("min_exclusive") and value == lo)):
         op = ">" if meta.get("min_exclusive") else ">="
         raise ConfigError(f"{name} = {value!r}: must be {op} {lo}" + (f" and <= {hi}" if hi is not None else ""))
     if hi is not None and value > hi:
         raise ConfigError(f"{name} = {value!r}: must be <= {hi}")
     return value
+
+
+# fields that name an environment variable holding a secret: the secret itself must never land here
+SECRET_NAME_FIELDS = ("grader.api_key_env",)
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY_PREFIXES = ("sk-", "sk_", "hf_", "ghp_", "gho_", "github_pat_", "xox", "AKIA", "AIza", "Bearer ")
+
+
+def _looks_like_a_key(value: str) -> bool:
+    """A pasted API key rather than a variable's name: a known key prefix, or a long run of mixed
+    letters and digits (names are words: OPENAI_API_KEY, MY_JUDGE_KEY_2)."""
+    if value.startswith(_KEY_PREFIXES):
+        return True
+    letters_and_digits = sum(ch.isalnum() for ch in value)
+    return (len(value) >= 24 and letters_and_digits >= 0.9 * len(value) and any(ch.isdigit() for ch in value)
+            and any(ch.islower() for ch in value) and any(ch.isupper() for ch in value))
+
+
+def _check_variable_name(name: str, value: str) -> None:
+    """Refuse a value that is not a variable's name, without repeating it (it may be the key itself)."""
+    if not value:
+        return
+    if _looks_like_a_key(value) or not _VARIABLE_NAME.fullmatch(value):
+        what = "looks like an API key" if _looks_like_a_key(value) else "is not the name of an environment variable"
+        raise ConfigError(f"{name}: the value given {what} ({len(value)} characters, not shown); nothing was "
+                          f"stored. {name} names the variable that holds the key: export OPENAI_API_KEY=<your key> "
+                          f"in the shell that starts the run, and set {name} = \"OPENAI_API_KEY\"")
+
+
+def _cpu_cores() -> int:
+    """The CPU cores this process may use (its affinity, e.g. a container's or taskset's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def _check_machine(run: RunCfg) -> None:
+    """What this machine can give a run: more torch threads than cores only slows it, and
+    thousands of them exhaust the process ids every other program needs."""
+    cores = _cpu_cores()
+    if run.threads > cores:
+        raise ConfigError(f"run.threads = {run.threads}: must be <= {cores}, the CPU cores this process may use "
+                          "on this machine (0: torch's default)")
 
 
 def _apply(cfg: Config, data: dict, where: str) -> None:
@@ -333,6 +391,7 @@ def _check_executor(run: RunCfg) -> None:
 
 def _check_consistency(cfg: Config) -> None:
     _check_executor(cfg.run)
+    _check_machine(cfg.run)
     for name in ("multi_passage", "forgetting_k"):
         if getattr(cfg.eval, name) > cfg.data.n_heldout:
             raise ConfigError(f"eval.{name} = {getattr(cfg.eval, name)}: cannot exceed data.n_heldout = {cfg.data.n_heldout}")
@@ -385,6 +444,7 @@ def config_from_dict(data: dict) -> Config:
     """Rebuild a Config from ``to_dict()`` output (a run's saved config)."""
     cfg = Config()
     _apply(cfg, data, "saved config")
+    cfg.run.threads = min(cfg.run.threads, _cpu_cores())  # a run resumed on a smaller machine
     return cfg
 
 
