@@ -336,9 +336,11 @@ class EvalResult(Payload):
     n_contexts: int = 0
     n_questions: int = 0
     per_context: list[dict] = field(default_factory=list)
-    multi_passage: dict | None = None   # {n_passages, n_questions, none, passage, self_edit}
+    multi_passage: dict | None = None   # {n_passages, n_questions, none, passage, self_edit[, teacher]}
     forgetting: dict | None = None      # {k, sequences, mean, std, row_mean}
     question_weighted: dict | None = None  # imported reference results: {none, self_edit} over all questions
+    # after self-edits a teacher model wrote for the held-out contexts (the paper's GPT-4.1 condition)
+    teacher: float | None = None
 
 
 @_kind("metric")
