@@ -21,7 +21,8 @@ from typing import Protocol
 from engine.adaptation import Adaptation
 from engine.generation import AnswerRule
 from engine.graders import GradeItem, Grader, GraderFailure, Verdict
-from engine.inner_loop import AdaptJob, InnerLoop
+from engine.executor import Chunk, Executor, LocalExecutor
+from engine.inner_loop import AdaptJob, AdaptResult, InnerLoop
 
 
 class Grading(Protocol):
@@ -97,8 +98,11 @@ def _details(before: GradeItem, after: GradeItem | None) -> dict:
 
 class Scorer:
     def __init__(self, inner: InnerLoop, grader: Grader, task: Grading,
-                 on_grader_failure: Callable[[GraderFailure], None] | None = None):
+                 on_grader_failure: Callable[[GraderFailure], None] | None = None,
+                 executor: Executor | None = None):
         self.inner = inner
+        # where score_chunks' adaptations run (the baselines, merges and the M-step stay on ``inner``)
+        self.executor: Executor = executor or LocalExecutor(inner)
         self.grader = grader
         self.task = task
         self.on_grader_failure = on_grader_failure
@@ -163,42 +167,53 @@ class Scorer:
                      save_to: Callable[[int], Path | None] | None = None) -> Iterator[tuple[int, list[Score]]]:
         """Adapt, answer and grade ``items`` one chunk of stacked-LoRA slots at a time.
 
-        Yields (index of the chunk's first item, its scores). ``save_to(item_index)`` names
-        a folder to save that item's adapter in (PEFT format), or None."""
-        for start in range(0, len(items), self.inner.slots):
-            chunk = items[start:start + self.inner.slots]
-            bases = self.baselines([it.context for it in chunk])
-            live = [i for i, it in enumerate(chunk) if it.invalid is None]
+        Yields (index of the chunk's first item, its scores), in the items' order whatever order
+        the executor's chunks finish in. ``save_to(item_index)`` names a folder to save that item's
+        adapter in (PEFT format), or None."""
+        prepared: dict[int, tuple[Sequence[ScoreItem], list[Baseline], list[int]]] = {}
 
-            def save(j: int, slot: int, start: int = start, live: list[int] = live) -> None:
-                folder = save_to(start + live[j]) if save_to else None
-                if folder is not None:
-                    self.inner.save_adapter(slot, folder)
+        def chunks() -> Iterator[Chunk]:  # drawn by the executor as it can start each one
+            for start in range(0, len(items), self.executor.slots):
+                chunk = items[start:start + self.executor.slots]
+                live = [i for i, it in enumerate(chunk) if it.invalid is None]
+                prepared[start] = (chunk, self.baselines([it.context for it in chunk]), live)
+                jobs = [self._job(chunk[i].adaptation, self.task.queries(chunk[i].context), chunk[i].seed)
+                        for i in live]
+                yield Chunk(start, jobs, self.answer_rule, [save_to(start + i) if save_to else None for i in live])
 
-            jobs = [self._job(chunk[i].adaptation, self.task.queries(chunk[i].context), chunk[i].seed) for i in live]
-            results = self.inner.run(jobs, save_slot=save if save_to else None, rule=self.answer_rule)
-            answers: list[list[str] | None] = [None] * len(chunk)
-            dropped = [0] * len(chunk)
-            for i, res in zip(live, results):
-                answers[i], dropped[i] = res.answers, res.dropped
-            graded = [self.task.grade_items(it.context, a) if a is not None else [] for it, a in zip(chunk, answers)]
-            flat = [g for gs in graded for g in gs]
-            verdicts = self.grade(flat) if flat else []
-            scores, pos = [], 0
-            for it, gs, base, n_dropped in zip(chunk, graded, bases, dropped):
-                if it.invalid is not None:
-                    scores.append(self._invalid(it.invalid, base))
-                    continue
-                vs = verdicts[pos:pos + len(gs)]
-                pos += len(gs)
-                records = [{"question": g.question, "gold": g.gold,
-                            "answer_before": b.answer, "answer_after": g.answer,
-                            "correct_before": cb, "correct_after": v.correct, "reason": v.reason,
-                            **_details(b, g)}
-                           for g, b, cb, v in zip(gs, base.items, base.correct, vs)]
-                reward = self.task.reward(it.context, vs)
-                scores.append(Score(reward, base.accuracy, reward - base.accuracy, records, dropped=n_dropped))
-            yield start, scores
+        finished: dict[int, list[Score]] = {}
+        next_start = 0
+        for done, results in self.executor.adapt(chunks()):
+            finished[done.start] = self._graded(*prepared.pop(done.start), results)
+            while next_start in finished:
+                scores = finished.pop(next_start)
+                yield next_start, scores
+                next_start += len(scores)
+
+    def _graded(self, chunk: Sequence[ScoreItem], bases: list[Baseline], live: list[int],
+                results: list[AdaptResult]) -> list[Score]:
+        answers: list[list[str] | None] = [None] * len(chunk)
+        dropped = [0] * len(chunk)
+        for i, res in zip(live, results):
+            answers[i], dropped[i] = res.answers, res.dropped
+        graded = [self.task.grade_items(it.context, a) if a is not None else [] for it, a in zip(chunk, answers)]
+        flat = [g for gs in graded for g in gs]
+        verdicts = self.grade(flat) if flat else []
+        scores, pos = [], 0
+        for it, gs, base, n_dropped in zip(chunk, graded, bases, dropped):
+            if it.invalid is not None:
+                scores.append(self._invalid(it.invalid, base))
+                continue
+            vs = verdicts[pos:pos + len(gs)]
+            pos += len(gs)
+            records = [{"question": g.question, "gold": g.gold,
+                        "answer_before": b.answer, "answer_after": g.answer,
+                        "correct_before": cb, "correct_after": v.correct, "reason": v.reason,
+                        **_details(b, g)}
+                       for g, b, cb, v in zip(gs, base.items, base.correct, vs)]
+            reward = self.task.reward(it.context, vs)
+            scores.append(Score(reward, base.accuracy, reward - base.accuracy, records, dropped=n_dropped))
+        return scores
 
     @staticmethod
     def _invalid(reason: str, base: Baseline) -> Score:
@@ -226,3 +241,4 @@ class Scorer:
         with self.inner.bare_model():
             yield
         self._baselines.clear()
+        self.executor.policy_changed()
