@@ -6,16 +6,21 @@ datetimes by itself). What each export holds:
 
 candidates  one record per sampled self-edit: run_id, id, round, context_idx,
             cand_idx, title, self_edit, reward, baseline, gain, kept, keep_reason,
-            review, trained_text, created_at, scored_at, n_questions,
-            n_correct_before, n_correct_after. JSONL adds the nested
-            ``train_sequences`` (list of str) and ``answers`` (list of per-question
-            records); CSV, one flat row per candidate, has n_train_sequences
-            instead; the per-question rows are ``answers``.
-answers     one row per (candidate, question): run_id, candidate_id, round,
-            context_idx, cand_idx, q_idx, question, gold, answer_before,
-            answer_after, correct_before, correct_after, reason, rep (which
-            inner-loop run, with inner.reward_repeats > 1; the counts of the
-            candidates export are the first run's, the reward the mean of all).
+            review, trained_text, created_at, scored_at, n_questions, n_runs,
+            n_correct_before, n_correct_after. n_runs: inner-loop runs (``rep``;
+            inner.reward_repeats, the reference's eval_times); the correct counts are
+            over all of them, as the reward counts them (reward = n_correct_after /
+            (n_questions x n_runs) where every run answered every question). JSONL
+            adds the nested ``train_sequences`` (list of str) and ``answers`` (list
+            of per-question records); CSV, one flat row per candidate, has
+            n_train_sequences instead; the per-question rows are ``answers``.
+answers     one row per (candidate, question, inner-loop run): run_id, candidate_id,
+            round, context_idx, cand_idx, q_idx, question, gold, answer_before,
+            answer_after, correct_before, correct_after, reason, rep. Answers an
+            evaluation holds without a candidate (an imported passage-only
+            evaluation's, a multi-passage result's: no self-edit behind them) follow,
+            with candidate_id and cand_idx empty and an ``evaluation`` column
+            (passage_only, multi_passage) that the candidates' rows leave empty.
             A few-shot run's candidates add summary (the plan in a line), facets (its
             switches: a list in JSONL, joined by "+" in CSV) and invalid (why the
             plan was refused); its JSONL answers add detail_before / detail_after
@@ -31,6 +36,7 @@ gold grid (seal_tui.export_svg).
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +49,7 @@ FORMATS = ("jsonl", "csv")
 
 CANDIDATE_FIELDS = ("run_id", "id", "round", "context_idx", "cand_idx", "title", "self_edit", "reward",
                     "baseline", "gain", "kept", "keep_reason", "review", "trained_text", "created_at",
-                    "scored_at", "n_questions", "n_correct_before", "n_correct_after")
+                    "scored_at", "n_questions", "n_runs", "n_correct_before", "n_correct_after")
 FEWSHOT_CANDIDATE_FIELDS = ("summary", "facets", "invalid")
 FEWSHOT_ANSWER_FIELDS = ("detail_before", "detail_after")
 ANSWER_FIELDS = ("run_id", "candidate_id", "round", "context_idx", "cand_idx", "q_idx", "question", "gold",
@@ -70,8 +76,10 @@ def export_run(store: Store, run_id: str, what: str, fmt: str, out: TextIO) -> i
             + (("n_train_sequences",) if flat else ("train_sequences", "answers")), \
             candidate_records(store, run_id, nested=not flat, fewshot=fewshot)
     elif what == "answers":
-        fields = ANSWER_FIELDS + (FEWSHOT_ANSWER_FIELDS if fewshot and not flat else ())
+        held = list(evaluation_answers(store, run_id))
+        fields = ANSWER_FIELDS + (FEWSHOT_ANSWER_FIELDS if fewshot and not flat else ()) + (("evaluation",) if held else ())
         rows = _with_details(store, store.answer_rows(run_id)) if fewshot and not flat else store.answer_rows(run_id)
+        rows = itertools.chain(({**r, "evaluation": ""} for r in rows) if held else rows, held)
     elif what == "metrics":
         fields, rows = METRIC_FIELDS, ({k: m[k] for k in METRIC_FIELDS} for m in store.metrics(run_id))
     else:
@@ -113,10 +121,11 @@ def candidate_records(store: Store, run_id: str, *, nested: bool = True, fewshot
         rec = {k: c[k] for k in CANDIDATE_FIELDS if k in c}
         rec["run_id"] = run_id
         rec["kept"] = None if c["kept"] is None else bool(c["kept"])
-        first = [a for a in answers if not a.get("rep")]  # with repeated inner-loop runs: the first run's
-        rec["n_questions"] = len(first)
-        rec["n_correct_before"] = sum(a["correct_before"] for a in first)
-        rec["n_correct_after"] = sum(a["correct_after"] for a in first)
+        runs = {a.get("rep") or 0 for a in answers}
+        rec["n_questions"] = sum(1 for a in answers if (a.get("rep") or 0) == min(runs)) if runs else 0
+        rec["n_runs"] = len(runs)
+        rec["n_correct_before"] = sum(a["correct_before"] for a in answers)   # over every run, as the reward
+        rec["n_correct_after"] = sum(a["correct_after"] for a in answers)
         if fewshot:
             facets = json.loads(c.get("facets_json") or "[]")
             rec.update(summary=c.get("summary") or "", facets="+".join(facets) if not nested else facets,
@@ -127,3 +136,24 @@ def candidate_records(store: Store, run_id: str, *, nested: bool = True, fewshot
         else:
             rec["n_train_sequences"] = len(sequences)
         yield rec
+
+
+def evaluation_answers(store: Store, run_id: str) -> Iterator[dict]:
+    """Per-question answers an evaluation holds without a candidate: each passage's in an imported
+    passage-only evaluation (``per_context[i].answers``), a multi-passage result's (``answers``)."""
+    for e in store.events_of(run_id, ("eval_result",)):
+        p = e.payload
+        rnd = p.round if p.round is not None else e.round
+        for ctx in p.per_context or []:
+            for q_idx, a in enumerate(ctx.get("answers") or []):
+                yield _answer_row(run_id, rnd, ctx.get("idx"), q_idx, a, "passage_only")
+        for q_idx, a in enumerate((p.multi_passage or {}).get("answers") or []):
+            yield _answer_row(run_id, rnd, None, a.get("q_idx", q_idx), a, "multi_passage")
+
+
+def _answer_row(run_id: str, rnd: int | None, context_idx: int | None, q_idx: int, a: dict, evaluation: str) -> dict:
+    return {"run_id": run_id, "candidate_id": None, "round": rnd, "context_idx": context_idx, "cand_idx": None,
+            "q_idx": q_idx, "question": a.get("question", ""), "gold": a.get("gold", ""),
+            "answer_before": a.get("answer_before", ""), "answer_after": a.get("answer_after", ""),
+            "correct_before": bool(a.get("correct_before")), "correct_after": bool(a.get("correct_after")),
+            "reason": a.get("reason", ""), "rep": a.get("rep") or 0, "evaluation": evaluation}

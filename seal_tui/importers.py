@@ -4,13 +4,15 @@ Each file (formats and what each becomes: seal_tui.reference_files) is read and
 checked in full, then written as one run with ``source = "imported"`` through the
 same Store methods, hence the same events, as an engine run: the console browses,
 replays and compares it like one of ours. A failure while writing removes the
-partial run; a file whose content (sha256) was imported before is not imported
-again. Nothing here imports torch.
+partial run; a file whose content was imported before (the same bytes, or the same
+JSON written otherwise) is not imported again.
 
-The files record no times, only an order, so an imported run's events are written
-in the file's order ``PACE_S`` apart from the moment of import: a replay plays the
-candidates one after another at a readable pace (a 200-passage evaluation lasts
-about 40 s at 1x) instead of all at one instant.
+Nothing is invented: every event carries the moment of import (when it was written;
+the files record no times of their own beyond, at most, when the file was written,
+which the run keeps as ``config.reference.recorded_at`` / ``recorded``). A replay
+paces such untimed events itself (seal_tui.replay). As an engine does, each phase's
+progress is written as its work goes (one ``progress`` per candidate), so a replay's
+header counts along. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ from .reference_files import PRESET, ImportPlan, ImportRejected, plan_import
 
 __all__ = ["ImportOutcome", "ImportPlan", "ImportRejected", "find_imported", "import_file", "import_plan",
            "plan_import", "write_plan"]
-
-PACE_S = 0.1   # seconds between two imported events (the files record no times)
 
 
 @dataclass
@@ -47,7 +47,7 @@ def import_file(store: Store, path: Path | str, **hints) -> ImportOutcome:
 
 def import_plan(store: Store, plan: ImportPlan) -> ImportOutcome:
     """Write a checked plan, unless a run of the same content exists already."""
-    existing = find_imported(store, plan.sha256)
+    existing = find_imported(store, plan.sha256, plan.config["reference"].get("content_sha256"))
     if existing is not None:
         if existing["status"] == "finished":
             return ImportOutcome(existing["id"], False, f"already imported as run {existing['id']}; nothing written"
@@ -57,7 +57,8 @@ def import_plan(store: Store, plan: ImportPlan) -> ImportOutcome:
     return ImportOutcome(plan.run_id, True, plan.summary)
 
 
-def find_imported(store: Store, sha256: str) -> dict | None:
+def find_imported(store: Store, sha256: str, content_sha256: str | None = None) -> dict | None:
+    """The imported run of these bytes (``sha256``) or of the same JSON written otherwise."""
     for run in store.list_runs():
         if run.get("source") != "imported":
             continue
@@ -65,7 +66,7 @@ def find_imported(store: Store, sha256: str) -> dict | None:
             ref = json.loads(run.get("config_json") or "{}").get("reference") or {}
         except ValueError:
             continue
-        if ref.get("sha256") == sha256:
+        if ref.get("sha256") == sha256 or (content_sha256 and ref.get("content_sha256") == content_sha256):
             return run
     return None
 
@@ -83,31 +84,17 @@ def _other_reading(existing: dict, plan: ImportPlan) -> str:
 
 # ---------------------------------------------------------------- writing
 def write_plan(store: Store, plan: ImportPlan) -> str:
-    """Write the run as an engine would have; on any failure the partial run is removed."""
-    clock = PacedClock(time.time(), PACE_S)
-    saved_clock, store.clock = store.clock, clock
+    """Write the run as an engine would have, every event at the moment of import; on any
+    failure the partial run is removed."""
+    now = time.time()
+    saved_clock, store.clock = store.clock, lambda: now
     try:
-        return _write(store, plan, clock)
+        return _write(store, plan)
     finally:
         store.clock = saved_clock
 
 
-class PacedClock:
-    """Hands out ``start``, ``start + step``, ``start + 2 step``...: one time per write, in order."""
-
-    def __init__(self, start: float, step: float) -> None:
-        self.start, self.step, self.calls = start, step, 0
-
-    def __call__(self) -> float:
-        self.calls += 1
-        return self.last
-
-    @property
-    def last(self) -> float:
-        return self.start + max(0, self.calls - 1) * self.step
-
-
-def _write(store: Store, plan: ImportPlan, clock: PacedClock) -> str:
+def _write(store: Store, plan: ImportPlan) -> str:
     run_id, rnd = plan.run_id, plan.round
 
     def record(payload: ev.Payload, phase: str) -> int:
@@ -122,6 +109,8 @@ def _write(store: Store, plan: ImportPlan, clock: PacedClock) -> str:
                      round_=0, phase="setup")
         store.record(run_id, ev.Log(message=f"imported {plan.path.name} ({plan.kind}): {plan.summary}"),
                      round_=0, phase="setup")
+        for note in plan.notes:
+            store.record(run_id, ev.Log(level="warning", message=f"{plan.path.name}: {note}"), round_=0, phase="setup")
         record(ev.RoundStarted(round=rnd, total_rounds=rnd), "setup")
         for split, items in plan.contexts.items():
             record(ev.Contexts(split=split, items=[{"idx": i, **c} for i, c in items]), "setup")
@@ -137,7 +126,7 @@ def _write(store: Store, plan: ImportPlan, clock: PacedClock) -> str:
             _phase_end(record, "eval", plan.eval_result.get("n_contexts") or 0)
             _metrics(record, plan, "eval")
         record(ev.RoundFinished(round=rnd), "done")
-        last = plan.eval_result and {k: plan.eval_result.get(k) for k in ("none", "passage", "self_edit")}
+        last = plan.eval_result and {k: plan.eval_result.get(k) for k in ("none", "passage", "self_edit", "teacher")}
         record(ev.RunFinished(best_heldout=plan.best_heldout, last=last), "done")
     except BaseException:
         store.delete_run(run_id)
@@ -164,22 +153,23 @@ def _metrics(record, plan: ImportPlan, phase: str) -> None:
 
 def _write_candidates(store: Store, plan: ImportPlan, record) -> None:
     run_id, rnd, cands = plan.run_id, plan.round, plan.candidates
-    _phase(record, "sample", len(cands))
-    # one call each, so that each candidate is sampled at its own (paced) time
-    ids = [store.add_candidates(run_id, rnd, [ev.CandidateSampled(context_idx=c["context_idx"], cand_idx=c["cand_idx"],
-                                                                  title=c["title"], self_edit=c["self_edit"],
-                                                                  summary=c.get("summary", ""))])[0]
-           for c in cands]
-    _phase_end(record, "sample", len(cands))
+    n = len(cands)
+    _phase(record, "sample", n)
+    # each candidate, then the phase's progress, as an engine writes them (one transaction in all)
+    sampled = [ev.CandidateSampled(context_idx=c["context_idx"], cand_idx=c["cand_idx"], title=c["title"],
+                                   self_edit=c["self_edit"], summary=c.get("summary", "")) for c in cands]
+    store.record_many(run_id, [p for i, payload in enumerate(sampled, 1)
+                               for p in (payload, ev.Progress(phase="sample", done=i, total=n))],
+                      round_=rnd, phase="sample")
+    ids = [int(p.id) for p in sampled]
     scored = [(cid, c) for cid, c in zip(ids, cands) if c.get("score")]
     if scored:
         _phase(record, "inner_loop", len(scored))
-        for cid, c in scored:
-            s = c["score"]
-            record(ev.CandidateScored(id=cid, context_idx=c["context_idx"], cand_idx=c["cand_idx"], reward=s["reward"],
-                                      baseline=s["baseline"], gain=s["gain"], train_sequences=s["train_sequences"],
-                                      answers=s["answers"]), "inner_loop")
-        _phase_end(record, "inner_loop", len(scored))
+        store.record_many(run_id, [p for i, (cid, c) in enumerate(scored, 1) for p in (
+            ev.CandidateScored(id=cid, context_idx=c["context_idx"], cand_idx=c["cand_idx"],
+                               reward=c["score"]["reward"], baseline=c["score"]["baseline"], gain=c["score"]["gain"],
+                               train_sequences=c["score"]["train_sequences"], answers=c["score"]["answers"]),
+            ev.Progress(phase="inner_loop", done=i, total=len(scored)))], round_=rnd, phase="inner_loop")
     _metrics(record, plan, "inner_loop")
     verdicts = [(cid, c["verdict"]) for cid, c in zip(ids, cands) if c.get("verdict")]
     if verdicts:

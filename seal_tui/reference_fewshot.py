@@ -42,7 +42,7 @@ from typing import Any
 
 from engine import events as ev
 
-from .reference_plan import Checker, ImportPlan, ImportRejected, run_config
+from .reference_plan import Checker, ImportPlan, ImportRejected, headline, run_config
 
 # how the console names a few-shot run's parts: the engine's few-shot task sends the same
 FEWSHOT_LABELS = ev.FEWSHOT_LABELS
@@ -98,6 +98,7 @@ def plan_fewshot_results(path: Path, sha: str, data: dict, *, condition: str | N
                                 if ok else "did not solve its task"}})
         plan.metrics = [("inner_loop", "train_reward_mean", rate), ("filter", "kept_count", float(n_solved))]
         plan.summary = f"E-step of round {rnd} on ARC training tasks: {counts}, success rate {rate:.4f}"
+        headline(plan, "success rate of the sampled plans", rate, "accuracy")
     else:
         plan.contexts = {"heldout": contexts}
         per_context = [{"idx": i, "title": t, "n": 1, "none": None, "passage": None, "self_edit": None,
@@ -109,6 +110,7 @@ def plan_fewshot_results(path: Path, sha: str, data: dict, *, condition: str | N
         plan.metrics = [("eval", f"heldout_{cond}", rate)]
         plan.best_heldout = rate if cond == "self_edit" else None
         plan.summary = f"{what} on {len(task_ids)} held-out ARC tasks (round {rnd}): {counts}, success rate {rate:.4f}"
+        headline(plan, f"held-out success, {what}", rate, "accuracy")
     return plan
 
 
