@@ -53,8 +53,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--out", metavar="FILE", help="output file, '-' for stdout (default: ./<run>-<what>.<format>); "
                                                       "--what svg: the .svg file (--candidate) or a folder (--round), "
                                                       "default ./<run>-candidate-<id>.svg or ./<run>-round-<n>-svg/")
-    imp = sub.add_parser("import", help="import result files of the SEAL reference implementation as read-only runs")
-    imp.add_argument("paths", nargs="+", metavar="PATH", help="a result file, or a folder of them")
+    from .reference_files import FORMATS
+    imp = sub.add_parser("import", help="import result files of the SEAL reference implementation as read-only runs",
+                         description=FORMATS)
+    imp.add_argument("paths", nargs="+", metavar="PATH",
+                     help="a result file, or a folder of them (its subfolders too: the reference's results/)")
     imp.add_argument("--condition", choices=("in-context", "oracle", "self-edit"),
                      help="few-shot final_results.json with one result per task: what produced it (the file "
                           "does not say; with several self-edits per task it is self-edit)")
@@ -111,12 +114,9 @@ def cmd_ls(args, runs_dir: Path) -> int:
     if not rows:
         print(f"no runs in {runs_dir}; start one with `seal-tui run --preset sandbox --detach`")
         return 0
-    header = ("ID", "NAME", "STATUS", "PRESET", "MODEL", "ROUND", "HELD-OUT", "STARTED", "DURATION", "SOURCE")
-    table = [header] + [(
-        r["id"], _cut(r["name"] or "", 24), r["status"].replace("_", " "), r["preset"] or "–",
-        _cut(r["model"] or "–", 24), f"{r['round']}/{r['rounds']}", pct(r["best_heldout"]),
-        date_time(r["started_at"] or r["created_at"]), duration(r["duration_s"]), r["source"])
-        for r in rows]
+    header = ("ID", "NAME", "STATUS", "PRESET", "MODEL", "ROUND", "RESULT", "STARTED", "DURATION", "SOURCE",
+              "KIND", "CONDITION")
+    table = [header] + [_ls_cells(r) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -125,6 +125,21 @@ def cmd_ls(args, runs_dir: Path) -> int:
         print(f"\n{r['id']} is stale: its engine is gone (last event {date_time(r['last_event_at'])}, {duration(time.time() - (r['last_event_at'] or time.time()))} ago); "
               f"`seal-tui resume {r['id']}` continues it")
     return 0
+
+
+def _ls_cells(r: dict) -> tuple[str, ...]:
+    """A run's line in ``seal-tui ls``: an imported file's round, headline figure and own time (RESULT
+    is an engine run's best held-out accuracy; STARTED of a file: when it was written, ???? where it
+    gives no year)."""
+    from .imported import headline_text, when_written
+
+    imported = r["source"] == "imported"
+    figure = r.get("figure") or {}
+    return (r["id"], _cut(r["name"] or "", 24), r["status"].replace("_", " "), r["preset"] or "–",
+            _cut(r["model"] or "–", 24), str(r["rounds"]) if imported else f"{r['round']}/{r['rounds']}",
+            headline_text(figure.get("value"), figure.get("unit")) if imported else pct(r["best_heldout"]),
+            when_written(r["started_at"], r.get("recorded")) if imported else date_time(r["started_at"] or r["created_at"]),
+            duration(r["duration_s"]), r["source"], r.get("kind") or "–", r.get("condition") or "–")
 
 
 def _cut(text: str, width: int) -> str:
@@ -269,30 +284,45 @@ def _export_svg(args, store, run_id: str) -> int:
 
 
 def cmd_import(args, runs_dir: Path) -> int:
+    """Every file is read and checked whole before anything is written; each one is then reported
+    (imported, skipped: imported before, failed: why) and the good ones are imported. Exit 2 when
+    any failed."""
     from .importers import ImportRejected, import_plan, plan_import
 
-    files: list[Path] = []
+    files: dict[Path, str] = {}   # each file -> how it is named in the report
     for raw in args.paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".json", ".jsonl"))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
             if not found:
-                raise UserError(f"{path}: no .json or .jsonl files in this folder")
-            files.extend(found)
+                raise UserError(f"{path}: no .json or .jsonl files in this folder or below it")
+            files.update((p, str(p.relative_to(path))) for p in found)
         else:
-            files.append(path)
-    try:  # every file is checked before any is written
-        plans = [plan_import(path, condition=args.condition, round_=args.round_) for path in files]
-    except ImportRejected as exc:
-        print(f"seal-tui import: {exc}", file=sys.stderr)
+            files[path] = path.name
+    plans, failed = [], []
+    for path in files:
+        try:
+            plans.append(plan_import(path, condition=args.condition, round_=args.round_))
+        except ImportRejected as exc:
+            failed.append(str(exc))
+    counts = {"imported": 0, "skipped": 0}
+    if plans:
+        store = _store(runs_dir, create=True)
+        for plan in plans:
+            outcome = import_plan(store, plan)
+            verb = "imported" if outcome.created else "skipped"
+            counts[verb] += 1
+            print(f"{verb} {files[plan.path]} -> run {outcome.run_id}: {outcome.summary}")
+            for note in plan.notes if outcome.created else ():
+                print(f"  note: {note}")
+    for message in failed:
+        print(f"failed {message}", file=sys.stderr)
+    if len(files) > 1:
+        print(f"{len(files)} files: {counts['imported']} imported, {counts['skipped']} skipped (imported before), "
+              f"{len(failed)} failed", file=sys.stderr if failed else sys.stdout)
+    if failed and not plans:
         print("seal-tui import: nothing was imported", file=sys.stderr)
-        return 2
-    store = _store(runs_dir, create=True)
-    for plan in plans:
-        outcome = import_plan(store, plan)
-        verb = "imported" if outcome.created else "skipped"
-        print(f"{verb} {plan.path.name} -> run {outcome.run_id}: {outcome.summary}")
-    return 0
+    return 2 if failed else 0
 
 
 # ---------------------------------------------------------------- show

@@ -1,9 +1,12 @@
 """What Compare shows, read from the store: each run's curves per round and its config.
 
 Held-out accuracy is the ``heldout_self_edit`` metric (the policy's own self-edits,
-as the dashboard's accuracy pane shows it); the mean reward is ``train_reward_mean``,
-or for a round without it the mean of the scored candidates' rewards. Both engine
-runs and imported reference results write these, so they line up.
+as the dashboard's accuracy pane shows it); a run without it (an imported teacher or
+passage-only evaluation) shows its own condition's, ``heldout_teacher`` or
+``heldout_passage``, at its round, named in the legend. The mean reward is
+``train_reward_mean``, or for a round without it the mean of the scored candidates'
+rewards. Both engine runs and imported reference results write these, so they line up:
+the imported base, iter1 and iter2 evaluations fall on rounds 0, 1 and 2.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import json
 from dataclasses import dataclass, field
 
 from .format import date_time, pct, printable
+from .imported import recorded_short, reference
 from .run_colors import run_colors
 
 MAX_RUNS = 5
+# a run's held-out curve: its policy's self-edits, else the one condition an imported file holds
+HELDOUT_METRICS = (("heldout_self_edit", ""), ("heldout_teacher", "teacher"), ("heldout_passage", "passage only"))
 
 
 @dataclass
@@ -27,6 +33,7 @@ class RunCurves:
     facts: dict[str, str] = field(default_factory=dict)               # run row fields, shown first
     config: dict[str, str] = field(default_factory=dict)              # "section.field" -> value
     task: str = "knowledge"                                           # run.task: knowledge or fewshot
+    heldout_of: str = ""                                              # the condition when not the self-edits'
 
 
 IDENTITY = ("run id", "started")   # differ between any two runs: never marked
@@ -51,7 +58,10 @@ def load_comparison(store, run_ids: list[str]) -> list[RunCurves]:
         if run is None:
             continue
         curves = RunCurves(run_id=run_id, name=printable(run.get("name") or run_id), color=colors[run_id])
-        curves.heldout = store.metric_per_round(run_id, "heldout_self_edit")
+        for metric, of in HELDOUT_METRICS:
+            curves.heldout, curves.heldout_of = store.metric_per_round(run_id, metric), of
+            if curves.heldout:
+                break
         reward = dict(store.metric_per_round(run_id, "train_reward_mean"))
         for rnd, counts in store.round_counts(run_id).items():
             if counts["mean_reward"] is not None:
@@ -67,6 +77,10 @@ def load_comparison(store, run_ids: list[str]) -> list[RunCurves]:
             config = json.loads(run.get("config_json") or "{}")
         except ValueError:
             config = {}
+        ref = reference(config)
+        if ref:   # an imported file: what its numbers are of, and its own time (not the import's)
+            curves.facts["condition"] = printable(ref.get("condition") or "–")
+            curves.facts["started"] = recorded_short(config)
         curves.config = flatten(config)
         curves.task = (config.get("run") or {}).get("task") or "knowledge"
         out.append(curves)

@@ -287,7 +287,7 @@ def _eval_result(s: RunState, e: Event, p: ev.EvalResult) -> None:
     s.evals[rnd] = dict(e.data)
     s.round_evals[rnd] = RoundEval(
         round=rnd, none=_float(p.none), passage=_float(p.passage), self_edit=_float(p.self_edit),
-        n_contexts=_int(p.n_contexts), n_questions=_int(p.n_questions),
+        n_contexts=_int(p.n_contexts), n_questions=_int(p.n_questions), teacher=_float(p.teacher),
         multi_passage=_multi_passage(p.multi_passage), forgetting=_forgetting(p.forgetting))
     se = _float(p.self_edit)
     if se is not None and (s.best_heldout is None or se > s.best_heldout):
@@ -298,9 +298,12 @@ def _eval_result(s: RunState, e: Event, p: ev.EvalResult) -> None:
 def _multi_passage(d) -> MultiPassageEval | None:
     if not isinstance(d, dict):
         return None
+    per_title = [t for t in d.get("per_title") or [] if isinstance(t, dict)]
+    covers = d.get("per_title_covers")
     return MultiPassageEval(n_passages=_int(d.get("n_passages")), n_questions=_int(d.get("n_questions")),
                             none=_float(d.get("none")), passage=_float(d.get("passage")),
-                            self_edit=_float(d.get("self_edit")))
+                            self_edit=_float(d.get("self_edit")), teacher=_float(d.get("teacher")),
+                            per_title=per_title, per_title_covers=covers if isinstance(covers, int) else None)
 
 
 def _forgetting(d) -> ForgettingEval | None:
@@ -318,8 +321,9 @@ def _forgetting(d) -> ForgettingEval | None:
     if len(row_mean) != k + 1:   # the mean of each row's measured cells
         row_mean = [sum(v for v in row if v is not None) / n if (n := sum(v is not None for v in row)) else None
                     for row in mean]
+    note = d.get("std_note")
     return ForgettingEval(k=k, sequences=_int(d.get("sequences")) or None, mean=mean, std=std,
-                          row_mean=row_mean)
+                          row_mean=row_mean, std_note=printable(note) if isinstance(note, str) else None)
 
 
 def _matrix(rows) -> list[list[float | None]] | None:

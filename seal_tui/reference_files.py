@@ -102,6 +102,8 @@ def plan_import(path: Path | str, *, condition: str | None = None, round_: int |
     data = _parse_lines(path, text) if path.suffix == ".jsonl" else _parse(path, text)
     plan = _plan(path, sha, data, condition, round_)
     plan.config["reference"]["content_sha256"] = content_sha256(data)
+    if plan.notes:
+        plan.config["reference"]["notes"] = list(plan.notes)
     return plan
 
 

@@ -7,7 +7,8 @@ events the screen shows what a live viewer saw when event ``i`` arrived.
 It first reads a small index of the log (id, time, kind, round of each event; no
 payloads), then reads payloads in batches as it plays. Waits between events follow
 the recorded times divided by the speed, at most ``MAX_WAIT_S`` (an idle hour plays
-in two seconds). Moving forward sends the events in between; moving back rebuilds
+in two seconds). An imported run's events all carry the moment of import (its file
+records no times): they play ``UNTIMED_PACE_S`` apart at 1x, in the file's order. Moving forward sends the events in between; moving back rebuilds
 the state from the first event in this thread and hands it over (``ReplayRestarted``).
 
 The UI calls ``toggle``, ``faster``, ``slower``, ``step``, ``step_phase``, ``seek``
@@ -32,6 +33,7 @@ from .state import RunState
 
 SPEEDS: tuple[float | None, ...] = (1, 2, 4, 8, 16, 32, 64, None)   # None: instant
 MAX_WAIT_S = 2.0          # the longest wait between two events, whatever the recorded gap
+UNTIMED_PACE_S = 0.1      # between two events of an imported run at 1x (a 200-passage evaluation: ~1 min)
 BATCH = 2000              # events read and sent at once
 # a phase starts with one of these events; ] and } move between them
 PHASE_KINDS = frozenset({"phase", "round_started", "review_waiting", "run_finished", "run_failed",
@@ -114,6 +116,7 @@ class ReplaySource:
         self._credits = threading.Semaphore(max_in_flight)
         self._shown_at = time.monotonic()   # when the last event sent was due
         self._wait = 0.0                    # how long the gap after it lasts at this speed
+        self.untimed = False                # an imported run: no recorded times, a fixed pace
 
     # ------------------------------------------------------------------ what the UI reads
     @property
@@ -127,6 +130,19 @@ class ReplaySource:
     @property
     def at_end(self) -> bool:
         return self.loaded and self.pos >= self.total
+
+    def gap(self, pos: int) -> float:
+        """Recorded seconds between event ``pos - 1`` and event ``pos`` (an imported run's: the pace)."""
+        if pos <= 0 or pos >= len(self.index.ts):
+            return 0.0
+        if self.untimed:
+            return UNTIMED_PACE_S
+        return max(0.0, self.index.ts[pos] - self.index.ts[pos - 1])
+
+    def _wait_before(self, pos: int) -> float:
+        """How long event ``pos`` waits after the one before at this speed (capped)."""
+        speed = self.speed
+        return 0.0 if speed is None else min(MAX_WAIT_S, self.gap(pos) / speed)
 
     def clock(self) -> float:
         """The recorded time being shown: between the last event sent and the next, as the wait runs."""
@@ -204,6 +220,7 @@ class ReplaySource:
             return
         try:
             self.index.extend(store, self.run_id)
+            self.untimed = (store.get_run(self.run_id) or {}).get("source") == "imported"
             if not self.total:
                 self.error = f"run {self.run_id} has no recorded events to replay"
                 yield SourceFailed(self.run_id, self.error)
@@ -261,14 +278,13 @@ class ReplaySource:
 
     def _due_batch(self) -> int:
         """The position to send up to now: every event whose (scaled, capped) wait has passed."""
-        ts, speed = self.index.ts, self.speed
-        if speed is None:
+        if self.speed is None:
             return min(self.total, self.pos + BATCH)
         now = time.monotonic()
         due_at, pos, end = self._shown_at, self.pos, min(self.total, self.pos + BATCH)
         wait = self._wait
         while pos < end:
-            wait = 0.0 if pos == 0 else min(MAX_WAIT_S, max(0.0, ts[pos] - ts[pos - 1]) / speed)
+            wait = self._wait_before(pos)
             if due_at + wait > now:
                 break
             due_at += wait
@@ -276,8 +292,7 @@ class ReplaySource:
         if pos > self.pos:
             # a slow screen must not make the replay rush to catch up
             self._shown_at = due_at if now - due_at < 0.5 else now
-            self._wait = 0.0 if pos >= self.total else min(
-                MAX_WAIT_S, max(0.0, ts[pos] - ts[pos - 1]) / speed)
+            self._wait = self._wait_before(pos)
         else:
             self._wait = wait
         return pos
@@ -298,8 +313,7 @@ class ReplaySource:
             self.pos = last
             yield ReplayRestarted(self.run_id, state)
         self._restart_wait()
-        self._wait = 0.0 if self.pos >= self.total or self.pos == 0 or self.speed is None else min(
-            MAX_WAIT_S, max(0.0, self.index.ts[self.pos] - self.index.ts[self.pos - 1]) / self.speed)
+        self._wait = self._wait_before(self.pos)
 
     def _send(self, store, target: int, cancelled) -> Iterator[Message]:
         while self.pos < target and not cancelled():

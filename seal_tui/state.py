@@ -95,6 +95,9 @@ class MultiPassageEval:
     none: float | None
     passage: float | None
     self_edit: float | None
+    teacher: float | None = None       # a teacher model's self-edits (imported: cpt_gpt4_1)
+    per_title: list[dict] = field(default_factory=list)   # imported: each title's accuracies, in file order
+    per_title_covers: int | None = None   # of n_questions, those per_title covers (where titles overwrote)
 
 
 @dataclass
@@ -108,6 +111,7 @@ class ForgettingEval:
     mean: list[list[float | None]]
     std: list[list[float | None]] | None
     row_mean: list[float | None]
+    std_note: str | None = None          # what the std is over, where the file says otherwise than sequences
 
 
 @dataclass
@@ -120,6 +124,7 @@ class RoundEval:
     self_edit: float | None              # trained on the policy's self-edit
     n_contexts: int
     n_questions: int
+    teacher: float | None = None         # trained on a teacher model's self-edit (the paper's GPT-4.1)
     multi_passage: MultiPassageEval | None = None
     forgetting: ForgettingEval | None = None
 

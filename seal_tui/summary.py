@@ -8,6 +8,7 @@ import time
 from engine.store import LIVE_STATUSES
 
 from .format import date_time, duration, pct
+from .imported import headline_text
 
 
 def render_summary(s: dict) -> str:
@@ -21,22 +22,36 @@ def render_summary(s: dict) -> str:
     lines.append(f"status    {status}")
     if s.get("error"):
         lines.append(f"error     {s['error']}")
+    imported = s["source"] == "imported"
     lines.append(f"source    {s['source']}" + (f": {s['config'].get('reference.file')} "
-                                                f"({s['config'].get('reference.kind')})"
-                                                if s["source"] == "imported" else ""))
+                                                f"({s['config'].get('reference.kind')})" if imported else ""))
+    if imported:
+        lines.append(f"condition {s['config'].get('reference.condition') or '–'} (round {s['rounds']}: "
+                     f"{s['config'].get('reference.round_from') or 'not named'})")
     lines.append(f"preset    {s['preset'] or '–'}    model {s['model'] or '–'}")
-    lines.append(f"started   {date_time(s['started_at'] or s['created_at'])}    duration {duration(s['duration_s'])}"
-                 + (f"    finished {date_time(s['finished_at'])}" if s.get("finished_at") else ""))
+    if imported:   # the file's own time, as far as it says; an import is no run we timed
+        written = date_time(s["started_at"]) if s.get("started_at") else (s.get("recorded") or "unknown (not in the file)")
+        lines.append(f"written   {written}    imported {date_time(s.get('imported_at'))}    duration – (not in the file)")
+    else:
+        lines.append(f"started   {date_time(s['started_at'] or s['created_at'])}    duration {duration(s['duration_s'])}"
+                     + (f"    finished {date_time(s['finished_at'])}" if s.get("finished_at") else ""))
+    for note in s["config"].get("reference.notes") or []:
+        lines.append(f"note      {note}")
     lines.append(f"folder    {s['run_dir']}")
     cfg = [f"{k}={v}" for k, v in s["config"].items() if not k.startswith("reference.")]
     if cfg:
         lines.append("config    " + _wrap(cfg, 90, "          "))
     # a knowledge run keeps its short words; another task says its own (the run's labels)
     words = s.get("labels") if s.get("task", "knowledge") != "knowledge" and s.get("labels") else {}
-    lines.append(f"best held-out ({words.get('self_edit', 'self-edits')})  {pct(s['best_heldout'])}")
+    figure = s.get("figure")
+    if imported and figure and s["best_heldout"] is None:
+        lines.append(f"result    {figure['name']}: {headline_text(figure.get('value'), figure.get('unit'))}")
+    else:
+        lines.append(f"best held-out ({words.get('self_edit', 'self-edits')})  {pct(s['best_heldout'])}")
+    teacher = any(r.get("heldout_teacher") is not None for r in s["rounds_detail"])
     header = ("round", words.get("none", "none"), words.get("passage_short", "passage"),
-              words.get("self_edit", "self-edit"), "success" if s.get("task") == "fewshot" else "reward", "cands",
-              "kept", "review a/r/e", "M-step")
+              words.get("self_edit", "self-edit"), *(("teacher",) if teacher else ()),
+              "success" if s.get("task") == "fewshot" else "reward", "cands", "kept", "review a/r/e", "M-step")
     table = [header]
     for r in s["rounds_detail"]:
         review = r["review"]
@@ -49,7 +64,7 @@ def render_summary(s: dict) -> str:
             loss = mstep.get("loss")
             mtext = f"{mstep.get('examples')} examples" + (f", loss {loss:.3f}" if loss is not None else "")
         table.append((str(r["round"]), pct(r["heldout_none"]), pct(r["heldout_passage"]),
-                      pct(r["heldout_self_edit"]),
+                      pct(r["heldout_self_edit"]), *((pct(r.get("heldout_teacher")),) if teacher else ()),
                       "–" if r["train_reward_mean"] is None else (pct(r["train_reward_mean"]) if s.get("task") == "fewshot"
                                                                   else f"{r['train_reward_mean']:.3f}"),
                       str(r["candidates"] or "–"), "–" if r["kept"] is None else str(r["kept"]),
@@ -61,11 +76,13 @@ def render_summary(s: dict) -> str:
         m = s["multi_passage"]
         lines += ["", (f"multi-passage (round {m['round']}, {m.get('n_passages')} passages, {m.get('n_questions')} "
                        f"questions): none {pct(m.get('none'))}, passage {pct(m.get('passage'))}, "
-                       f"self-edits {pct(m.get('self_edit'))}")]
+                       f"self-edits {pct(m.get('self_edit'))}"
+                       + (f", teacher {pct(m['teacher'])}" if m.get("teacher") is not None else ""))]
     if s.get("forgetting"):
         f = s["forgetting"]
         lines += ["", (f"forgetting (round {f['round']}, {f.get('k')} sequential edits, {f.get('sequences')} "
-                       "sequences): mean accuracy over the passages seen, after 0..k edits:"),
+                       "sequences" + (f"; std: {f['std_note']}" if f.get("std_note") else "")
+                       + "): mean accuracy over the passages seen, after 0..k edits:"),
                   "          " + " ".join(f"{v:.3f}" for v in f.get("row_mean") or [])]
     if s["source"] == "imported":
         lines += ["", "no policies or adapters: the reference's result files hold no weights"]

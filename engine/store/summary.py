@@ -15,7 +15,8 @@ CONFIG_ESSENTIALS = (
     "inner.lora_r", "inner.lora_alpha", "inner.epochs", "inner.lr", "grader.kind", "grader.model",
     "filter.rule", "filter.top_k", "filter.min_gain", "mstep.mode", "mstep.lora_r", "mstep.epochs",
     "mstep.lr", "eval.multi_passage", "eval.forgetting_k", "reference.kind", "reference.file",
-    "reference.timestamp",
+    "reference.timestamp", "reference.condition", "reference.policy", "reference.round_from", "reference.recorded",
+    "reference.notes",
 )
 # a few-shot run's: the plan's world, not the passages'
 FEWSHOT_ESSENTIALS = (
@@ -23,26 +24,53 @@ FEWSHOT_ESSENTIALS = (
     "sample.k", "sample.temperature", "fewshot.grid_format", "fewshot.ttt_cap", "fewshot.max_steps",
     "fewshot.heldout_self_edits", "fewshot.attempts", "inner.lora_r", "inner.lora_alpha", "inner.batch_size",
     "inner.schedule", "filter.rule", "filter.min_reward", "mstep.mode", "mstep.lora_r", "mstep.epochs", "mstep.lr",
-    "reference.kind", "reference.file", "reference.timestamp",
+    "reference.kind", "reference.file", "reference.timestamp", "reference.condition", "reference.round_from",
+    "reference.notes",
 )
-HELDOUT = ("heldout_none", "heldout_passage", "heldout_self_edit")
+HELDOUT = ("heldout_none", "heldout_passage", "heldout_self_edit", "heldout_teacher")
 
 
 def run_row(store, run: dict, now: float | None = None) -> dict:
-    """One run as the runs list shows it (times are UNIX seconds)."""
+    """One run as the runs list shows it (times are UNIX seconds). ``kind``: "restem" for an engine
+    run, else the imported file's kind; ``condition``: what an imported file's numbers are of;
+    ``figure``: the run's headline number ({name, value, unit}: the best held-out accuracy, or an
+    imported file's own). An imported run's times are its file's: ``started_at`` when the file says
+    when it was written (else None, and ``recorded`` what the file does say), no duration."""
     now = time.time() if now is None else now
     status = store.display_status(run)
     last = store.last_event(run["id"])
     last_ts = last.ts if last else None
     start = run.get("started_at") or run.get("created_at")
     end = last_ts if status == "stale" else (now if status in LIVE_STATUSES else run.get("finished_at") or last_ts)
-    return {"id": run["id"], "name": run.get("name"), "status": status, "stored_status": run.get("status"),
-            "preset": run.get("preset"), "model": run.get("model"), "source": run.get("source") or "engine",
-            "round": run.get("current_round") or 0, "rounds": run.get("rounds") or 0, "phase": run.get("phase"),
-            "best_heldout": run.get("best_heldout"), "created_at": run.get("created_at"),
-            "started_at": run.get("started_at"), "finished_at": run.get("finished_at"),
-            "duration_s": (end - start) if start and end else None, "last_event_at": last_ts,
-            "pid": run.get("pid"), "error": run.get("error"), "run_dir": run.get("run_dir")}
+    best = run.get("best_heldout")
+    row = {"id": run["id"], "name": run.get("name"), "status": status, "stored_status": run.get("status"),
+           "preset": run.get("preset"), "model": run.get("model"), "source": run.get("source") or "engine",
+           "kind": "restem", "condition": None,
+           "round": run.get("current_round") or 0, "rounds": run.get("rounds") or 0, "phase": run.get("phase"),
+           "best_heldout": best,
+           "figure": {"name": "best held-out accuracy (self-edits)", "value": best, "unit": "accuracy"}
+           if best is not None else None,
+           "created_at": run.get("created_at"),
+           "started_at": run.get("started_at"), "finished_at": run.get("finished_at"),
+           "duration_s": (end - start) if start and end else None, "last_event_at": last_ts,
+           "pid": run.get("pid"), "error": run.get("error"), "run_dir": run.get("run_dir")}
+    if row["source"] == "imported":
+        row.update(_imported(run))
+    return row
+
+
+def _imported(run: dict) -> dict:
+    """An imported run's kind, condition, figure and times, as its file gives them (nothing invented)."""
+    try:
+        ref = json.loads(run.get("config_json") or "{}").get("reference") or {}
+    except ValueError:
+        ref = {}
+    written = ref.get("recorded_at")
+    return {"kind": ref.get("kind") or "imported", "condition": ref.get("condition"),
+            "figure": ref.get("headline") or None,
+            "started_at": written if isinstance(written, (int, float)) else None,
+            "recorded": ref.get("recorded"), "finished_at": None, "duration_s": None,
+            "imported_at": run.get("created_at")}
 
 
 def run_summary(store, run: dict, now: float | None = None) -> dict:
@@ -65,7 +93,7 @@ def run_summary(store, run: dict, now: float | None = None) -> dict:
     def at(r: int | None) -> dict:
         r = int(r or 0)
         return rounds.setdefault(r, {"round": r, "heldout_none": None, "heldout_passage": None,
-                                     "heldout_self_edit": None, "train_reward_mean": None,
+                                     "heldout_self_edit": None, "heldout_teacher": None, "train_reward_mean": None,
                                      "candidates": 0, "scored": 0, "kept": None, "review": None,
                                      "policy_path": None, "policy_exists": None, "mstep": None})
 

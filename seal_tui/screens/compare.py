@@ -60,6 +60,8 @@ def legend(runs: list[RunCurves]) -> Text:
         out.append("■ ", style=run.color)
         out.append(run.name, style=f"bold {run.color}")
         acc = f"R{run.heldout[-1][0]} {run.heldout[-1][1]:.1%}" if run.heldout else "–"
+        if run.heldout and run.heldout_of:
+            acc += f" ({run.heldout_of})"
         reward = f"R{run.reward[-1][0]} {run.reward[-1][1]:.2f}" if run.reward else "–"
         out.append(f"  held-out {acc} · mean reward {reward}\n", style="")
     out.rstrip()

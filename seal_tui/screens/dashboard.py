@@ -21,6 +21,7 @@ from textual.widgets import Static
 from engine.store.facts import LIVE_STATUSES
 
 from ..format import clock_time
+from ..imported import is_imported, no_self_edits
 from ..launcher import EngineProcess
 from ..messages import CandidateChosen, EventsArrived, FollowChanged, Liveness, RunLiveness, SourceFailed
 from ..reducer import apply
@@ -45,6 +46,7 @@ PANE_NAMES = tuple(name for name, _ in PANES)
 SYNC_INTERVAL_S = 0.1        # the most often panes redraw while events stream in
 DETAIL_FOLLOW_S = 0.5        # the most often the detail pane changes while following new rows
 NARROW_WIDTH, NARROW_HEIGHT = 110, 32   # below either, one pane at a time with a tab strip
+READ_ONLY_OFF = ("pause", "stop", "review")   # what an imported run cannot do: no engine behind it
 
 
 class DashboardScreen(Screen):
@@ -188,9 +190,17 @@ class DashboardScreen(Screen):
     def on_events_arrived(self, message: EventsArrived) -> None:
         if message.run_id != self.run_id:
             return
+        imported = is_imported(self.state)
         apply(self.state, message.events)
         self.source.ack()
+        if is_imported(self.state) != imported:   # a read-only run: pause, stop and review leave the footer
+            self.refresh_bindings()
         self._schedule_sync()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in READ_ONLY_OFF and is_imported(self.state):
+            return False
+        return super().check_action(action, parameters)
 
     def on_run_liveness(self, message: RunLiveness) -> None:
         changed = message.liveness != self.liveness
@@ -313,6 +323,9 @@ class DashboardScreen(Screen):
     def _candidates_subtitle(self) -> None:
         table = self.query_one(CandidatesTable)
         pane = self.query_one("#candidates-pane", Pane)
+        if not table.row_count and is_imported(self.state) and self.state.events_seen:
+            pane.border_subtitle = no_self_edits(self.state.config)
+            return
         sub = f"{table.row_count} shown · {table.sort_label}"
         if table.pending:
             sub += f" · ▼ {table.pending} new: f to follow"

@@ -111,7 +111,7 @@ class ReplayScreen(DashboardScreen):
             time=source.clock() if source.loaded else None,
             first_ts=index.ts[0] if index.ts else None, last_ts=index.ts[-1] if index.ts else None,
             ended=index.ended, round_marks=sorted((pos, rnd) for rnd, pos in index.round_starts.items()),
-            keys=self._keys_hint()))
+            keys=self._keys_hint(), untimed=source.untimed))
 
     def _keys_hint(self) -> str:
         """The replay's keys as bound now (a keymap may have moved them)."""

@@ -13,12 +13,14 @@ from textual_plotext import PlotextPlot
 
 from engine.events import KNOWLEDGE_LABELS
 
+from ..imported import is_imported, kind_words
 from ..state import RunState
 
 SERIES = (  # key in eval_result, legend label (the passage-only one named by the task), colour
     ("none", "none", "red"),
     ("passage", "passage", "yellow"),
     ("self_edit", "self-edits", "green"),
+    ("teacher", "teacher", "blue"),          # a teacher model's self-edits (imported gpt4_1; the labels name it)
 )
 EXTRA = (("train_reward", "train reward", "cyan"), ("mstep_loss", "M-step loss →", "magenta"))
 
@@ -57,12 +59,13 @@ def series_name(key: str, name: str, labels: dict[str, str]) -> str:
     return own if own and own != KNOWLEDGE_LABELS.get(key) else name
 
 
-def legend(series: dict, labels: dict[str, str] | None = None) -> Text:
-    """Each curve's colour, name and latest value (the plot is too small for plotext's legend)."""
+def legend(series: dict, labels: dict[str, str] | None = None, absent: str | None = None) -> Text:
+    """Each curve's colour, name and latest value (the plot is too small for plotext's legend);
+    ``absent``: what a run that will record nothing more says when it has no curve."""
     labels = {**KNOWLEDGE_LABELS, **(labels or {})}
     out = Text()
     if not series:
-        return Text("waiting for the first held-out evaluation (round 0)", style="dim")
+        return Text(absent or "waiting for the first held-out evaluation (round 0)", style="dim")
     held_out = [series[key][0][-1] for key, _, _ in SERIES if key in series]
     last_round = max(held_out or [xs[-1] for xs, _ in series.values()])
     out.append(f"R{last_round} held-out: ", style="bold")
@@ -89,7 +92,13 @@ class AccuracyView(Vertical):
 
     def show(self, state: RunState) -> None:
         series = accuracy_series(state)
-        self.query_one("#accuracy-legend", Static).update(legend(series, state.labels))
+        absent = None
+        if is_imported(state):
+            other = [name for name, ev in (("multi-passage", "multi_passage"), ("forgetting", "forgetting"))
+                     if any(getattr(e, ev) is not None for e in state.round_evals.values())]
+            absent = ("no accuracy per round in this file" + (f": its {' and '.join(other)} evaluation is in the "
+                                                             "Evals pane (e)" if other else f": it is {kind_words(state.config)}"))
+        self.query_one("#accuracy-legend", Static).update(legend(series, state.labels, absent))
         self.query_one(AccuracyPlot).show_series(series)
 
 

@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..format import answer_runs, num, runs_note, signed
+from ..imported import is_imported, not_in_file
 from ..state import Candidate, RunState
 from . import arc_evidence
 
@@ -53,6 +54,8 @@ def _questions(cand: Candidate, context: dict | None) -> list:
             parts.append(_section(f"Questions{which} ({before}/{len(answers)} before → {right}/{len(answers)} after)"))
             for i, a in enumerate(answers, 1):
                 parts.append(_answer(i, a))
+    elif cand.reward is not None:   # scored, but its answers were not kept (an imported rank_iter1)
+        parts.append(Text("\nNo per-question answers recorded for this self-edit: its reward only.", style="dim"))
     elif context is not None and context.get("questions"):
         parts.append(_section(f"Questions ({len(context['questions'])}, answers after scoring)"))
         qs = Text()
@@ -64,8 +67,9 @@ def _questions(cand: Candidate, context: dict | None) -> list:
     return parts
 
 
-def render_candidate(cand: Candidate, context: dict | None, *, color: bool = True) -> Group:
-    """``color``: ARC grids as coloured cells (else digits)."""
+def render_candidate(cand: Candidate, context: dict | None, *, color: bool = True, unscored: str | None = None) -> Group:
+    """``color``: ARC grids as coloured cells (else digits); ``unscored``: what to say of a candidate
+    with no reward in a run that will record nothing more (None: a live run's words)."""
     fewshot = arc_evidence.is_fewshot(context, cand.answers, cand.summary, cand.invalid)
     head = Text()
     head.append(f"Round {cand.round} · context {cand.context_idx} · candidate {cand.cand_idx}", style="bold")
@@ -74,7 +78,7 @@ def render_candidate(cand: Candidate, context: dict | None, *, color: bool = Tru
         head.append(f"  “{title}”", style="italic")
     scores = Text()
     if cand.reward is None:
-        scores.append("not scored yet (inner loop pending)", style="dim")
+        scores.append(unscored or "not scored yet (inner loop pending)", style="dim")
     else:
         scores.append("reward ", style="dim")
         scores.append(num(cand.reward), style="bold")
@@ -141,4 +145,5 @@ class CandidateDetail(VerticalScroll):
             self.scroll_home(animate=False)
         self.candidate_id, self._shown_rev = candidate_id, cand.rev
         self.query_one("#detail-body", Static).update(
-            render_candidate(cand, state.context(cand.context_idx, "train"), color=not self.app.no_color))
+            render_candidate(cand, state.context(cand.context_idx, "train"), color=not self.app.no_color,
+                             unscored=f"no reward: {not_in_file(state.config)}" if is_imported(state) else None))

@@ -17,13 +17,17 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..imported import is_imported, not_in_file
 from ..state import ForgettingEval, RoundEval, RunState
 
 CONDITIONS = ("none", "passage", "self_edit")   # named by the run's task labels (RunState.labels)
+TEACHER_LABEL = "teacher self-edits"            # a run's labels may name the teacher ("GPT-4.1 self-edits")
 
 
-def _conditions(labels: dict[str, str], multi: bool = False) -> tuple[tuple[str, str], ...]:
-    return tuple((k, labels.get("multi" if multi and k == "passage" else k, k)) for k in CONDITIONS)
+def _conditions(labels: dict[str, str], multi: bool = False, teacher: bool = False) -> tuple[tuple[str, str], ...]:
+    """Each column's (key, label); the teacher's column only where a round measured it."""
+    out = tuple((k, labels.get("multi" if multi and k == "passage" else k, k)) for k in CONDITIONS)
+    return out + ((("teacher", labels.get("teacher", TEACHER_LABEL)),) if teacher else ())
 # the heatmap's scale, 0 -> 1: dark red, amber, green
 HEAT_STOPS = ((0.0, (128, 24, 24)), (0.5, (196, 150, 32)), (1.0, (38, 150, 70)))
 DIM = Style(dim=True)
@@ -62,12 +66,18 @@ def _table(rows: list[tuple[int, tuple[float | None, ...]]], conditions) -> Text
     return out
 
 
-def single_passage_text(evals: dict[int, RoundEval], labels: dict[str, str], task: str = "knowledge") -> Text:
-    conditions = _conditions(labels)
+def single_passage_text(evals: dict[int, RoundEval], labels: dict[str, str], task: str = "knowledge",
+                        absent: str | None = None) -> Text:
+    """``absent``: what to say where a run that will record nothing more has no evaluation (None: a
+    live run's words)."""
+    conditions = _conditions(labels, teacher=any(ev.teacher is not None for ev in evals.values()))
     fewshot = task == "fewshot"
     out = Text(f"Held-out {labels.get('context', 'task')}s" if fewshot else "Single passage", style="bold")
     rows = [(r, tuple(getattr(ev, k) for k, _ in conditions)) for r, ev in sorted(evals.items())]
     rows = [(r, values) for r, values in rows if any(v is not None for v in values)]
+    if not rows and absent:
+        out.append(f"  {absent}", DIM)
+        return out
     if not evals:
         out.append("  no held-out evaluation yet: the engine evaluates after round 0 and after each round",
                    DIM)
@@ -85,18 +95,22 @@ def single_passage_text(evals: dict[int, RoundEval], labels: dict[str, str], tas
     return out
 
 
-def multi_passage_text(evals: dict[int, RoundEval], labels: dict[str, str]) -> Text:
-    conditions = _conditions(labels, multi=True)
+def multi_passage_text(evals: dict[int, RoundEval], labels: dict[str, str], absent: str | None = None) -> Text:
     out = Text("Multi-passage", style="bold")
     runs = {r: ev.multi_passage for r, ev in sorted(evals.items()) if ev.multi_passage is not None}
     if not runs:
-        out.append("  not run: set eval.multi_passage = N to enable", DIM)
+        out.append(f"  {absent or 'not run: set eval.multi_passage = N to enable'}", DIM)
         return out
+    conditions = _conditions(labels, multi=True, teacher=any(mp.teacher is not None for mp in runs.values()))
     last = runs[max(runs)]
     out.append(f"  {last.n_passages} passages · {last.n_questions} questions · one LoRA on all of them", DIM)
     out.append("\n")
     out.append_text(_table([(r, tuple(getattr(mp, k) for k, _ in conditions)) for r, mp in runs.items()],
                            conditions))
+    if last.per_title_covers is not None:   # the file keyed its per-title numbers by title
+        out.append(f"\nper title: {len(last.per_title)} titles cover {last.per_title_covers} of "
+                   f"{last.n_questions} questions (passages sharing a title overwrote each other in the file); "
+                   "every question's answer is kept (export --what answers)", DIM)
     return out
 
 
@@ -111,15 +125,18 @@ def _cell(mean: float | None, std: float | None, width: int, with_std: bool) -> 
 
 
 def forgetting_text(fg: ForgettingEval | None, rnd: int | None, width: int,
-                    rounds: list[int] | None = None) -> Text:
+                    rounds: list[int] | None = None, absent: str | None = None) -> Text:
     """The matrix of round ``rnd`` as coloured cells (percent of the passage's questions right,
     ± the std over sequences when it fits), each row with its mean, then a colour key."""
     out = Text("Forgetting", style="bold")
     if fg is None:
-        out.append("  not run: set eval.forgetting_k = k to enable", DIM)
+        out.append(f"  {absent or 'not run: set eval.forgetting_k = k to enable'}", DIM)
         return out
     k = fg.k
-    seqs = f" · mean ± std over {fg.sequences} sequences" if fg.sequences else ""
+    if fg.std_note and fg.std is not None:   # an imported file says what its std is over
+        seqs = f" · mean over {fg.sequences} sequences ± {fg.std_note}" if fg.sequences else f" · ± {fg.std_note}"
+    else:
+        seqs = f" · mean ± std over {fg.sequences} sequences" if fg.sequences else ""
     out.append(f"  R{rnd} · {k} self-edits merged in turn{seqs}", DIM)
     label_w, mean_w = 13, 9
     with_std = fg.std is not None and (fg.sequences or 0) > 1
@@ -168,16 +185,17 @@ def forgetting_rounds(state: RunState) -> list[int]:
 def eval_text(state: RunState, forgetting_round: int | None, width: int) -> Text:
     """Everything the pane shows; ``forgetting_round`` None: the latest round that has a matrix."""
     evals = state.round_evals
+    absent = not_in_file(state.config) if is_imported(state) else None   # a file will hold no more
     out = Text(no_wrap=True, overflow="ellipsis")
-    out.append_text(single_passage_text(evals, state.labels, state.task))
+    out.append_text(single_passage_text(evals, state.labels, state.task, absent))
     if state.task == "fewshot":   # multi-passage and forgetting are knowledge incorporation's evaluations
         return out
     out.append("\n\n")
-    out.append_text(multi_passage_text(evals, state.labels))
+    out.append_text(multi_passage_text(evals, state.labels, absent))
     out.append("\n\n")
     rounds = forgetting_rounds(state)
     rnd = forgetting_round if forgetting_round in rounds else (rounds[-1] if rounds else None)
-    out.append_text(forgetting_text(evals[rnd].forgetting if rnd is not None else None, rnd, width, rounds))
+    out.append_text(forgetting_text(evals[rnd].forgetting if rnd is not None else None, rnd, width, rounds, absent))
     return out
 
 

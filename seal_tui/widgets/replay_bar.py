@@ -30,6 +30,7 @@ class ReplayPosition:
     round_marks: list[tuple[int, int]] = field(default_factory=list)   # (position, round)
     error: str | None = None    # why there is nothing to replay
     keys: str = ""              # the replay's keys, shown after the bar
+    untimed: bool = False       # an imported run: no recorded times, played in the file's order
 
 
 class ReplayBar(Static):
@@ -59,7 +60,9 @@ class ReplayBar(Static):
         line.append(f" {p.speed}", style="bold")
         line.append(f"  event {p.position:,} of {p.total:,}")
         line.append(f"  round {p.round}/{p.rounds or '–'} · {p.phase}", style="cyan")
-        if p.time is not None:
+        if p.untimed:
+            line.append("  no recorded times: the file's order, paced", style="dim")
+        elif p.time is not None:
             line.append(f"  {clock_time(p.time)}", style="")
             if p.first_ts is not None and p.last_ts is not None:
                 line.append(f" (+{duration(p.time - p.first_ts)} of {duration(p.last_ts - p.first_ts)})",

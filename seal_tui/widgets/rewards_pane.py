@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..format import signed, sparkline
+from ..imported import is_imported, no_self_edits
 from ..state import RunState
 
 BINS = 10
@@ -140,6 +141,8 @@ class RewardsPane(Static):
 
     def render(self) -> Text:
         s = self._state
+        if s is not None and not s.rewards and is_imported(s):
+            return Text(no_self_edits(s.config) + ".", style="dim")
         if s is None or not s.rewards:
             return Text("No scored candidates yet: rewards appear as the inner loop scores self-edits.",
                         style="dim")

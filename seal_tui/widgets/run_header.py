@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..format import STATUS_ICON, STATUS_STYLE, duration, pct, status_label
+from ..imported import is_imported, kind_words, recorded, reference
 from ..state import RunState
 
 
@@ -52,7 +53,7 @@ class RunHeader(Static):
         line.append(f"{STATUS_ICON.get(status, '·')} {status_label(status)}", style=STATUS_STYLE.get(status, ""))
         line.append("  ")
         line.append(s.name or s.run_id, style="bold")
-        rounds = f"{s.round}/{s.rounds}" if s.rounds else "–"
+        rounds = str(s.round) if is_imported(s) else f"{s.round}/{s.rounds}" if s.rounds else "–"   # a file: one round
         line.append(f"  round {rounds}", style="")
         line.append(f" · {s.phase_label}", style="cyan")
         line.append("  ")
@@ -60,10 +61,13 @@ class RunHeader(Static):
         line.append_text(progress_bar(s.phase_done, s.phase_total, bar_width))
         if s.phase_total:
             line.append(f" {s.phase_done}/{s.phase_total}")
-        line.append(f"  elapsed {duration(s.elapsed(self._now))}", style="dim")
-        eta = s.eta(self._now) if status != "stale" else None   # a dead engine finishes nothing
-        if eta is not None:
-            line.append(f"  ETA {duration(eta)}", style="dim")
+        if is_imported(s):   # the file's numbers, not a run we timed: no elapsed time to show
+            line.append("  read-only import", style="dim")
+        else:
+            line.append(f"  elapsed {duration(s.elapsed(self._now))}", style="dim")
+            eta = s.eta(self._now) if status != "stale" else None   # a dead engine finishes nothing
+            if eta is not None:
+                line.append(f"  ETA {duration(eta)}", style="dim")
 
         second = Text()
         if s.error and status == "failed":
@@ -74,6 +78,13 @@ class RunHeader(Static):
             second.append("starting the engine: loading torch, the model and the data…", style="dim")
         elif status == "awaiting_review":
             second.append(f"✎ {len(s.review_pending)} self-edits await review · R to review", style="bold magenta")
+        elif is_imported(s):
+            ref = reference(s.config)
+            parts = [ref.get("condition") or kind_words(s.config), s.model or "–", f"file written {recorded(s.config)}",
+                     s.run_id]
+            if s.best_heldout is not None:
+                parts.append(f"best held-out {pct(s.best_heldout)}")
+            second.append(" · ".join(parts), style="dim")
         else:
             parts = [s.preset or "–", s.model or "–", s.run_id]
             if s.best_heldout is not None:

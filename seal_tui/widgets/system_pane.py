@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..format import duration, mib, sparkline
+from ..imported import is_imported
 from ..state import RunState
 
 
@@ -23,6 +24,9 @@ class SystemPane(Static):
 
     def render(self) -> Text:
         s = self._state
+        if s is not None and not s.telemetry and is_imported(s):
+            return Text("No telemetry: an imported result file records no machine (the reference's runs "
+                        "were not watched by seal-tui).", style="dim")
         if s is None or not s.telemetry:
             return Text("No telemetry yet: the engine samples CPU, memory and GPUs every ~2 s.",
                         style="dim")

@@ -108,11 +108,19 @@ def test_reference_results_sit_next_to_an_engine_run(recording, tmp_path):
     copy = copy_store(runs_dir, tmp_path / "runs")
     proc = seal_tui(copy, "import", str(RESULTS))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("imported ") == 5
+    assert sum(line.startswith("imported ") for line in proc.stdout.splitlines()) == 5
+    assert "5 files: 5 imported, 0 skipped (imported before), 0 failed" in proc.stdout
     rows = json.loads(seal_tui(copy, "ls", "--json").stdout)
     assert sorted(r["source"] for r in rows) == ["engine"] + ["imported"] * 5
     ref = next(r for r in rows if r["name"] == "seal-ref eval_iter2")
     assert ref["best_heldout"] == pytest.approx(0.4699, abs=5e-5)
+    # every kind says what it is and carries its headline figure (not only the single-passage one)
+    kinds = {r["name"]: (r["kind"], r["rounds"], r["figure"]["value"]) for r in rows if r["source"] == "imported"}
+    assert kinds == {"seal-ref eval_iter2": ("evaluation", 2, pytest.approx(0.4699)),
+                     "seal-ref rank_iter1": ("ranking", 2, pytest.approx(0.4332)),
+                     "seal-ref cpt_iter2": ("multi_passage", 2, pytest.approx(0.4384)),
+                     "seal-ref continual_overall": ("forgetting", 2, pytest.approx(0.2474, abs=5e-5)),
+                     "seal-ref sft_best1of5_iter0": ("mstep_set", 1, 50)}
     text = seal_tui(copy, "show", ref["id"]).stdout
     assert "47.0%" in text and "33.4%" in text
 

@@ -186,13 +186,19 @@ def test_cli_refuses_a_bad_file_with_exit_2_and_writes_nothing(tmp_path):
     before = store_counts(store)
     good = write(tmp_path / "good" / "final_results.json", final_results(PAPER_ROUND_1))
     one_column = write(tmp_path / "one" / "final_results.json", final_results({t: [False] for t in HELDOUT}))
-    for args, words in ((["import", str(good), str(one_column)], "--condition in-context|oracle|self-edit"),
+    for args, words in ((["import", str(one_column)], "--condition in-context|oracle|self-edit"),
                         (["import", str(bad_files(tmp_path)["rows_differ.json"][0])], "rows_differ.json")):
         proc = subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), *args],
                               cwd=REPO, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, proc.stderr
         assert words in proc.stderr and "nothing was imported" in proc.stderr and "Traceback" not in proc.stderr
         assert store_counts(store) == before
+    # with a good file beside it: the good one is imported, the other named with why, exit 2
+    proc = subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), "import", str(good),
+                           str(one_column)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--condition in-context|oracle|self-edit" in proc.stderr
+    assert "2 files: 1 imported, 0 skipped (imported before), 1 failed" in proc.stderr
+    assert len(store.list_runs()) == 1
     proc = subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), "import",
                            "--condition", "in-context", str(one_column)],
                           cwd=REPO, capture_output=True, text=True, timeout=60)

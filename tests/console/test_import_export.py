@@ -195,19 +195,17 @@ def test_malformed_files_are_rejected_naming_the_file_and_what_was_expected(tmp_
         assert name in str(err.value) and words in str(err.value), str(err.value)
 
 
-def test_cli_import_of_a_malformed_file_exits_2_and_leaves_the_store_unchanged(tmp_path):
+def test_cli_import_of_a_malformed_file_exits_2_and_writes_nothing_of_it(tmp_path):
     runs_dir = tmp_path / "runs"
     store = Store(runs_dir)
-    good = tmp_path / "good.jsonl"
-    good.write_text('{"prompt": "Passage:\\nT\\nSome text.\\n\\nImplications:\\n", "completion": "x"}\n')
     before = store_counts(store)
     bad = malformed_files(tmp_path)["cut_short.json"][0]
-    proc = subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), "import", str(good), str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), "import", str(bad)],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "cut_short.json" in proc.stderr and "nothing was imported" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert store_counts(store) == before  # not even the good file of the same command
+    assert store_counts(store) == before
 
 
 def test_a_failure_while_writing_leaves_no_partial_run(tmp_path, monkeypatch):

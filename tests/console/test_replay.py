@@ -21,10 +21,10 @@ import pytest
 from engine import events as ev
 from engine.store import Store
 from seal_tui.cli import main as cli_main
-from seal_tui.importers import PACE_S, import_file
+from seal_tui.importers import import_file
 from seal_tui.messages import EventsArrived
 from seal_tui.reducer import apply
-from seal_tui.replay import MAX_WAIT_S, PHASE_KINDS, ReplaySource
+from seal_tui.replay import MAX_WAIT_S, PHASE_KINDS, UNTIMED_PACE_S, ReplaySource
 from seal_tui.screens.compare import DIFF_MARK, CompareScreen, CurvesPlot
 from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.replay import ReplayScreen
@@ -234,26 +234,34 @@ def test_replay_of_an_unknown_run_says_which_and_exits_2(tmp_path, capsys):
     assert not (tmp_path / "nowhere").exists()     # nothing to replay: no store made
 
 
-def test_an_imported_run_replays_in_the_files_order(tmp_path):
+def test_an_imported_run_invents_no_times_and_replays_paced_with_its_progress_counting(tmp_path):
     path = tmp_path / "sft_best1of5_iter0.jsonl"
     path.write_text("".join(json.dumps({"prompt": f"Passage:\nT{i}\nText {i}.\n\nImplications:\n",
                                         "completion": f"edit {i}"}) + "\n" for i in range(5)))
     store = Store(tmp_path / "runs")
+    before = time.time()
     run_id = import_file(store, path).run_id
     events = list(store.iter_events(run_id))
-    times = [e.ts for e in events]
-    assert all(b - a == pytest.approx(PACE_S, abs=1e-4) for a, b in zip(times, times[1:]))   # one step each, in order
+    # every event at the moment of import: no pace, no duration, no finish in the future
+    assert len({e.ts for e in events}) == 1 and before <= events[0].ts <= time.time()
+    assert store.clock is time.time             # the import's clock is gone afterwards
     sampled = [e for e in events if e.kind == "candidate_sampled"]
     assert [e.data["self_edit"] for e in sampled] == [f"edit {i}" for i in range(5)]
-    assert len({e.ts for e in sampled}) == 5
-    run = store.get_run(run_id)
-    started = next(e.ts for e in events if e.kind == "run_started")
-    assert run["created_at"] == times[0] and run["started_at"] == started and run["finished_at"] == times[-1]
-    assert store.clock is time.time             # the import's clock is gone afterwards
-    assert time.time() - times[0] < 60          # paced from the moment of import
-    state = RunState(run_id=run_id)             # each phase ends all done: the header shows 5/5, not 0/5
-    apply(state, events)
+    # the header counts along as a replay plays: 1/5 after the first self-edit, 2/5 after the second...
+    state, shown = RunState(run_id=run_id), []
+    for e in events:
+        apply(state, [e])
+        if e.kind == "progress" and state.phase == "sample":
+            shown.append((len(state.candidates), state.phase_done, state.phase_total))
+    assert shown == [(i, i, 5) for i in range(1, 6)]
     assert state.status == "finished" and state.phase_done == state.phase_total == 5
+    # the replay paces the untimed events itself, in the file's order
+    source = ReplaySource(store.runs_dir, run_id, speed=1, playing=False)
+    stream = source.stream(lambda: False)
+    first = next(stream)
+    assert isinstance(first, EventsArrived) and first.events[0].kind == "run_created"
+    assert source.untimed and [source.gap(i) for i in range(1, len(events))] == [UNTIMED_PACE_S] * (len(events) - 1)
+    stream.close()
 
 
 # ---------------------------------------------------------------------- runs screen -> compare
