@@ -24,6 +24,11 @@ KIND_WORDS = {
 }
 
 
+# the same in a header's few words
+KIND_SHORT = {"evaluation": "held-out evaluation", "ranking": "ranking (E-step)", "multi_passage": "multi-passage",
+              "forgetting": "forgetting", "mstep_set": "M-step set", "fewshot_results": "few-shot results"}
+
+
 def reference(config: dict[str, Any] | None) -> dict[str, Any]:
     """The run config's [reference] section ({} for an engine run)."""
     ref = (config or {}).get("reference")
@@ -87,3 +92,10 @@ def no_self_edits(config: dict | None) -> str:
     if ref.get("kind") in ("multi_passage", "forgetting"):
         return f"no self-edits in this file: it is {kind_words(config)}, which keeps only the accuracies"
     return f"no scored self-edits in this file: it is {kind_words(config)}"
+
+
+def what_it_is(config: dict | None) -> str:
+    """"multi-passage: base-model self-edits": the file's kind and condition, for a header."""
+    ref = reference(config)
+    kind = KIND_SHORT.get(ref.get("kind"), "imported")
+    return f"{kind}: {ref['condition']}" if ref.get("condition") else kind

@@ -193,8 +193,9 @@ class DashboardScreen(Screen):
         imported = is_imported(self.state)
         apply(self.state, message.events)
         self.source.ack()
-        if is_imported(self.state) != imported:   # a read-only run: pause, stop and review leave the footer
-            self.refresh_bindings()
+        if is_imported(self.state) != imported:   # a read-only run: pause, stop and review leave the footer,
+            self.refresh_bindings()               # and every pane says what its file holds
+            self._synced.clear()
         self._schedule_sync()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -68,7 +68,7 @@ def legend(series: dict, labels: dict[str, str] | None = None, absent: str | Non
         return Text(absent or "waiting for the first held-out evaluation (round 0)", style="dim")
     held_out = [series[key][0][-1] for key, _, _ in SERIES if key in series]
     last_round = max(held_out or [xs[-1] for xs, _ in series.values()])
-    out.append(f"R{last_round} held-out: ", style="bold")
+    out.append(f"R{last_round} held-out: " if held_out else f"R{last_round}: ", style="bold")
     for key, label, color in SERIES + EXTRA:
         if key not in series:
             continue

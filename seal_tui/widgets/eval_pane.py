@@ -55,14 +55,15 @@ def heat_style(value: float) -> Style:
 
 # ---------------------------------------------------------------------- the two tables
 def _table(rows: list[tuple[int, tuple[float | None, ...]]], conditions) -> Text:
+    widths = [max(15, len(label) + 2) for _, label in conditions]   # a long label keeps a gap before it
     out = Text()
     out.append(f"{'round':<7}", DIM)
-    for _, label in conditions:
-        out.append(f"{label:>15}", DIM)
+    for (_, label), w in zip(conditions, widths):
+        out.append(f"{label:>{w}}", DIM)
     for rnd, values in rows:
         out.append(f"\nR{rnd:<6}", BOLD)
-        for value in values:
-            out.append(f"{pct(value):>15}")
+        for value, w in zip(values, widths):
+            out.append(f"{pct(value):>{w}}")
     return out
 
 
@@ -108,9 +109,9 @@ def multi_passage_text(evals: dict[int, RoundEval], labels: dict[str, str], abse
     out.append_text(_table([(r, tuple(getattr(mp, k) for k, _ in conditions)) for r, mp in runs.items()],
                            conditions))
     if last.per_title_covers is not None:   # the file keyed its per-title numbers by title
-        out.append(f"\nper title: {len(last.per_title)} titles cover {last.per_title_covers} of "
-                   f"{last.n_questions} questions (passages sharing a title overwrote each other in the file); "
-                   "every question's answer is kept (export --what answers)", DIM)
+        out.append(f"\nper title: {len(last.per_title)} titles cover {last.per_title_covers} of {last.n_questions} "
+                   "questions: passages sharing a title overwrote each other in the file", DIM)
+        out.append("\nevery question's answer is kept: seal-tui export RUN --what answers", DIM)
     return out
 
 

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..format import STATUS_ICON, STATUS_STYLE, duration, pct, status_label
-from ..imported import is_imported, kind_words, recorded, reference
+from ..imported import is_imported, recorded, what_it_is
 from ..state import RunState
 
 
@@ -79,9 +79,7 @@ class RunHeader(Static):
         elif status == "awaiting_review":
             second.append(f"✎ {len(s.review_pending)} self-edits await review · R to review", style="bold magenta")
         elif is_imported(s):
-            ref = reference(s.config)
-            parts = [ref.get("condition") or kind_words(s.config), s.model or "–", f"file written {recorded(s.config)}",
-                     s.run_id]
+            parts = [what_it_is(s.config), s.model or "–", f"file written {recorded(s.config)}", s.run_id]
             if s.best_heldout is not None:
                 parts.append(f"best held-out {pct(s.best_heldout)}")
             second.append(" · ".join(parts), style="dim")
