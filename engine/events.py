@@ -359,6 +359,45 @@ class Telemetry(Payload):
     gpus: list[dict] = field(default_factory=list)   # [{index, name, util, mem_used_mb, mem_total_mb, temp_c}]
 
 
+# ---------------------------------------------------------------- scale-out (run.executor = "ray")
+class WorkerInfo(TypedDict, total=False):
+    """One scoring worker (a Ray actor with the base model resident) and, in telemetry, its machine."""
+
+    worker: int         # its number in the run (0, 1, ...; a restarted pool numbers on)
+    node: str           # the Ray node's address
+    pid: int            # its process on that node
+    device: str         # where its model runs: cpu, cuda:0...
+    state: str          # telemetry: idle, busy or lost
+    chunks: int         # telemetry: chunks it has finished
+    cpu_pct: float      # telemetry: its process's CPU use
+    rss_mb: float       # telemetry: its process's resident memory
+    gpus: list[dict]    # telemetry: its GPUs as Telemetry.gpus
+
+
+@_kind("workers_started")
+@dataclass
+class WorkersStarted(Payload):
+    address: str = ""                  # the Ray cluster the run's workers joined
+    workers: list[WorkerInfo] = field(default_factory=list)
+
+
+@_kind("worker_lost")
+@dataclass
+class WorkerLost(Payload):
+    worker: int = 0
+    node: str = ""
+    pid: int | None = None
+    reason: str = ""
+    retried: int = 0                   # jobs of the chunk it was running, sent to another worker
+    left: int = 0                      # workers still alive
+
+
+@_kind("worker_telemetry")
+@dataclass
+class WorkerTelemetry(Payload):
+    workers: list[WorkerInfo] = field(default_factory=list)   # one row per worker, lost ones included
+
+
 @_kind("log")
 @dataclass
 class Log(Payload):

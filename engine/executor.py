@@ -34,6 +34,8 @@ class Executor(Protocol):
 
     def policy_changed(self) -> None: ...
 
+    def release(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -56,5 +58,14 @@ class LocalExecutor:
     def policy_changed(self) -> None:
         """Nothing to do: the inner loop wraps the very model the M-step trained."""
 
+    def release(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot start (the Ray cluster is unreachable, its workers cannot load the model);
+    the message names the setting and the fix."""
+

@@ -96,3 +96,23 @@ def save_policy(policy: Policy, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     policy.model.save_pretrained(folder, safe_serialization=True)
     policy.tokenizer.save_pretrained(folder)
+
+
+def load_weights(policy: Policy, folder: Path) -> None:
+    """Put the weights ``save_policy`` wrote to ``folder`` into ``policy.model`` in place (the
+    modules that wrap it, the inner loop's, stay valid). A tied weight saved once fills both names."""
+    from safetensors.torch import load_file
+
+    state: dict[str, torch.Tensor] = {}
+    for shard in sorted(Path(folder).glob("*.safetensors")):
+        state.update(load_file(shard))
+    model = policy.model
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    names_of: dict[int, set[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        names_of.setdefault(id(p), set()).add(name)
+    by_name = dict(model.named_parameters(remove_duplicate=False))
+    unfilled = [m for m in missing if m not in by_name or not (names_of[id(by_name[m])] & state.keys())]
+    if unexpected or unfilled:
+        raise ModelLoadError(f"the weights in {folder} do not fit the policy: "
+                             f"missing {unfilled[:3]}, unexpected {unexpected[:3]}")

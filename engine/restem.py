@@ -230,8 +230,14 @@ def train_step(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg,
         run.checkpoint()
 
     with scorer.policy_update():  # the M-step and the saved policy see the bare model
-        loss = mstep.train_policy(policy, examples, cfg.mstep, max_len=cfg.model.max_seq_len,
-                                  seed=seeds.m_step(cfg.run.seed, run.round), on_step=on_step)
+        if cfg.mstep.workers > 1:  # data-parallel: Ray Train's processes (run.executor = ray) or accelerate's
+            from engine.mstep_parallel import train_policy_parallel
+            loss = train_policy_parallel(policy, examples, cfg, seed=seeds.m_step(cfg.run.seed, run.round),
+                                         work_dir=run_dir / "mstep" / f"round-{run.round}", on_step=on_step,
+                                         release=scorer.executor.release)
+        else:
+            loss = mstep.train_policy(policy, examples, cfg.mstep, max_len=cfg.model.max_seq_len,
+                                      seed=seeds.m_step(cfg.run.seed, run.round), on_step=on_step)
         path = None
         if cfg.run.save_policy:
             folder = run_dir / "policy" / f"round-{run.round}"

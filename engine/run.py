@@ -168,6 +168,16 @@ def _execute(run, task: Task, cfg: Config, run_dir: Path, resume: bool = False) 
                           query_prompt=task.query_prompt)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    scorer = Scorer(inner, grader, task, on_grader_failure=lambda exc: run.pause_for(f"grader failed: {exc}"))
-    run.checkpoint()
-    return run_restem(run, policy, scorer, task, cfg, train_pool, heldout, run_dir, progress)
+    from engine.executor import ExecutorError
+    from engine.scale import make_executor
+    try:  # run.executor: this process, or a pool of Ray workers (started here)
+        executor = make_executor(run, cfg, inner, policy_is_base=not progress.policy_path)
+    except ExecutorError as exc:  # the cluster cannot be reached, or its workers cannot load the model
+        raise InputError(str(exc)) from None
+    scorer = Scorer(inner, grader, task, on_grader_failure=lambda exc: run.pause_for(f"grader failed: {exc}"),
+                    executor=executor)
+    try:
+        run.checkpoint()
+        return run_restem(run, policy, scorer, task, cfg, train_pool, heldout, run_dir, progress)
+    finally:
+        executor.close()  # Ray workers stop, and a Ray started for this run with them

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.adaptation import Adaptation
+from engine.executor import Chunk, Executor, LocalExecutor
 from engine.generation import AnswerRule
 from engine.graders import GradeItem, Grader, GraderFailure, Verdict
-from engine.executor import Chunk, Executor, LocalExecutor
 from engine.inner_loop import AdaptJob, AdaptResult, InnerLoop
 
 

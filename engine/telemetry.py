@@ -47,7 +47,7 @@ class Telemetry(threading.Thread):
     def __init__(self, runs_dir, run_id: str, interval: float = 2.0):
         super().__init__(name="telemetry", daemon=True)
         self.runs_dir, self.run_id, self.interval = runs_dir, run_id, interval
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         store = Store(self.runs_dir)
@@ -56,7 +56,7 @@ class Telemetry(threading.Thread):
         psutil.cpu_percent(None)
         gpus = GPUProbe()
         try:
-            while not self._stop.wait(self.interval):
+            while not self._halt.wait(self.interval):
                 try:
                     store.record(self.run_id, ev.Telemetry(cpu_pct=psutil.cpu_percent(None),
                                                            rss_mb=proc.memory_info().rss / 2**20, gpus=gpus.sample()))
@@ -66,4 +66,4 @@ class Telemetry(threading.Thread):
             store.close()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()

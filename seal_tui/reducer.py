@@ -346,6 +346,29 @@ def _telemetry(s: RunState, e: Event, p: ev.Telemetry) -> None:
     s.rev_telemetry = s.rev
 
 
+def _workers_started(s: RunState, e: Event, p: ev.WorkersStarted) -> None:
+    """A new pool (the run's first, or one started after an M-step or a resume) replaces the last."""
+    s.workers = {int(w.get("worker", 0)): {**w, "state": "idle"} for w in p.workers or []}
+    s.rev_telemetry = s.rev
+
+
+def _worker_lost(s: RunState, e: Event, p: ev.WorkerLost) -> None:
+    row = s.workers.setdefault(int(p.worker), {"worker": int(p.worker), "node": p.node, "pid": p.pid})
+    row.update(state="lost", reason=printable(p.reason))
+    s.rev_telemetry = s.rev
+
+
+def _worker_telemetry(s: RunState, e: Event, p: ev.WorkerTelemetry) -> None:
+    """The pool as it is now (empty once released); a lost worker keeps the reason it was lost for."""
+    rows = {}
+    for w in p.workers or []:
+        n = int(w.get("worker", 0))
+        reason = s.workers.get(n, {}).get("reason")
+        rows[n] = {**w, **({"reason": reason} if reason and w.get("state") == "lost" else {})}
+    s.workers = rows
+    s.rev_telemetry = s.rev
+
+
 # ---------------------------------------------------------------- log
 def _log_event(s: RunState, e: Event, p: ev.Log) -> None:
     _log(s, e.ts, p.level or "info", p.message or "")
@@ -407,6 +430,9 @@ _HANDLERS: dict[type, Callable] = {
     ev.EvalResult: _eval_result,
     ev.Metric: _metric,
     ev.Telemetry: _telemetry,
+    ev.WorkersStarted: _workers_started,
+    ev.WorkerLost: _worker_lost,
+    ev.WorkerTelemetry: _worker_telemetry,
     ev.Log: _log_event,
     ev.CommandAck: _command_ack,
 }

@@ -183,6 +183,9 @@ class RunState:
     review_mode: str | None = None
     review_counts: dict[str, int] = field(default_factory=dict)
     telemetry: deque = field(default_factory=lambda: deque(maxlen=MAX_TELEMETRY))
+    # the Ray executor's scoring workers by number: their latest worker_telemetry row (state: idle,
+    # busy or lost; a lost one keeps its reason); empty for a run on the local executor
+    workers: dict[int, dict] = field(default_factory=dict)
     log: deque = field(default_factory=lambda: deque(maxlen=MAX_LOG_LINES))
     log_seq: int = 0
 

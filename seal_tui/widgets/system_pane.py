@@ -1,5 +1,6 @@
 """The engine's machine: CPU and RSS always, each GPU's utilization, memory and
-temperature over the last minutes, and "no GPU" plainly when there is none."""
+temperature over the last minutes, and "no GPU" plainly when there is none; with the Ray
+executor, one row per scoring worker (node, device, and its GPU or CPU and memory)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ class SystemPane(Static):
 
     def render(self) -> Text:
         s = self._state
+        out = self._machine(s)
+        if s is not None and s.workers:
+            out.append("\n\n")
+            out.append_text(worker_rows(s.workers))
+        return out
+
+    def _machine(self, s: RunState | None) -> Text:
         if s is not None and not s.telemetry and is_imported(s):
             return Text("No telemetry: an imported result file records no machine (the reference's runs "
                         "were not watched by seal-tui).", style="dim")
@@ -73,3 +81,32 @@ class SystemPane(Static):
                 out.append("\n")
         out.rstrip()
         return out
+
+
+WORKER_STYLE = {"busy": "bold green", "idle": "dim", "lost": "bold red"}
+
+
+def worker_rows(workers: dict[int, dict]) -> Text:
+    """One line per scoring worker: number, node, process, device, state, and its GPUs'
+    utilization and memory (else its CPU and RSS); a lost worker with the reason."""
+    out = Text()
+    out.append(f"Workers (Ray) · {sum(w.get('state') != 'lost' for w in workers.values())} of {len(workers)} alive",
+               style="bold")
+    for n in sorted(workers):
+        w = workers[n]
+        state = w.get("state") or "idle"
+        out.append(f"\nw{n:<3}", style="bold")
+        out.append(f"{w.get('node', '?')} pid {w.get('pid') or '?'} {w.get('device', '')}".ljust(34)[:34])
+        out.append(f" {state:<5}", style=WORKER_STYLE.get(state, ""))
+        if state == "lost":
+            out.append(f" {w.get('reason', '')}", style="red")
+            continue
+        gpus = w.get("gpus") or []
+        for g in gpus:
+            out.append(f"  GPU {g.get('index', 0)} {g.get('util', 0) or 0:>3.0f}% "
+                       f"{mib(g.get('mem_used_mb'))}/{mib(g.get('mem_total_mb'))}")
+        if not gpus and w.get("cpu_pct") is not None:
+            out.append(f"  CPU {w['cpu_pct']:>4.0f}% RSS {mib(w.get('rss_mb'))}")
+        if w.get("chunks"):
+            out.append(f"  {w['chunks']} chunks", style="dim")
+    return out

@@ -1,0 +1,46 @@
+"""The Ray cluster a run's workers live on: the one at ``run.ray_address``, or one started on
+this machine for the run (and stopped with it)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+
+import ray
+
+from engine.executor import ExecutorError
+
+
+class ClusterError(ExecutorError):
+    """The Ray cluster cannot be reached or used; the message names the setting and the fix."""
+
+
+def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
+    """Connect this engine to the run's cluster; (its address, whether it was started here).
+
+    A Ray started here declares at least ``cpus_needed`` CPUs (the workers' and trainers' shares),
+    so the placement never waits on a machine with fewer cores than workers."""
+    if ray.is_initialized():
+        return ray.get_runtime_context().gcs_address, False
+    handler = signal.getsignal(signal.SIGTERM)   # ray.init installs its own; the engine's stops the run cleanly
+    options = {"include_dashboard": False, "log_to_driver": False, "namespace": "seal"}
+    try:
+        if run_cfg.ray_address:
+            ray.init(address=run_cfg.ray_address, **options)
+        else:
+            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)), **options)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        where = f"run.ray_address = {run_cfg.ray_address!r}" if run_cfg.ray_address else "a Ray on this machine"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClusterError(f"{where}: cannot start or join Ray ({first}); start a cluster with 'ray start --head' "
+                           "and give its address (or 'auto'), or leave run.ray_address empty") from None
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    return ray.get_runtime_context().gcs_address, not run_cfg.ray_address
+
+
+def disconnect() -> None:
+    """Leave the cluster: a Ray started here stops; a shared one keeps running without our actors."""
+    if ray.is_initialized():
+        ray.shutdown()
