@@ -14,6 +14,7 @@ from ..imported import headline_text, recorded_short, reference
 from .line_table import LineTable
 
 NARROW_DROP = ("model", "started", "source")   # columns left out below 110 cells
+SOURCE_FROM = 130   # the Source column from this width (narrower, an import's preset, seal-reference, says it)
 
 
 def run_values(run: dict, now: float, mark: str | None = None) -> tuple:
@@ -100,7 +101,8 @@ class RunsTable(LineTable):
         self._last: tuple = ([], 0.0, "", None)
 
     def _columns_for(self, width: int) -> tuple:
-        return tuple(c for c in self.WIDE_COLUMNS if width >= 110 or c[0] not in NARROW_DROP)
+        return tuple(c for c in self.WIDE_COLUMNS if (width >= 110 or c[0] not in NARROW_DROP)
+                     and (width >= SOURCE_FROM or c[0] != "source"))
 
     def on_resize(self) -> None:
         columns = self._columns_for(self.size.width)
