@@ -16,8 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from engine import events as ev
 from engine.store import Store
 from seal_tui.cli import main as cli_main
