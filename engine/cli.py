@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.config import ConfigError, load_config, preset_names, to_toml
 from engine.store import StoreError, default_runs_dir
+from engine.store.facts import ERROR_PREFIX
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 return resume_run(args.runs_dir or default_runs_dir(), args.run)
             except InputError as exc:
-                print(f"seal-engine: error: {exc}", file=sys.stderr)
+                print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)
                 return 2
         cfg = load_config(args.config, args.preset, args.overrides)
         if args.name:
@@ -77,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return execute_run(cfg, runs_dir=args.runs_dir or default_runs_dir(), run_id=args.run_id)
         except InputError as exc:
-            print(f"seal-engine: error: {exc}", file=sys.stderr)
+            print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)
             return 2
     except (ConfigError, StoreError) as exc:
-        print(f"seal-engine: error: {exc}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("seal-engine: interrupted", file=sys.stderr)

@@ -29,7 +29,7 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, task: Task
                                    k=k, seed=seeds.heldout_sampling(cfg.eval.seed),
                                    temperature=cfg.eval.temperature,
                                    check=lambda i, text: task.check_self_edit(heldout[i], text),
-                                   retries=task.resample_limit)
+                                   retries=task.resample_limit, on_batch=lambda first, batch: run.checkpoint())
     run.checkpoint()
     bases = scorer.baselines(heldout)
     items = []

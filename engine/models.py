@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,11 +9,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from engine.devices import DeviceError, pick_device, pick_dtype
+from engine.model_files import ModelLoadError, folder_problem, looks_local, resolve_model_path
 from engine.prompts import wants_chat
-
-
-class ModelLoadError(RuntimeError):
-    """The model named in the config cannot be loaded; the message says what to fix."""
 
 
 @dataclass
@@ -27,42 +23,18 @@ class Policy:
     source: str
 
 
-def resolve_model_path(name_or_path: str) -> str:
-    """'sandbox' is the built-in model, 'sandbox-arc' the few-shot sandbox's; anything else goes to
-    from_pretrained as given."""
-    if name_or_path in ("sandbox", "sandbox-arc"):
-        from engine import sandbox
-        try:
-            return sandbox.resolve_model() if name_or_path == "sandbox" else sandbox.resolve_arc_model()
-        except FileNotFoundError as exc:
-            raise ModelLoadError(str(exc)) from None
-    return name_or_path
-
-
-def _check_folder(path: Path) -> None:
-    if not path.is_dir():
-        raise ModelLoadError(f"model folder {path} is not a folder; give model.name_or_path a folder "
-                             "saved with save_pretrained, or a hub id")
-    if not (path / "config.json").is_file():
-        raise ModelLoadError(f"model folder {path} has no config.json; it must be saved with save_pretrained")
-    try:
-        json.loads((path / "config.json").read_text())
-    except ValueError as exc:
-        raise ModelLoadError(f"model folder {path}: config.json is not valid JSON ({exc})") from None
-    weights = list(path.glob("*.safetensors")) + list(path.glob("*.bin"))
-    if not weights:
-        raise ModelLoadError(f"model folder {path} has no weights (*.safetensors or *.bin)")
-
-
 def load_policy(name_or_path: str, *, device: str = "auto", dtype: str = "auto",
-                chat_template: str = "auto") -> Policy:
+                chat_template: str = "auto", local_files_only: bool = False) -> Policy:
+    """``local_files_only``: load a hub id from the cache without asking the hub (an offline machine)."""
     source = resolve_model_path(name_or_path)
     path = Path(source).expanduser()
-    looks_local = path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
-    if looks_local:
+    local = looks_local(source)
+    if local:
         if not path.exists():
             raise ModelLoadError(f"model folder {path} does not exist; check model.name_or_path")
-        _check_folder(path)
+        problem = folder_problem(path)
+        if problem:
+            raise ModelLoadError(problem)
         source = str(path)
     try:
         dev = pick_device(device)
@@ -70,10 +42,10 @@ def load_policy(name_or_path: str, *, device: str = "auto", dtype: str = "auto",
         raise ModelLoadError(str(exc)) from None
     dt = pick_dtype(dtype, dev)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dt)
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dt, local_files_only=local_files_only)
     except OSError as exc:
-        hint = "" if looks_local else " (this machine may be offline: download it elsewhere and give the folder)"
+        hint = "" if local else " (this machine may be offline: download it elsewhere and give the folder)"
         raise ModelLoadError(f"cannot load model {source!r}: {str(exc).splitlines()[0]}{hint}") from None
     except (ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(f"model {source!r} is broken or unsupported: {str(exc).splitlines()[0]}") from None

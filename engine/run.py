@@ -14,13 +14,14 @@ from pathlib import Path
 
 from engine import events as ev
 from engine.config import Config, to_toml
+from engine.preflight import InputError, Prepared, preflight
 from engine.store import Store
-from engine.store.facts import new_run_id, resume_refusal
+from engine.store.facts import OUTPUT_ENV, OUTPUT_NAME, new_run_id, resume_refusal
+from engine.store.problems import disk_full_message, is_disk_full
 from engine.tasks import Task, make_task
 
-
-class InputError(Exception):
-    """Bad user input found while starting a run (model, data): exit code 2."""
+# the engine process's exit codes
+EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_DISK_FULL = 0, 1, 2, 3, 4
 
 
 def _logger(run_dir: Path, run_id: str) -> logging.Logger:
@@ -55,23 +56,30 @@ def resume_run(runs_dir: Path, ref: str) -> int:
 
 
 def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resume: bool = False) -> int:
-    """Run SEAL with ``cfg``; returns the process exit code (0 finished, 1 failed, 2 bad input, 3 stopped)."""
+    """Run SEAL with ``cfg``; returns the process exit code (0 finished, 1 failed, 2 bad input,
+    3 stopped, 4 paused for lack of disk space).
+
+    Every input is checked first (``engine.preflight``): a bad one raises InputError before the
+    run is recorded, so it leaves no run and no folder behind."""
     from engine.runtime import RunContext, RunStopped, StoreLogHandler
     from engine.telemetry import Telemetry
 
-    store = Store(runs_dir)
     task = make_task(cfg)
+    prepared = preflight(cfg, task, Path(runs_dir))
+    store = Store(runs_dir)
     run_id = run_id or new_run_id(cfg.run.preset)
     run_dir = store.runs_dir / run_id
     if not resume:  # a resumed run's start clears its error and end
         if store.get_run(run_id):
             raise InputError(f"run id {run_id} already exists in {store.path}; choose another --run-id")
         run_dir.mkdir(parents=True, exist_ok=True)
+        _adopt_output(run_dir)
         (run_dir / "config.toml").write_text(to_toml(cfg))
         store.record(run_id, ev.RunCreated(name=cfg.run.name or run_id, preset=cfg.run.preset,
                                            model=cfg.model.name_or_path, rounds=cfg.run.rounds, config=cfg.to_dict(),
                                            task=task.name, labels=task.labels.as_dict(),
                                            self_edit_schema=task.self_edit_schema()), round_=0, phase="setup")
+    logging.raiseExceptions = False  # a log line that cannot be written (a full disk) is dropped, not printed
     log = _logger(run_dir, run_id)
     run = RunContext(store, run_id, log, run_dir)
     store_handler = StoreLogHandler(run)
@@ -80,39 +88,53 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
     run.record(ev.RunStarted(pid=os.getpid(), run_dir=str(run_dir), resumed=resume))
     if resume:
         log.info("resuming run %s", run_id)
+    for note in prepared.warnings:
+        log.warning("%s", note)
     print(f"run {run_id}", flush=True)
 
     def on_term(signum, frame):
         run.stop_requested = True
+        if run.phase == "setup":  # loading: nothing to lose, nothing to wait for (a store write rolls back)
+            raise RunStopped("SIGTERM")
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # losing the terminal never stops a run
 
     telemetry = Telemetry(store.runs_dir, run_id)
     telemetry.start()
     try:
-        last = _execute(run, task, cfg, run_dir, resume)
+        last = _execute(run, task, cfg, run_dir, prepared, resume)
         best = max((m["value"] for m in store.metrics(run_id, "heldout_self_edit")), default=None)
         run.phase = "done"
         log.info("run %s finished; best held-out accuracy %s", run_id, "-" if best is None else f"{best:.3f}")
         run.record(ev.RunFinished(best_heldout=best,
                                   last=last and {k: last[k] for k in ("none", "passage", "self_edit")}))
-        return 0
+        return EXIT_FINISHED
     except RunStopped as exc:
         log.info("run %s stopped (%s)", run_id, exc)
         run.record(ev.RunStopped(reason=str(exc)))
-        return 3
+        return EXIT_STOPPED
     except InputError as exc:
         log.error("run %s failed: %s", run_id, exc)
         run.record(ev.RunFailed(error=str(exc)))
-        return 2
+        return EXIT_BAD_INPUT
     except Exception as exc:  # anything else: the message to the user, the traceback to the log file
+        if is_disk_full(exc):
+            return _out_of_space(run, store.runs_dir)
         msg = f"{type(exc).__name__}: {exc}"
         for h in log.handlers:
             if isinstance(h, logging.FileHandler):
-                h.stream.write(traceback.format_exc())
+                try:
+                    h.stream.write(traceback.format_exc())
+                except OSError:
+                    pass
         log.error("run %s failed: %s (traceback in %s)", run_id, msg, run_dir / "engine.log")
-        run.record(ev.RunFailed(error=msg))
-        return 1
+        try:
+            run.record(ev.RunFailed(error=msg))
+        except Exception as again:
+            if is_disk_full(again):
+                return _out_of_space(run, store.runs_dir)
+            raise
+        return EXIT_FAILED
     finally:
         telemetry.stop()
         for h in list(log.handlers):
@@ -120,7 +142,41 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
             log.removeHandler(h)
 
 
-def _execute(run, task: Task, cfg: Config, run_dir: Path, resume: bool = False) -> dict | None:
+def _adopt_output(run_dir: Path) -> None:
+    """Move the launcher's output file (this process's stdout and stderr) into the new run's folder."""
+    pending = Path(os.environ.pop(OUTPUT_ENV, "") or "")
+    if not pending.name or not pending.is_file():
+        return
+    target = run_dir / OUTPUT_NAME
+    try:
+        pending.replace(target)  # the same disk: our open descriptors follow the file
+        return
+    except OSError:
+        pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(target, "ab") as out:  # another disk: copy what was written, then write there
+        out.write(pending.read_bytes())
+        out.flush()
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+    pending.unlink(missing_ok=True)
+
+
+def _out_of_space(run, runs_dir: Path) -> int:
+    """The disk is full: record the run as paused with the reason where SQLite still can (else it
+    shows as stale), and say what to free; ``resume`` continues it once there is room."""
+    message = disk_full_message(runs_dir)
+    try:
+        run.record(ev.RunPaused(phase=run.phase, reason=f"out of disk space: {message}"))
+    except Exception:
+        pass  # nothing more can be written; the run shows as stale, and resume continues it
+    print(f"seal-engine: run {run.run_id} paused in round {run.round} ({run.phase}): {message}", file=sys.stderr,
+          flush=True)
+    return EXIT_DISK_FULL
+
+
+def _execute(run, task: Task, cfg: Config, run_dir: Path, prepared: Prepared, resume: bool = False) -> dict | None:
     import torch
     from transformers.utils import logging as hf_logging
 
@@ -129,7 +185,6 @@ def _execute(run, task: Task, cfg: Config, run_dir: Path, resume: bool = False) 
     from engine.models import ModelLoadError, load_policy
     from engine.restem import Progress, contexts_event, run_restem
     from engine.scoring import Scorer
-    from engine.tasks import DataError
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     hf_logging.disable_progress_bar()
@@ -138,10 +193,7 @@ def _execute(run, task: Task, cfg: Config, run_dir: Path, resume: bool = False) 
         torch.set_num_threads(cfg.run.threads)
     torch.manual_seed(seeds.torch_global(cfg.run.seed))
     run.set_phase("setup")
-    try:
-        train_pool, heldout = task.load_contexts()
-    except DataError as exc:
-        raise InputError(str(exc)) from None
+    train_pool, heldout = prepared.train_pool, prepared.heldout
     try:
         grader = task.make_grader(store=run.store, run_id=run.run_id)
     except ValueError as exc:  # e.g. the judge's API key variable is not set
@@ -156,7 +208,8 @@ def _execute(run, task: Task, cfg: Config, run_dir: Path, resume: bool = False) 
         run.log.info("resuming from the policy saved at %s", model_source)
     try:
         policy = load_policy(model_source, device=cfg.run.device, dtype=cfg.run.dtype,
-                             chat_template=cfg.model.chat_template)
+                             chat_template=cfg.model.chat_template,
+                             local_files_only=prepared.model.local_files_only)
     except ModelLoadError as exc:
         raise InputError(str(exc)) from None
     n_params = sum(p.numel() for p in policy.model.parameters())

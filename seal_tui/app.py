@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from .hangup import exit_when_terminal_goes
 from .screens.runs import RunsScreen
+from .store_errors import store_failure
 
 if TYPE_CHECKING:
     from .launcher import EngineProcess, LaunchSpec
@@ -128,7 +129,8 @@ class SealApp(App):
         self.push_screen(NewRunScreen())
 
     def start_run(self, spec: LaunchSpec) -> EngineProcess | None:
-        """Spawn the engine for ``spec`` and open its dashboard in place of the form."""
+        """Spawn the engine for ``spec``; the form waits until the engine's checks pass (its run
+        then exists: ``open_started_run``) or refuse an input."""
         from .launcher import spawn_engine
 
         try:
@@ -137,10 +139,22 @@ class SealApp(App):
             self.notify(f"Could not start the engine: {exc}", severity="error")
             return None
         self.processes[process.run_id] = process
+        return process
+
+    def open_started_run(self, process: EngineProcess) -> None:
+        """The engine recorded its run: its dashboard in place of the form."""
         if self.screen.id == "new-run-screen":
             self.pop_screen()
         self.open_run(process.run_id, process)
-        return process
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A store that fails under the console (damaged, of a newer seal-tui, its disk full or gone
+        read-only) ends it with the store's named error and what to do, never a traceback."""
+        message = store_failure(self.runs_dir, error)
+        if message is None:
+            super()._handle_exception(error)
+        else:
+            self.exit(return_code=2, message=f"seal-tui: {message}")
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -161,3 +175,4 @@ class SealApp(App):
             yield SystemCommand(binding.description, help_text,
                                 partial(self.call_later, self.run_action, binding.action, active.node))
         yield from super().get_system_commands(screen)
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .format import date_time, duration, pct
 
-COMMANDS = ("ls", "show", "run", "resume", "export", "import")
+COMMANDS = ("ls", "show", "run", "resume", "export", "import", "doctor")
 START_WAIT_S = 30.0   # how long run/resume wait for the engine to show up in the store
 
 
@@ -64,7 +65,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--round", dest="round_", type=int, metavar="N",
                      help="few-shot final_results.json: the ReSTEM round it belongs to (the file records none; "
                           "default: an iterN / iteration_N in its path, else 1)")
-    for parser in (ls, show, run, resume, export, imp):  # also accepted after the subcommand
+    doctor = sub.add_parser("doctor", help="check the run store: SQLite's integrity check, and which runs can be read")
+    doctor.add_argument("--repair", action="store_true",
+                        help="copy the runs that read whole into a new store; the damaged file is kept beside it")
+    for parser in (ls, show, run, resume, export, imp, doctor):  # also accepted after the subcommand
         parser.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
                             help="the run store folder (default: $SEAL_RUNS_DIR, else ./runs)")
 
@@ -72,12 +76,16 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 def dispatch(args: argparse.Namespace, runs_dir: Path) -> int:
     runs_dir = Path(runs_dir).expanduser().resolve()
     handler = {"ls": cmd_ls, "show": cmd_show, "run": cmd_run, "resume": cmd_resume,
-               "export": cmd_export, "import": cmd_import}[args.command]
-    from engine.store import StoreError
+               "export": cmd_export, "import": cmd_import, "doctor": cmd_doctor}[args.command]
+    from engine.store import DB_NAME, StoreError
+    from engine.store.problems import store_problem
     try:
         return handler(args, runs_dir)
     except (UserError, StoreError) as exc:
         print(f"seal-tui {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a damaged page, a full disk, a read-only file met while reading
+        print(f"seal-tui {args.command}: {store_problem(runs_dir / DB_NAME, exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `seal-tui ls | head`
         return 0
@@ -100,7 +108,11 @@ def _find(store, ref: str) -> dict:
 # ---------------------------------------------------------------- ls
 def cmd_ls(args, runs_dir: Path) -> int:
     from engine.store import DB_NAME
+    from engine.store.problems import runs_dir_problem
 
+    problem = runs_dir_problem(runs_dir)
+    if problem:
+        raise UserError(problem)
     if not (runs_dir / DB_NAME).is_file():  # nothing to list; listing creates no store
         print("[]" if args.json else f"no runs in {runs_dir}; start one with `seal-tui run --preset sandbox --detach`")
         return 0
@@ -108,6 +120,7 @@ def cmd_ls(args, runs_dir: Path) -> int:
 
     store = _store(runs_dir)
     rows = [run_row(store, r) for r in store.list_runs()]
+    _disk_note(store)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -125,6 +138,18 @@ def cmd_ls(args, runs_dir: Path) -> int:
         print(f"\n{r['id']} is stale: its engine is gone (last event {date_time(r['last_event_at'])}, {duration(time.time() - (r['last_event_at'] or time.time()))} ago); "
               f"`seal-tui resume {r['id']}` continues it")
     return 0
+
+
+def _disk_note(store) -> None:
+    """While the store's disk is full, or the store read-only here, say so (runs cannot move on)."""
+    from engine.store.problems import FULL_BELOW_BYTES, disk_full_message, free_bytes
+
+    free = free_bytes(store.runs_dir)
+    if free is not None and free < FULL_BELOW_BYTES:
+        print(f"note: {disk_full_message(store.runs_dir)}", file=sys.stderr)
+    elif store.read_only:
+        print(f"note: {store.path} is read-only here: runs can be listed, shown, exported and replayed, "
+              "not started, resumed or deleted", file=sys.stderr)
 
 
 def _ls_cells(r: dict) -> tuple[str, ...]:
@@ -168,12 +193,11 @@ def cmd_run(args, runs_dir: Path) -> int:
         cfg = load_config(args.config, args.preset, args.overrides)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    store = _store(runs_dir, create=True)
     spec = LaunchSpec(preset=cfg.run.preset, config_path=str(Path(args.config).resolve()) if args.config else None,
                       overrides=list(args.overrides), name=args.name)
     run_id = new_run_id(cfg.run.preset)
     proc = spawn_engine(spec, runs_dir, run_id)
-    if not _wait_started(store, proc, lambda run: run is not None):
+    if not _wait_started(_run_lookup(runs_dir), proc, lambda run: run is not None):
         return _engine_gone(proc, "start")
     return _after_start(args, runs_dir, run_id, proc, "started")
 
@@ -189,25 +213,42 @@ def cmd_resume(args, runs_dir: Path) -> int:
     if refusal:
         raise UserError(refusal)
     proc = spawn_engine(ResumeSpec(), runs_dir, run["id"])
-    if not _wait_started(store, proc, lambda r: r is not None and r.get("pid") == proc.pid):
+    if not _wait_started(store.get_run, proc, lambda r: r is not None and r.get("pid") == proc.pid):
         return _engine_gone(proc, "resume")
     return _after_start(args, runs_dir, run["id"], proc, "resumed")
 
 
-def _wait_started(store, proc, ready) -> bool:
+def _run_lookup(runs_dir: Path):
+    """get_run(run_id) on the store, opened once the engine has made it (a refused run makes none)."""
+    from engine.store import DB_NAME
+
+    opened: list = []
+
+    def get_run(run_id: str) -> dict | None:
+        if not opened:
+            if not (runs_dir / DB_NAME).is_file():
+                return None
+            opened.append(_store(runs_dir))
+        return opened[0].get_run(run_id)
+    return get_run
+
+
+def _wait_started(get_run, proc, ready) -> bool:
     """Wait (bounded) until the engine's run shows in the store; False if the engine exited first."""
     end = time.monotonic() + START_WAIT_S
     while time.monotonic() < end:
-        if ready(store.get_run(proc.run_id)):
+        if ready(get_run(proc.run_id)):
             return True
         if proc.exit_code() is not None:
-            return ready(store.get_run(proc.run_id)) and proc.exit_code() == 0
+            return ready(get_run(proc.run_id)) and proc.exit_code() == 0
         time.sleep(0.1)
     return True  # slow machine: still starting; the output file tells if it fails later
 
 
 def _engine_gone(proc, what: str) -> int:
     code = proc.exit_code()
+    if code == 2:  # the engine's checks refused an input: its one line says which, and nothing was made
+        raise UserError(proc.refusal())
     print(f"seal-tui: the engine did not {what} (exit code {code}); its output ({proc.output_path}):",
           file=sys.stderr)
     print(proc.output_tail() or "(no output)", file=sys.stderr)
@@ -255,8 +296,9 @@ def cmd_export(args, runs_dir: Path) -> int:
             n = export_run(store, run["id"], args.what, args.format, fh)
         tmp.replace(out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:  # nothing half-written is left behind, whatever stopped the export
+        tmp.unlink(missing_ok=True)
     print(f"wrote {n} {args.what} rows of run {run['id']} to {out}")
     return 0
 
@@ -334,4 +376,39 @@ def cmd_show(args, runs_dir: Path) -> int:
     store = _store(runs_dir)
     summary = run_summary(store, _find(store, args.run))
     print(json.dumps(summary, indent=1) if args.json else render_summary(summary))
+    return 0
+
+
+# ---------------------------------------------------------------- doctor
+def cmd_doctor(args, runs_dir: Path) -> int:
+    """0: the store is sound (or was repaired); 1: it is damaged; 2: there is no store to check."""
+    from engine.store.doctor import check_store, repair
+
+    up = check_store(runs_dir)
+    if up.problem and not up.runs:
+        raise UserError(up.problem)
+    print(f"store     {up.path}")
+    print(f"integrity {up.integrity[0] if up.integrity == ['ok'] else 'DAMAGED'}")
+    for line in up.integrity if up.integrity != ["ok"] else []:
+        print(f"  {line}")
+    for r in up.runs:
+        if r.readable:
+            what = f"readable ({r.events} events)"
+        elif r.recoverable:
+            what = f"events readable ({r.events}), other rows not ({r.problem}): --repair rebuilds them"
+        else:
+            what = f"NOT readable: its events ({r.lost_events})"
+        print(f"  {r.run_id}  {_cut(r.name or '', 24):24}  {(r.status or '?'):9}  {what}")
+    if up.sound:
+        print(f"the store is sound: {len(up.runs)} runs, all readable")
+        return 0
+    recoverable = sum(r.recoverable for r in up.runs)
+    if not args.repair:
+        print(f"{recoverable} of {len(up.runs)} runs can be recovered whole: `seal-tui doctor --repair` rebuilds "
+              "them from their events in a new store and keeps the damaged file beside it")
+        return 1
+    damaged, kept, lost = repair(runs_dir)
+    print(f"repaired: {len(kept)} runs rebuilt in a new {up.path.name}; the damaged file is now {damaged}")
+    for r in lost:
+        print(f"  lost: {r.run_id} ({r.lost_events}); its folder {runs_dir / r.run_id} is untouched")
     return 0

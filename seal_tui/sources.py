@@ -11,6 +11,7 @@ handling each ``EventsArrived``), so a fast writer never floods the message queu
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,10 +31,17 @@ def relay(source: EventSource, post: Callable[[Message], object]) -> None:
     from textual.worker import get_current_worker
 
     worker = get_current_worker()
-    for message in source.stream(lambda: worker.is_cancelled):
-        if worker.is_cancelled:
-            return
-        post(message)
+    try:
+        for message in source.stream(lambda: worker.is_cancelled):
+            if worker.is_cancelled:
+                return
+            post(message)
+    except sqlite3.DatabaseError as exc:  # a damaged page, a store gone read-only or full under us: said on screen
+        from engine.store import DB_NAME
+        from engine.store.problems import store_problem
+
+        runs_dir = Path(getattr(source, "runs_dir", ".") or ".")
+        post(SourceFailed(source.run_id, store_problem(runs_dir / DB_NAME, exc)))
 
 
 class EventSource(Protocol):

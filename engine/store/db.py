@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from engine import events as ev
 
 from . import schema
 from .facts import COMMANDS, DB_NAME, DECISIONS, LIVE_STATUSES, default_runs_dir
+from .problems import cannot_write, mkdir_problem, runs_dir_problem, store_problem
 from .projection import Row, insert_candidate, project
 from .read import RunReads
 
@@ -39,6 +41,22 @@ def connect(db_path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(db_path: Path) -> sqlite3.Connection:
+    """Open a store without writing to it. SQLite reads a WAL store read-only where it can make the
+    -shm file beside it; on a read-only disk without one, only as immutable (nothing may change it)."""
+    last: sqlite3.Error | None = None
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(db_path))}?{query}", uri=True, timeout=30.0,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
 def _j(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -52,18 +70,35 @@ class Store(RunReads):
         # the time recorded on events; an import replaces it to write the times a file gives
         self.clock: Callable[[], float] = time.time
         self._host = socket.gethostname()
+        # a store that cannot be written here (a read-only disk, a full one) is still read: ls, show, replay
+        self.read_only = False
+        problem = runs_dir_problem(self.runs_dir)
+        if problem:
+            raise StoreError(problem)
         if not self.path.exists() and not create:
             raise StoreError(f"no run store at {self.path}: start a run first, or pass --runs-dir")
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = connect(self.path)
-            schema.ensure_schema(self.conn, ev.SCHEMA_VERSION)
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(mkdir_problem(self.runs_dir, exc)) from None
+        try:
+            try:
+                self.conn = connect(self.path)
+                schema.ensure_schema(self.conn, ev.SCHEMA_VERSION)
+            except sqlite3.OperationalError as exc:
+                if not (self.path.is_file() and cannot_write(exc)):
+                    raise
+                self.conn = connect_read_only(self.path)
+                self.read_only = True
+                schema.check_readable(self.conn)
         except schema.SchemaTooNew as exc:
             raise StoreError(f"{self.path} has schema version {exc.found}, newer than this seal-tui "
                              f"understands ({schema.SCHEMA_VERSION}); upgrade seal-tui") from None
+        except schema.SchemaTooOld as exc:
+            raise StoreError(f"{self.path} has schema version {exc.found} and is read-only here: this seal-tui "
+                             f"upgrades it to {schema.SCHEMA_VERSION} once it can write there") from None
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a usable run store ({exc}); move it away or pass "
-                             "another --runs-dir") from exc
+            raise StoreError(store_problem(self.path, exc)) from None
 
     def close(self) -> None:
         self.conn.close()

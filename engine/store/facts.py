@@ -25,6 +25,13 @@ DECISION_STATE = {"approve": "approved", "reject": "rejected", "edit": "edited",
 REVIEW_STATES = ("pending", "approved", "rejected", "edited")
 COMMANDS = ("pause", "resume", "stop")
 
+# the engine process's stdout and stderr, in its run's folder; a launcher writes a new run's output
+# to the file named by OUTPUT_ENV until the engine has made that folder (a run refused by the
+# checks leaves no folder behind)
+OUTPUT_NAME = "engine-output.log"
+OUTPUT_ENV = "SEAL_ENGINE_OUTPUT"
+ERROR_PREFIX = "seal-engine: error: "   # how the engine prints a refused input (exit code 2)
+
 
 def default_runs_dir() -> Path:
     """``SEAL_RUNS_DIR`` if set, else ``./runs``."""

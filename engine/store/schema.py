@@ -98,6 +98,21 @@ class SchemaTooNew(Exception):
         self.found = found
 
 
+class SchemaTooOld(Exception):
+    def __init__(self, found: int | None):
+        super().__init__(found)
+        self.found = found
+
+
+def check_readable(conn: sqlite3.Connection) -> None:
+    """A store opened read-only: its schema must be this one (an older one needs writing to upgrade)."""
+    found = stored_version(conn)
+    if found is not None and found > SCHEMA_VERSION:
+        raise SchemaTooNew(found)
+    if found != SCHEMA_VERSION:
+        raise SchemaTooOld(found)
+
+
 def stored_version(conn: sqlite3.Connection, key: str = "schema_version") -> int | None:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
@@ -92,6 +94,7 @@ class NewRunScreen(Screen[object]):
         self.choices = {"grader.kind": GRADERS, "run.review": REVIEW_MODES}
         self.base = None          # the config of the preset (and file) before the form's edits
         self.valid = False
+        self.starting = None   # the engine started by Start, until its run exists or it refuses
 
     def compose(self) -> ComposeResult:
         yield Static("[b]New run[/b] · pick a preset or a TOML file, adjust, then [b]Ctrl+S[/b] (or Start)",
@@ -206,7 +209,7 @@ class NewRunScreen(Screen[object]):
         summary.update(f"[b red]✗ {_escape(message)}[/b red]")
         key = message.split(" ", 1)[0].split(":", 1)[0]
         for fld in self.fields():
-            if message.startswith(fld.key) or f" {fld.key} " in message or key == fld.key:
+            if key == fld.key or re.search(rf"(^|\s){re.escape(fld.key)}(\W|$)", message):
                 self.query_one("#" + field_id(fld.key)).add_class("-invalid")
         if message.startswith("config file") or "TOML" in message:
             self.query_one("#field-config", Input).add_class("-invalid")
@@ -239,10 +242,47 @@ class NewRunScreen(Screen[object]):
                           name=self.query_one("#field-name", Input).value.strip() or None)
 
     def action_start(self) -> None:
+        if self.starting is not None:
+            return
         if not self.validate_form():
             self.notify("Fix the highlighted field first.", severity="error")
             return
-        self.app.start_run(self.spec())
+        process = self.app.start_run(self.spec())
+        if process is None:
+            return
+        self.starting = process
+        self.query_one("#new-run-start", Button).disabled = True
+        self.query_one("#new-run-summary", Static).update(
+            "[b]starting…[/b] the engine checks the data and the model before it records the run")
+        self._wait_for_engine(process)
+
+    @work(thread=True, exclusive=True, group="new-run-start")
+    def _wait_for_engine(self, process) -> None:
+        """The run exists (its dashboard opens), or the engine's checks refused an input (said here,
+        on the form, and nothing is left behind)."""
+        from engine.store import DB_NAME, Store
+
+        store = None
+        while True:
+            if store is None and (self.app.runs_dir / DB_NAME).is_file():
+                store = Store(self.app.runs_dir, create=False)
+            code = process.exit_code()
+            if store is not None and store.get_run(process.run_id):
+                self.app.call_from_thread(self.app.open_started_run, process)
+                break
+            if code is not None:
+                self.app.call_from_thread(self._refused, process)
+                break
+            time.sleep(0.1)
+        if store is not None:
+            store.close()
+
+    def _refused(self, process) -> None:
+        self.starting = None
+        self.app.processes.pop(process.run_id, None)
+        message = process.refusal()
+        self._show_error(message)
+        self.notify(message, title="The run was not started", severity="error", timeout=15)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -230,7 +230,16 @@ class RunsScreen(Screen):
             yes_label="Delete"), done)
 
     def _delete(self, run_id: str, run_dir: str) -> None:
-        self.app.store.delete_run(run_id)
+        from ..store_errors import store_failure
+
+        try:
+            self.app.store.delete_run(run_id)
+        except Exception as exc:  # a read-only or full store: the run stays, and the user reads why
+            message = store_failure(self.app.runs_dir, exc)
+            if message is None:
+                raise
+            self.notify(f"{run_id} was not deleted: {message}", title="Cannot delete", severity="error", timeout=15)
+            return
         path = Path(run_dir) if run_dir else None
         runs_root = Path(self.app.runs_dir).resolve()
         if path and path.exists() and runs_root in path.resolve().parents:

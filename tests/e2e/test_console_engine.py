@@ -9,17 +9,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from engine.store import Store
-from seal_tui.screens.dashboard import DashboardScreen
 from seal_tui.screens.new_run import field_id
-from seal_tui.widgets.run_header import RunHeader
 from tests.support.common import REPO, wait_for
-from tests.support.console import make_app, pilot_test, text_of, wait_for_dashboard
+from tests.support.console import make_app, pilot_test, text_of, until
 from tests.support.engine_runs import tiny_run_args
 
 pytestmark = pytest.mark.slow
@@ -108,8 +105,9 @@ def test_run_detach_outlives_the_command_then_stale_resume_and_stop(tiny_model_d
 
 @pytest.mark.slow
 @pilot_test
-async def test_a_real_engine_that_fails_shows_why(tmp_path, data_file, monkeypatch):
-    """Start a run from the form that the engine cannot run: the dashboard says why."""
+async def test_a_run_the_engine_refuses_is_said_on_the_form_and_leaves_nothing(tmp_path, data_file, monkeypatch):
+    """Start a run from the form with a model that does not exist: the engine's checks refuse it before
+    the run is recorded; the form says why, and the store holds no run and no run folder."""
     monkeypatch.chdir(tmp_path)
     app = make_app(Path("runs"))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -120,18 +118,11 @@ async def test_a_real_engine_that_fails_shows_why(tmp_path, data_file, monkeypat
         form.query_one("#" + field_id("data.path")).value = str(data_file)
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, DashboardScreen) and screen.process is not None
-        end = time.monotonic() + 180
-        while screen.display_status() != "failed" and time.monotonic() < end:
-            await pilot.pause(0.2)
-        await wait_for_dashboard(pilot)
-        run = Store(Path("runs")).get_run(screen.run_id)
-        assert run["status"] == "failed" and run["error"]
-        header = " ".join(text_of(screen.query_one(RunHeader)).split())
-        assert "failed" in header and " ".join(run["error"].split())[:60] in header
-        while screen.process.exit_code() is None and time.monotonic() < end:
-            await pilot.pause(0.2)
-        assert screen.process.exit_code() == 2
-        assert (Path("runs") / screen.run_id / "engine-output.log").is_file()
+        await until(pilot, lambda: form.starting is None and not form.valid, timeout=120, what="the refusal")
+        assert app.screen is form, "a refused run opens no dashboard"
+        summary = " ".join(text_of(form.query_one("#new-run-summary")).split())
+        assert "model folder" in summary and "does not exist; check model.name_or_path" in summary
+        assert form.query_one("#" + field_id("model.name_or_path")).has_class("-invalid")
+    runs = Path("runs")
+    assert not (runs / "seal.db").exists() or not Store(runs).list_runs()
+    assert not runs.exists() or [p for p in runs.iterdir() if p.is_dir()] == []

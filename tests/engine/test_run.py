@@ -157,8 +157,9 @@ def test_bad_inputs_give_a_named_error_and_no_traceback(tiny_model_dir, data_fil
     bad_data.write_text('[{"title": "x"}]')
     broken = run_engine(*tiny_run_args(tiny_model_dir, bad_data, tmp_path))
     assert broken.returncode == 2 and "bad.json" in broken.stderr and '"context"' in broken.stderr
-    runs = Store(tmp_path).list_runs()
-    assert {r["status"] for r in runs} == {"failed"} and all(r["error"] for r in runs)
+    # every input is checked before the run is recorded: nothing is left behind
+    assert not Store(tmp_path).list_runs(), "a refused input must leave no run"
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [], "a refused input must leave no run folder"
 
 
 def test_kept_adapters_are_saved_in_peft_format_and_only_for_kept(finished_run, tiny_model_dir):

@@ -36,7 +36,7 @@ def make_tokenizer(texts: list[str], folder: Path, *, vocab_size: int = 512, cha
 
 
 def make_llama(folder: Path, tokenizer, *, hidden: int = 64, layers: int = 2, heads: int = 4,
-               intermediate: int = 128, seed: int = 0, max_pos: int = 1024):
+               intermediate: int = 128, seed: int = 0, max_pos: int = 4096):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -15,6 +15,8 @@ FORMAT = '[{"title": str, "context": str, "questions": [{"question": str, "answe
 
 def load_contexts(path: str | Path) -> list[dict]:
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise DataError(f"data file {p} is a folder; set data.path to the SEAL-format JSON file in it ({FORMAT})")
     if not p.is_file():
         raise DataError(f"data file {p} does not exist; set data.path to a SEAL-format JSON file ({FORMAT})")
     try:
@@ -37,7 +39,7 @@ def load_contexts(path: str | Path) -> list[dict]:
                 raise DataError(f"{where}, question #{j}: needs \"question\" and \"answer\" strings")
             clean_qs.append({"question": q["question"], "answer": q["answer"]})
         out.append({"title": str(c.get("title") or f"Passage {i}"), "context": c["context"],
-                    "questions": clean_qs})
+                    "questions": clean_qs, "_index": i})  # its place in the file, for messages (kept in memory only)
     return out
 
 
