@@ -54,6 +54,7 @@ class ReplayScreen(DashboardScreen):
     def __init__(self, run_id: str, runs_dir: Path, *, speed: float | None = 1, playing: bool = True) -> None:
         super().__init__(run_id, source=ReplaySource(runs_dir, run_id, speed=speed, playing=playing))
         self.replay: ReplaySource = self.source
+        self._recomposing = False
 
     def compose(self) -> ComposeResult:
         placed = False
@@ -90,12 +91,19 @@ class ReplayScreen(DashboardScreen):
         self.state = message.state
         self.selected_id = None
         self._synced.clear()
-        await self.recompose()
+        self._recomposing = True   # a timer's sync in between would find the panes gone
+        try:
+            await self.recompose()
+        finally:
+            self._recomposing = False
         self._apply_size(self.app.size.width, self.app.size.height)
         self._show_pane(self.current_pane, focus=True)
         self._sync()
 
     def _sync(self) -> None:
+        if self._recomposing:   # the restart syncs once the panes are back
+            self._sync_scheduled = False
+            return
         super()._sync()
         self._show_position()
 
