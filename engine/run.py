@@ -22,6 +22,7 @@ from engine.tasks import Task, make_task
 
 # the engine process's exit codes
 EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_DISK_FULL = 0, 1, 2, 3, 4
+RESERVE_NAME, RESERVE_BYTES = ".disk-reserve", 1 << 20
 
 
 def _logger(run_dir: Path, run_id: str) -> logging.Logger:
@@ -99,6 +100,7 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # losing the terminal never stops a run
 
+    reserve = _reserve_space(run_dir)
     telemetry = Telemetry(store.runs_dir, run_id)
     telemetry.start()
     try:
@@ -119,7 +121,7 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
         return EXIT_BAD_INPUT
     except Exception as exc:  # anything else: the message to the user, the traceback to the log file
         if is_disk_full(exc):
-            return _out_of_space(run, store.runs_dir)
+            return _out_of_space(run, store.runs_dir, reserve)
         msg = f"{type(exc).__name__}: {exc}"
         for h in log.handlers:
             if isinstance(h, logging.FileHandler):
@@ -132,11 +134,12 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
             run.record(ev.RunFailed(error=msg))
         except Exception as again:
             if is_disk_full(again):
-                return _out_of_space(run, store.runs_dir)
+                return _out_of_space(run, store.runs_dir, reserve)
             raise
         return EXIT_FAILED
     finally:
         telemetry.stop()
+        reserve.unlink(missing_ok=True)
         for h in list(log.handlers):
             h.close()
             log.removeHandler(h)
@@ -163,10 +166,23 @@ def _adopt_output(run_dir: Path) -> None:
     pending.unlink(missing_ok=True)
 
 
-def _out_of_space(run, runs_dir: Path) -> int:
-    """The disk is full: record the run as paused with the reason where SQLite still can (else it
-    shows as stale), and say what to free; ``resume`` continues it once there is room."""
+def _reserve_space(run_dir: Path) -> Path:
+    """A file of RESERVE_BYTES in the run's folder, given back when the disk fills up so that the run
+    can still record why it paused (where the disk has not even that, the run shows as stale)."""
+    path = run_dir / RESERVE_NAME
+    try:
+        with open(path, "wb") as fh:
+            fh.write(b"\0" * RESERVE_BYTES)
+    except OSError:
+        path.unlink(missing_ok=True)
+    return path
+
+
+def _out_of_space(run, runs_dir: Path, reserve: Path) -> int:
+    """The disk is full: record the run as paused with the reason (in the room the reserve gives back),
+    and say what to free; ``resume`` continues it once there is room."""
     message = disk_full_message(runs_dir)
+    reserve.unlink(missing_ok=True)
     try:
         run.record(ev.RunPaused(phase=run.phase, reason=f"out of disk space: {message}"))
     except Exception:

@@ -137,6 +137,8 @@ def cmd_ls(args, runs_dir: Path) -> int:
     for r in stale:
         print(f"\n{r['id']} is stale: its engine is gone (last event {date_time(r['last_event_at'])}, {duration(time.time() - (r['last_event_at'] or time.time()))} ago); "
               f"`seal-tui resume {r['id']}` continues it")
+        if r.get("error"):  # why it stopped, where it could still say (e.g. out of disk space)
+            print(f"  it paused: {r['error']}")
     return 0
 
 

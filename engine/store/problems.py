@@ -20,7 +20,7 @@ from .schema import SCHEMA_VERSION, stored_version
 
 FULL_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
-FULL_BELOW_BYTES = 1 << 20  # less free than this and a run cannot record its next round
+FULL_BELOW_BYTES = 8 << 20  # less free than this and a run cannot go on (a paused run gives back its 1 MB reserve)
 
 
 def is_disk_full(exc: BaseException) -> bool:
