@@ -24,8 +24,9 @@ from typing import Any, ClassVar, TypedDict
 # review_decided.edited_text, run_resumed.status; 3: a task's own parts (the few-shot task):
 # run_created.self_edit_schema, candidate_sampled.summary / facets, candidate_scored.invalid / dropped,
 # answer records' detail_before / detail_after, context items' further keys ("arc").
+# 4: phase_times (where each engine process's wall time went).
 # Every older log decodes as the newest.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 # ---------------------------------------------------------------- nested shapes (plain dicts)
@@ -214,6 +215,17 @@ class RoundFinished(Payload):
 class Phase(Payload):
     phase: str = ""
     total: int = 0
+
+
+@_kind("phase_times")
+@dataclass
+class PhaseTimes(Payload):
+    """Where one engine process's wall time went, recorded just before its run_finished, run_stopped
+    or run_failed: seconds per phase (``facts.PHASES``, and "paused": waiting for a resume), and the
+    process's whole time. A resumed run has one per process that ended."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
 
 
 @_kind("progress")

@@ -108,16 +108,16 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
         best = max((m["value"] for m in store.metrics(run_id, "heldout_self_edit")), default=None)
         run.phase = "done"
         log.info("run %s finished; best held-out accuracy %s", run_id, "-" if best is None else f"{best:.3f}")
-        run.record(ev.RunFinished(best_heldout=best,
-                                  last=last and {k: last[k] for k in ("none", "passage", "self_edit")}))
+        run.end(ev.RunFinished(best_heldout=best,
+                               last=last and {k: last[k] for k in ("none", "passage", "self_edit")}))
         return EXIT_FINISHED
     except RunStopped as exc:
         log.info("run %s stopped (%s)", run_id, exc)
-        run.record(ev.RunStopped(reason=str(exc)))
+        run.end(ev.RunStopped(reason=str(exc)))
         return EXIT_STOPPED
     except InputError as exc:
         log.error("run %s failed: %s", run_id, exc)
-        run.record(ev.RunFailed(error=str(exc)))
+        run.end(ev.RunFailed(error=str(exc)))
         return EXIT_BAD_INPUT
     except Exception as exc:  # anything else: the message to the user, the traceback to the log file
         if is_disk_full(exc):
@@ -131,7 +131,7 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
                     pass
         log.error("run %s failed: %s (traceback in %s)", run_id, msg, run_dir / "engine.log")
         try:
-            run.record(ev.RunFailed(error=msg))
+            run.end(ev.RunFailed(error=msg))
         except Exception as again:
             if is_disk_full(again):
                 return _out_of_space(run, store.runs_dir, reserve)

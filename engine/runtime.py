@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine import events as ev
 from engine.store import Store
+from engine.store.summary import phase_breakdown, phase_line
 
 
 class RunStopped(Exception):
@@ -32,6 +33,25 @@ class StoreLogHandler(logging.Handler):
             pass
 
 
+class PhaseClock:
+    """Seconds this engine process spends in each phase (monotonic clock), paused time apart."""
+
+    def __init__(self, phase: str) -> None:
+        self.seconds: dict[str, float] = {}
+        self.phase = phase
+        self.started = self._since = time.monotonic()
+
+    def switch(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[self.phase] = self.seconds.get(self.phase, 0.0) + now - self._since
+        self.phase, self._since = phase, now
+
+    def times(self) -> ev.PhaseTimes:
+        self.switch(self.phase)
+        return ev.PhaseTimes(seconds={p: round(s, 3) for p, s in self.seconds.items()},
+                             wall_s=round(time.monotonic() - self.started, 3))
+
+
 class RunContext:
     def __init__(self, store: Store, run_id: str, logger: logging.Logger, run_dir: Path | None = None):
         self.store = store
@@ -42,6 +62,7 @@ class RunContext:
         self.phase = "setup"
         self.status = "created"
         self.stop_requested = False
+        self.clock = PhaseClock(self.phase)
 
     # ------------------------------------------------------------ recording
     def record(self, payload: ev.Payload) -> int:
@@ -58,12 +79,21 @@ class RunContext:
 
     def set_phase(self, phase: str, total: int = 0) -> None:
         self.phase = phase
+        self.clock.switch(phase)
         self.record(ev.Phase(phase=phase, total=total))
 
     def progress(self, done: int, total: int) -> None:
         """One event per unit of work (a batch, a chunk): never timed, so a run's events
         are the same whatever the machine's speed."""
         self.record(ev.Progress(phase=self.phase, done=done, total=total))
+
+    def end(self, payload: ev.Payload) -> int:
+        """This process's last events: where its wall time went (phase_times, also logged as one
+        line), then how the run ended (run_finished, run_stopped or run_failed)."""
+        times = self.clock.times()
+        self.log.info("%s", phase_line(phase_breakdown([times])))
+        self.record(times)
+        return self.record(payload)
 
     def metric(self, name: str, value: float, step: int | None = None) -> None:
         self.record(ev.Metric(name=name, value=float(value), step=step))
@@ -99,6 +129,13 @@ class RunContext:
 
     def _pause(self, reason: str | None = None) -> None:
         before = self.status if self.status != "paused" else "running"
+        self.clock.switch("paused")
+        try:
+            self._wait_for_resume(before, reason)
+        finally:
+            self.clock.switch(self.phase)
+
+    def _wait_for_resume(self, before: str, reason: str | None) -> None:
         self.status = "paused"
         self.record(ev.RunPaused(phase=self.phase, reason=reason))
         if reason:

@@ -282,6 +282,11 @@ def _mstep_done(s: RunState, e: Event, p: ev.MStepDone) -> None:
     s.rev_metrics = s.rev
 
 
+def _phase_times(s: RunState, e: Event, p: ev.PhaseTimes) -> None:
+    """Where an engine process's time went (its last log line says it too; ``show`` sums them)."""
+    s.phase_times.append(p)
+
+
 def _eval_result(s: RunState, e: Event, p: ev.EvalResult) -> None:
     rnd = int(p.round if p.round is not None else e.round or 0)
     s.evals[rnd] = dict(e.data)
@@ -427,6 +432,7 @@ _HANDLERS: dict[type, Callable] = {
     ev.MStepProgress: _mstep_progress,
     ev.MStepExamples: _mstep_examples,
     ev.MStepDone: _mstep_done,
+    ev.PhaseTimes: _phase_times,
     ev.EvalResult: _eval_result,
     ev.Metric: _metric,
     ev.Telemetry: _telemetry,

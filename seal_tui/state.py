@@ -175,6 +175,7 @@ class RunState:
     mstep: dict[str, Any] = field(default_factory=dict)
     mstep_loss: deque = field(default_factory=lambda: deque(maxlen=MAX_MSTEP_POINTS))
     mstep_done: dict[int, dict] = field(default_factory=dict)
+    phase_times: list = field(default_factory=list)           # each engine process's ev.PhaseTimes
     review_queue: list[int] = field(default_factory=list)      # the latest review_waiting's candidates, in order
     review_pending: list[int] = field(default_factory=list)    # of those, the ones the engine has no decision for
     review_round: int | None = None

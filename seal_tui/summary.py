@@ -87,6 +87,7 @@ def render_summary(s: dict) -> str:
     if s["source"] == "imported":
         lines += ["", "no policies or adapters: the reference's result files hold no weights"]
         return "\n".join(lines)
+    lines += ["", *_phase_times(s.get("phase_times"), s["status"] in LIVE_STATUSES)]
     lines += ["", "policies (HF format, from_pretrained):"]
     lines += [f"  round {p['round']}  {p['path']}" + ("" if p["exists"] else "  (missing)")
               for p in s["policies"]] or ["  none saved"]
@@ -96,6 +97,19 @@ def render_summary(s: dict) -> str:
               + ("" if a["peft"] else "  (no adapter_config.json)")
               for a in s["adapters"]] or ["  none saved (set run.save_kept_adapters = true to keep them)"]
     return "\n".join(lines)
+
+
+def _phase_times(breakdown: dict | None, live: bool) -> list[str]:
+    """Where the run's wall time went, phase by phase (``engine.store.summary.phase_breakdown``)."""
+    if not breakdown:
+        return ["wall time by phase: " + ("recorded when the engine ends" if live else
+                                          "not recorded (an engine before events version 4, or one killed)")]
+    procs = breakdown["processes"]
+    lines = [f"wall time by phase ({duration(breakdown['wall_s'])}"
+             + (f" over {procs} engine processes" if procs > 1 else "") + "):"]
+    width = max(len(r["name"]) for r in breakdown["rows"])
+    lines += [f"  {r['name']:<{width}}  {r['seconds']:8.1f} s  {100 * r['share']:5.1f}%" for r in breakdown["rows"]]
+    return lines
 
 
 def _wrap(items: list[str], width: int, indent: str) -> str:

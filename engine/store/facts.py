@@ -18,6 +18,11 @@ STATUSES = ("created", "running", "paused", "awaiting_review", "finished", "fail
 # a run in one of these has (or should have) an engine working on it; "stale" when it has not
 LIVE_STATUSES = ("created", "running", "paused", "awaiting_review")
 PHASES = ("setup", "sample", "inner_loop", "filter", "review", "train", "eval", "done")
+# a run's wall time as the phase breakdown shows it (phase_times events): each row's name and the
+# phases it sums; "paused" is time spent paused, waiting for a resume
+PHASE_TIME_ROWS = (("setup", ("setup",)), ("sampling", ("sample",)), ("inner loop", ("inner_loop",)),
+                   ("filter/review wait", ("filter", "review")), ("M-step", ("train",)),
+                   ("held-out evaluation", ("eval",)), ("paused", ("paused",)))
 
 # review: a decision written by a person -> the candidate's review state
 DECISIONS = ("approve", "reject", "edit", "undo")

@@ -7,7 +7,9 @@ import json
 import time
 from pathlib import Path
 
-from .facts import LIVE_STATUSES
+from engine import events as ev
+
+from .facts import LIVE_STATUSES, PHASE_TIME_ROWS
 
 CONFIG_ESSENTIALS = (
     "run.rounds", "run.review", "run.seed", "model.name_or_path", "data.path", "data.n_train",
@@ -122,11 +124,38 @@ def run_summary(store, run: dict, now: float | None = None) -> dict:
                 value = getattr(p, key)
                 if value:
                     extra[key] = {"round": e.round, **{k: v for k, v in value.items() if k != "answers"}}
+    extra["phase_times"] = phase_breakdown(e.payload for e in store.events_of(run["id"], (ev.PhaseTimes.KIND,)))
     return {**row, "host": run.get("host"), "task": task, "labels": labels, "config": essentials,
             "rounds_detail": [rounds[r] for r in sorted(rounds)],
             "policies": [{"round": e["round"], "path": e["policy_path"], "exists": e["policy_exists"]}
                          for r, e in sorted(rounds.items()) if e["policy_path"]],
             "adapters": kept_adapters(store, run), **extra}
+
+
+def phase_breakdown(times) -> dict | None:
+    """A run's wall time by phase (``facts.PHASE_TIME_ROWS``), summed over the ``ev.PhaseTimes`` of its
+    engine processes: {"wall_s", "processes", "rows": [{"name", "seconds", "share"}]}, a share being
+    of the whole time; None where no process recorded its times (an engine before events version 4)."""
+    times = list(times)
+    if not times:
+        return None
+    seconds: dict[str, float] = {}
+    for t in times:
+        for phase, s in (t.seconds or {}).items():
+            seconds[phase] = seconds.get(phase, 0.0) + float(s)
+    wall = sum(float(t.wall_s or 0.0) for t in times) or sum(seconds.values())
+    rows = [(name, sum(seconds.pop(p, 0.0) for p in phases)) for name, phases in PHASE_TIME_ROWS]
+    if any(seconds.values()):  # a phase this version does not know
+        rows.append(("other", sum(seconds.values())))
+    return {"wall_s": wall, "processes": len(times),
+            "rows": [{"name": name, "seconds": s, "share": s / wall if wall else 0.0} for name, s in rows
+                     if s or name not in ("setup", "paused", "other")]}
+
+
+def phase_line(breakdown: dict) -> str:
+    """The breakdown in one line (the engine's last log line of a run)."""
+    return f"wall time {breakdown['wall_s']:.1f} s: " + ", ".join(
+        f"{r['name']} {r['seconds']:.1f} s ({100 * r['share']:.0f}%)" for r in breakdown["rows"])
 
 
 def kept_adapters(store, run: dict) -> list[dict]:
