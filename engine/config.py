@@ -177,6 +177,14 @@ class EvalCfg:
     multi_passage: int = f(0, "multi-passage (continued pretraining) setting: one LoRA on the self-edits of this many held-out passages together (0: off)", min=0)
     forgetting_k: int = f(0, "forgetting experiment: apply self-edits of this many passages in sequence, merging each (0: off)", min=0)
     forgetting_sequences: int = f(2, "forgetting experiment: sequences averaged", min=1)
+    k: int = f(1, "self-edits sampled per held-out passage, each adapted and scored on its own and averaged (the "
+                  "reference's k_completions); above 1 needs eval.temperature > 0", min=1, max=64)
+    teacher: str = f("", "teacher condition: this OpenAI-compatible model (the paper: gpt-4.1) writes eval.k self-edits "
+                         "per held-out passage from the same prompt, scored by the same inner loop with the passage-only "
+                         "baseline (round 0, or every round with passage_every_round); empty: off")
+    teacher_base_url: str = f("", "the teacher's endpoint (empty: grader.base_url)")
+    teacher_api_key_env: str = f("", "environment variable holding the teacher's API key, never stored "
+                                     "(empty: grader.api_key_env)")
 
 
 @dataclass
@@ -304,7 +312,7 @@ def _coerce(section: str, fl: dataclasses.Field, value: Any) -> Any:
 
 
 # fields that name an environment variable holding a secret: the secret itself must never land here
-SECRET_NAME_FIELDS = ("grader.api_key_env",)
+SECRET_NAME_FIELDS = ("grader.api_key_env", "eval.teacher_api_key_env")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY_PREFIXES = ("sk-", "sk_", "hf_", "ghp_", "gho_", "github_pat_", "xox", "AKIA", "AIza", "Bearer ")
 
@@ -401,11 +409,17 @@ def _check_consistency(cfg: Config) -> None:
             raise ConfigError("sample.template must contain {context} when sample.prompt_style = \"custom\"")
     if cfg.filter.rule == "best" and cfg.filter.top_k > cfg.sample.k:
         raise ConfigError(f"filter.top_k = {cfg.filter.top_k}: cannot keep more than sample.k = {cfg.sample.k} per context")
+    if cfg.eval.k > 1 and cfg.eval.temperature == 0:
+        raise ConfigError(f"eval.k = {cfg.eval.k} with eval.temperature = 0: greedy decoding writes the same "
+                          "self-edit every time; set eval.temperature = 1.0 (the reference sampled its k_completions)")
     if cfg.run.task == "fewshot":
-        for name in ("multi_passage", "forgetting_k"):
+        if cfg.eval.k != 1:
+            raise ConfigError(f"eval.k = {cfg.eval.k}: knowledge incorporation's; a few-shot run samples "
+                              "fewshot.heldout_self_edits plans per held-out task, set that and leave eval.k = 1")
+        for name, off in (("multi_passage", "0"), ("forgetting_k", "0"), ("teacher", '""')):
             if getattr(cfg.eval, name):
-                raise ConfigError(f"eval.{name} = {getattr(cfg.eval, name)}: a knowledge-incorporation evaluation; "
-                                  "set it to 0 for run.task = \"fewshot\"")
+                raise ConfigError(f"eval.{name} = {getattr(cfg.eval, name)!r}: a knowledge-incorporation evaluation; "
+                                  f"set it to {off} for run.task = \"fewshot\"")
         both = sorted(set(cfg.fewshot.train_ids) & set(cfg.fewshot.heldout_ids))
         if both:
             raise ConfigError(f"fewshot.train_ids and fewshot.heldout_ids share {', '.join(both)}: "
@@ -440,11 +454,17 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
     return cfg
 
 
-def config_from_dict(data: dict) -> Config:
-    """Rebuild a Config from ``to_dict()`` output (a run's saved config)."""
+def config_from_dict(data: dict, overrides: list[str] | None = None) -> Config:
+    """Rebuild a Config from ``to_dict()`` output (a run's saved config), then ``--set`` overrides
+    (checked together, as ``load_config`` checks them)."""
     cfg = Config()
     _apply(cfg, data, "saved config")
     cfg.run.threads = min(cfg.run.threads, _cpu_cores())  # a run resumed on a smaller machine
+    if overrides:
+        for item in overrides:
+            section, name, value = parse_set(item)
+            _apply(cfg, {section: {name: value}}, f"--set {item}")
+        _check_consistency(cfg)
     return cfg
 
 
