@@ -24,9 +24,11 @@ from typing import Any, ClassVar, TypedDict
 # review_decided.edited_text, run_resumed.status; 3: a task's own parts (the few-shot task):
 # run_created.self_edit_schema, candidate_sampled.summary / facets, candidate_scored.invalid / dropped,
 # answer records' detail_before / detail_after, context items' further keys ("arc").
-# 4: phase_times (where each engine process's wall time went).
+# 4: phase_times (where each engine process's wall time went). 5: teacher_self_edits (the teacher
+# condition's self-edits, kept before they are scored), policy_eval (seal-engine eval: a policy re-scored
+# on the run's held-out contexts).
 # Every older log decodes as the newest.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 # ---------------------------------------------------------------- nested shapes (plain dicts)
@@ -355,6 +357,36 @@ class EvalResult(Payload):
     teacher: float | None = None
 
 
+@_kind("policy_eval")
+@dataclass
+class PolicyEval(EvalResult):
+    """``seal-engine eval``: a policy (one of the run's saved rounds, its base model or any other)
+    scored on the run's held-out contexts after the run, with the run's evaluation settings (and
+    ``overrides``). ``round`` is the run's round of that policy (0: its base model; -1: none of the
+    run's). Not the run's own evaluation of a round: its curves and best figure stay as they were."""
+
+    policy: str = ""                    # what was scored: a saved policy's folder or a hub id
+    label: str = ""                     # in words: "round 2 policy", "base model", a folder's name
+    overrides: list[str] = field(default_factory=list)   # --set fields that differ from the run's config
+
+
+class TeacherItem(TypedDict):
+    key: str            # hashes (teacher model, prompt, sample j, sampling settings): engine.teacher
+    context_idx: int    # the held-out context's place in the run's held-out list
+    j: int              # which of its eval.k samples
+    text: str           # the teacher's self-edit
+
+
+@_kind("teacher_self_edits")
+@dataclass
+class TeacherSelfEdits(Payload):
+    """Self-edits a teacher model wrote for held-out contexts (``eval.teacher``), recorded as they
+    arrive and before they are scored: a resumed run, a later round and a re-score reuse them."""
+
+    model: str = ""
+    items: list[TeacherItem] = field(default_factory=list)
+
+
 @_kind("metric")
 @dataclass
 class Metric(Payload):
@@ -377,6 +409,7 @@ class WorkerInfo(TypedDict, total=False):
 
     worker: int         # its number in the run (0, 1, ...; a restarted pool numbers on)
     node: str           # the Ray node's address
+    node_id: str        # the Ray node's id (its first 12 hex digits: nodes may share an address)
     pid: int            # its process on that node
     device: str         # where its model runs: cpu, cuda:0...
     state: str          # telemetry: idle, busy or lost

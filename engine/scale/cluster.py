@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import socket
 
 import ray
 
@@ -23,6 +24,11 @@ def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
     so the placement never waits on a machine with fewer cores than workers."""
     if ray.is_initialized():
         return ray.get_runtime_context().gcs_address, False
+    problem = _unreachable(run_cfg.ray_address) if run_cfg.ray_address not in ("", "auto") else None
+    if problem:  # ray.init would retry for many minutes
+        raise ClusterError(f"run.ray_address = {run_cfg.ray_address!r}: no Ray cluster answers there ({problem}); "
+                           "start one with 'ray start --head' and give its address (host:port, or 'auto' on "
+                           "one of its nodes), or leave run.ray_address empty for a Ray on this machine")
     handler = signal.getsignal(signal.SIGTERM)   # ray.init installs its own; the engine's stops the run cleanly
     options = {"include_dashboard": False, "log_to_driver": False, "namespace": "seal"}
     try:
@@ -38,6 +44,18 @@ def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
     finally:
         signal.signal(signal.SIGTERM, handler)
     return ray.get_runtime_context().gcs_address, not run_cfg.ray_address
+
+
+def _unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why nothing listens at ``address`` (host:port, ray://host:port), or None."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return "expected host:port, e.g. 10.0.0.1:6379"
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def disconnect() -> None:

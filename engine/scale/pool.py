@@ -117,7 +117,7 @@ class RayExecutor:
         if self._weights is not None:
             self._send_weights()
         self.run.record(ev.WorkersStarted(address=self.address, workers=[dict(w.info) for w in pool]))
-        nodes = {w.info["node"] for w in pool}
+        nodes = {w.info.get("node_id") for w in pool}
         self.run.log.info("%d Ray workers on %d node%s at %s (%s each)", n, len(nodes), "s" * (len(nodes) != 1),
                           self.address, ", ".join(f"{v:g} {k}" for k, v in self.bundle.items()))
 
@@ -136,6 +136,11 @@ class RayExecutor:
 
     def close(self) -> None:
         self._telemetry.stop()
+        if self.workers:  # the pool's last state: how many chunks each worker finished, which were lost
+            try:
+                self.run.record(ev.WorkerTelemetry(workers=self.telemetry_rows()))
+            except Exception:  # closing must go on (a full disk, a cluster gone)
+                pass
         self.release()
         disconnect()
 

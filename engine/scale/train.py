@@ -16,6 +16,7 @@ from ray.train import Checkpoint, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from engine.models import Policy
+from engine.scale.cluster import connect
 
 
 def _train_loop(config: dict) -> None:
@@ -40,6 +41,7 @@ def fit(policy: Policy, job, run_cfg, workers: int, work_dir: Path, train_shard:
 
     Ray Train keeps its runs under ``work_dir`` (on a cluster of several nodes it must be storage
     every node reaches, as Ray Train asks)."""
+    connect(run_cfg)   # the executor's cluster (already joined in a run)
     state = {k: v.detach().to("cpu") for k, v in policy.model.state_dict().items()}
     gpu = run_cfg.worker_gpus > 0
     trainer = TorchTrainer(

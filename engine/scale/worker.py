@@ -39,7 +39,8 @@ class ScoringWorker:
     def info(self) -> dict:
         """Who and where: number, node, process, device (ev.WorkerInfo)."""
         gpus = f" (GPU {','.join(self._gpu_ids)})" if self._gpu_ids else ""
-        return {"worker": self.number, "node": ray.util.get_node_ip_address(), "pid": os.getpid(),
+        return {"worker": self.number, "node": ray.util.get_node_ip_address(),
+                "node_id": ray.get_runtime_context().get_node_id()[:12], "pid": os.getpid(),
                 "device": f"{self.policy.device}{gpus}"}
 
     def run_chunk(self, jobs: list[AdaptJob], rule: AnswerRule | None,
