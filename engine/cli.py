@@ -29,6 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resume", help="continue a stale, failed or stopped run from its last completed phase")
     res.add_argument("run", help="run id, id prefix or name")
     res.add_argument("--runs-dir", type=Path, help="run store folder (default: $SEAL_RUNS_DIR or ./runs)")
+    evl = sub.add_parser("eval", help="score a policy on a run's held-out contexts, recorded as an evaluation of "
+                                      "that run (the console shows it beside the run's rounds)")
+    evl.add_argument("run", help="run id, id prefix or name")
+    which = evl.add_mutually_exclusive_group()
+    which.add_argument("--round", type=int, metavar="N", help="the run's policy saved after round N (0: its base model)")
+    which.add_argument("--policy", metavar="DIR", help="a policy folder (from_pretrained) or hub id to score")
+    evl.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                     help="change the run's config for this evaluation, e.g. --set eval.k=5 or "
+                          "--set eval.teacher='\"gpt-4.1\"' (repeatable)")
+    evl.add_argument("--runs-dir", type=Path, help="run store folder (default: $SEAL_RUNS_DIR or ./runs)")
     cfg = sub.add_parser("config", help="print a resolved config with every field's description")
     cfg.add_argument("--show", nargs="?", const="", metavar="PRESET", help="preset to show (default: sandbox)")
     _config_args(cfg)
@@ -68,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             from engine.run import InputError, resume_run
             try:
                 return resume_run(args.runs_dir or default_runs_dir(), args.run)
+            except InputError as exc:
+                print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)
+                return 2
+        if args.cmd == "eval":
+            from engine.rescore import InputError, rescore_run
+            try:
+                return rescore_run(args.runs_dir or default_runs_dir(), args.run, policy=args.policy,
+                                   round_=args.round, overrides=args.overrides)
             except InputError as exc:
                 print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)
                 return 2

@@ -9,7 +9,7 @@ with one line naming it and the fix, and leaves no run and no folder behind.
 - the data: the task's own loading (shape, sizes, a directory given for a file), enough
   training contexts for ``data.n_train``, and every prompt short enough for the model's
   context window (each context named by its index);
-- the grader's API key variable, when the judge is an LLM.
+- the grader's API key variable, when the judge is an LLM, and the teacher's (``eval.teacher``).
 
 Nothing here imports torch: a refusal comes in about a second.
 """
@@ -60,6 +60,7 @@ def preflight(cfg, task, runs_dir: Path) -> Prepared:
     check_runs_dir(runs_dir)
     model = check_model(cfg.model.name_or_path)
     check_grader(cfg.grader)
+    check_teacher(cfg)
     try:
         train_pool, heldout = task.load_contexts()
     except DataError as exc:
@@ -154,6 +155,18 @@ def check_grader(grader_cfg) -> None:
     try:
         resolve_api_key(grader_cfg.api_key_env, grader_cfg.base_url)
     except JudgeSetupError as exc:
+        raise InputError(str(exc)) from None
+
+
+def check_teacher(cfg) -> None:
+    if not cfg.eval.teacher:
+        return
+    from engine.chat_client import ChatSetupError
+    from engine.teacher import check_key
+
+    try:
+        check_key(cfg)
+    except ChatSetupError as exc:
         raise InputError(str(exc)) from None
 
 

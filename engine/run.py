@@ -93,9 +93,11 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
         log.warning("%s", note)
     print(f"run {run_id}", flush=True)
 
+    loading = []  # non-empty while the run loads inside the try below: a stop then ends it at once
+
     def on_term(signum, frame):
         run.stop_requested = True
-        if run.phase == "setup":  # loading: nothing to lose, nothing to wait for (a store write rolls back)
+        if loading and run.phase == "setup":  # nothing to lose, nothing to wait for (a store write rolls back)
             raise RunStopped("SIGTERM")
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # losing the terminal never stops a run
@@ -104,6 +106,9 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
     telemetry = Telemetry(store.runs_dir, run_id)
     telemetry.start()
     try:
+        loading.append(True)
+        if run.stop_requested:
+            raise RunStopped("SIGTERM")
         last = _execute(run, task, cfg, run_dir, prepared, resume)
         best = max((m["value"] for m in store.metrics(run_id, "heldout_self_edit")), default=None)
         run.phase = "done"
@@ -193,27 +198,13 @@ def _out_of_space(run, runs_dir: Path, reserve: Path) -> int:
 
 
 def _execute(run, task: Task, cfg: Config, run_dir: Path, prepared: Prepared, resume: bool = False) -> dict | None:
-    import torch
-    from transformers.utils import logging as hf_logging
-
-    from engine import seeds
-    from engine.inner_loop import InnerLoop
-    from engine.models import ModelLoadError, load_policy
     from engine.restem import Progress, contexts_event, run_restem
     from engine.scoring import Scorer
 
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    torch.manual_seed(seeds.torch_global(cfg.run.seed))
+    setup_torch(cfg)
     run.set_phase("setup")
     train_pool, heldout = prepared.train_pool, prepared.heldout
-    try:
-        grader = task.make_grader(store=run.store, run_id=run.run_id)
-    except ValueError as exc:  # e.g. the judge's API key variable is not set
-        raise InputError(str(exc)) from None
+    grader = make_grader(run, task)
     progress = Progress(run.store.iter_events(run.run_id)) if resume else Progress()
     if not resume:
         run.record(contexts_event("heldout", list(enumerate(heldout))))
@@ -222,21 +213,7 @@ def _execute(run, task: Task, cfg: Config, run_dir: Path, prepared: Prepared, re
     if progress.policy_path:  # the policy of the last trained round, as saved then
         model_source = progress.policy_path
         run.log.info("resuming from the policy saved at %s", model_source)
-    try:
-        policy = load_policy(model_source, device=cfg.run.device, dtype=cfg.run.dtype,
-                             chat_template=cfg.model.chat_template,
-                             local_files_only=prepared.model.local_files_only)
-    except ModelLoadError as exc:
-        raise InputError(str(exc)) from None
-    n_params = sum(p.numel() for p in policy.model.parameters())
-    run.log.info("model %s: %.1fM parameters on %s (%s), %s prompts", policy.source, n_params / 1e6,
-                 policy.device, str(policy.dtype).replace("torch.", ""), "chat" if policy.use_chat else "plain")
-    slots = cfg.inner.parallel or cfg.sample.k
-    try:
-        inner = InnerLoop(policy, cfg.inner, slots=slots, max_seq_len=cfg.model.max_seq_len,
-                          query_prompt=task.query_prompt)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    policy, inner = load_for_scoring(run, task, cfg, model_source, prepared.model.local_files_only)
     from engine.executor import ExecutorError
     from engine.scale import make_executor
     try:  # run.executor: this process, or a pool of Ray workers (started here)
@@ -250,3 +227,47 @@ def _execute(run, task: Task, cfg: Config, run_dir: Path, prepared: Prepared, re
         return run_restem(run, policy, scorer, task, cfg, train_pool, heldout, run_dir, progress)
     finally:
         executor.close()  # Ray workers stop, and a Ray started for this run with them
+
+
+def setup_torch(cfg: Config) -> None:
+    """Quiet libraries, the run's CPU threads and its global torch seed."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from engine import seeds
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    torch.manual_seed(seeds.torch_global(cfg.run.seed))
+
+
+def make_grader(run, task: Task):
+    try:
+        return task.make_grader(store=run.store, run_id=run.run_id)
+    except ValueError as exc:  # e.g. the judge's API key variable is not set
+        raise InputError(str(exc)) from None
+
+
+def load_for_scoring(run, task: Task, cfg: Config, model_source: str, local_files_only: bool):
+    """The policy from ``model_source`` (a folder or a hub id) and the inner loop around it."""
+    from engine.inner_loop import InnerLoop
+    from engine.models import ModelLoadError, load_policy
+
+    try:
+        policy = load_policy(model_source, device=cfg.run.device, dtype=cfg.run.dtype,
+                             chat_template=cfg.model.chat_template, local_files_only=local_files_only)
+    except ModelLoadError as exc:
+        raise InputError(str(exc)) from None
+    n_params = sum(p.numel() for p in policy.model.parameters())
+    run.log.info("model %s: %.1fM parameters on %s (%s), %s prompts", policy.source, n_params / 1e6,
+                 policy.device, str(policy.dtype).replace("torch.", ""), "chat" if policy.use_chat else "plain")
+    slots = cfg.inner.parallel or cfg.sample.k
+    try:
+        inner = InnerLoop(policy, cfg.inner, slots=slots, max_seq_len=cfg.model.max_seq_len,
+                          query_prompt=task.query_prompt)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return policy, inner

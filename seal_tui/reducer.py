@@ -287,17 +287,34 @@ def _phase_times(s: RunState, e: Event, p: ev.PhaseTimes) -> None:
     s.phase_times.append(p)
 
 
-def _eval_result(s: RunState, e: Event, p: ev.EvalResult) -> None:
-    rnd = int(p.round if p.round is not None else e.round or 0)
-    s.evals[rnd] = dict(e.data)
-    s.round_evals[rnd] = RoundEval(
+def _round_eval(rnd: int, p: ev.EvalResult) -> RoundEval:
+    return RoundEval(
         round=rnd, none=_float(p.none), passage=_float(p.passage), self_edit=_float(p.self_edit),
         n_contexts=_int(p.n_contexts), n_questions=_int(p.n_questions), teacher=_float(p.teacher),
         multi_passage=_multi_passage(p.multi_passage), forgetting=_forgetting(p.forgetting))
+
+
+def _eval_result(s: RunState, e: Event, p: ev.EvalResult) -> None:
+    rnd = int(p.round if p.round is not None else e.round or 0)
+    s.evals[rnd] = dict(e.data)
+    s.round_evals[rnd] = _round_eval(rnd, p)
     se = _float(p.self_edit)
     if se is not None and (s.best_heldout is None or se > s.best_heldout):
         s.best_heldout = se
     s.rev_metrics = s.rev_header = s.rev_evals = s.rev
+
+
+def _policy_eval(s: RunState, e: Event, p: ev.PolicyEval) -> None:
+    """A policy re-scored on the run's held-out contexts (seal-engine eval): a row of its own, never
+    the run's round (its curve and best figure stay the run's)."""
+    row = _round_eval(_int(p.round), p)
+    row.label, row.policy = str(p.label or p.policy or "a policy"), str(p.policy or "")
+    s.policy_evals.append(row)
+    s.rev_evals = s.rev
+
+
+def _teacher_self_edits(s: RunState, e: Event, p: ev.TeacherSelfEdits) -> None:
+    s.teacher_self_edits += len(p.items or [])
 
 
 def _multi_passage(d) -> MultiPassageEval | None:
@@ -434,6 +451,8 @@ _HANDLERS: dict[type, Callable] = {
     ev.MStepDone: _mstep_done,
     ev.PhaseTimes: _phase_times,
     ev.EvalResult: _eval_result,
+    ev.PolicyEval: _policy_eval,
+    ev.TeacherSelfEdits: _teacher_self_edits,
     ev.Metric: _metric,
     ev.Telemetry: _telemetry,
     ev.WorkersStarted: _workers_started,

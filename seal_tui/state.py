@@ -127,6 +127,8 @@ class RoundEval:
     teacher: float | None = None         # trained on a teacher model's self-edit (the paper's GPT-4.1)
     multi_passage: MultiPassageEval | None = None
     forgetting: ForgettingEval | None = None
+    label: str = ""                      # a re-score (policy_eval): the policy in words ("round 2 policy")
+    policy: str = ""                     # a re-score: what was scored (a folder or a hub id)
 
 
 @dataclass
@@ -171,6 +173,8 @@ class RunState:
     facets_kept: dict[int, dict[str, int]] = field(default_factory=dict)
     evals: dict[int, dict] = field(default_factory=dict)            # eval_result payloads as recorded
     round_evals: dict[int, RoundEval] = field(default_factory=dict)  # the same, checked and typed
+    policy_evals: list[RoundEval] = field(default_factory=list)     # re-scores (seal-engine eval), in order
+    teacher_self_edits: int = 0                                      # a teacher's self-edits recorded (eval.teacher)
     metrics: dict[str, dict[int, float]] = field(default_factory=dict)
     mstep: dict[str, Any] = field(default_factory=dict)
     mstep_loss: deque = field(default_factory=lambda: deque(maxlen=MAX_MSTEP_POINTS))

@@ -72,6 +72,13 @@ def render_summary(s: dict) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     if len(table) > 1:
         lines += [""] + ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+    if s.get("policy_evals"):
+        lines += ["", "re-scored on this run's held-out set (seal-engine eval):"]
+        for r in s["policy_evals"]:
+            lines.append(f"  {r['label']}: none {pct(r['none'])}, passage {pct(r['passage'])}, "
+                         + (f"teacher {pct(r['teacher'])}, " if r.get("teacher") is not None else "")
+                         + f"self-edits {pct(r['self_edit'])} ({r['n_questions']} {words.get('question', 'question')}s)"
+                         + (f"  --set {' '.join(r['overrides'])}" if r.get("overrides") else ""))
     if s.get("multi_passage"):
         m = s["multi_passage"]
         lines += ["", (f"multi-passage (round {m['round']}, {m.get('n_passages')} passages, {m.get('n_questions')} "

@@ -16,7 +16,7 @@ CONFIG_ESSENTIALS = (
     "data.n_heldout", "sample.k", "sample.prompt_style", "sample.temperature", "inner.split",
     "inner.lora_r", "inner.lora_alpha", "inner.epochs", "inner.lr", "grader.kind", "grader.model",
     "filter.rule", "filter.top_k", "filter.min_gain", "mstep.mode", "mstep.lora_r", "mstep.epochs",
-    "mstep.lr", "eval.multi_passage", "eval.forgetting_k", "reference.kind", "reference.file",
+    "mstep.lr", "eval.multi_passage", "eval.forgetting_k", "eval.teacher", "reference.kind", "reference.file",
     "reference.timestamp", "reference.condition", "reference.policy", "reference.round_from", "reference.recorded",
     "reference.notes",
 )
@@ -124,6 +124,10 @@ def run_summary(store, run: dict, now: float | None = None) -> dict:
                 value = getattr(p, key)
                 if value:
                     extra[key] = {"round": e.round, **{k: v for k, v in value.items() if k != "answers"}}
+    extra["policy_evals"] = [{"label": p.label, "policy": p.policy, "round": p.round, "overrides": p.overrides,
+                              "n_questions": p.n_questions,
+                              **{k: getattr(p, k) for k in ("none", "passage", "self_edit", "teacher")}}
+                             for p in (e.payload for e in store.events_of(run["id"], (ev.PolicyEval.KIND,)))]
     extra["phase_times"] = phase_breakdown(e.payload for e in store.events_of(run["id"], (ev.PhaseTimes.KIND,)))
     return {**row, "host": run.get("host"), "task": task, "labels": labels, "config": essentials,
             "rounds_detail": [rounds[r] for r in sorted(rounds)],

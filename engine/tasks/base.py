@@ -143,10 +143,13 @@ class Task(ABC):
 
     # ------------------------------------------------------------ held-out evaluation
     def heldout_conditions(self, round_: int) -> tuple[str, ...]:
-        """The adapted conditions measured after round ``round_`` ("none" always is)."""
+        """The adapted conditions measured after round ``round_`` ("none" always is). The baselines of
+        the base model, the passage alone and a teacher's self-edits (``eval.teacher``), are measured at
+        round 0 (every round with ``eval.passage_every_round``)."""
         ev = self.cfg.eval
-        with_passage = ev.passage_only and (round_ == 0 or ev.passage_every_round)
-        return ("passage", "self_edit") if with_passage else ("self_edit",)
+        baselines = round_ == 0 or ev.passage_every_round
+        return (*(("passage",) if ev.passage_only and baselines else ()),
+                *(("teacher",) if ev.teacher and baselines else ()), "self_edit")
 
     def heldout_self_edits(self) -> int:
         """Self-edits sampled per held-out context; the "self_edit" condition averages over them."""

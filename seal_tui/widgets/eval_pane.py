@@ -54,14 +54,16 @@ def heat_style(value: float) -> Style:
 
 
 # ---------------------------------------------------------------------- the two tables
-def _table(rows: list[tuple[int, tuple[float | None, ...]]], conditions) -> Text:
+def _table(rows: list[tuple[str, tuple[float | None, ...]]], conditions, first: str = "round") -> Text:
+    """One row per (label, values): a round ("R1") or a re-scored policy."""
     widths = [max(15, len(label) + 2) for _, label in conditions]   # a long label keeps a gap before it
+    label_w = max(7, *(len(label) + 2 for label, _ in rows)) if rows else 7
     out = Text()
-    out.append(f"{'round':<7}", DIM)
+    out.append(f"{first:<{label_w}}", DIM)
     for (_, label), w in zip(conditions, widths):
         out.append(f"{label:>{w}}", DIM)
-    for rnd, values in rows:
-        out.append(f"\nR{rnd:<6}", BOLD)
+    for label, values in rows:
+        out.append(f"\n{label:<{label_w}}", BOLD)
         for value, w in zip(values, widths):
             out.append(f"{pct(value):>{w}}")
     return out
@@ -92,7 +94,18 @@ def single_passage_text(evals: dict[int, RoundEval], labels: dict[str, str], tas
     else:
         out.append(f"  {last.n_contexts} passages · {last.n_questions} questions · each passage alone", DIM)
     out.append("\n")
-    out.append_text(_table(rows, conditions))
+    out.append_text(_table([(f"R{r}", values) for r, values in rows], conditions))
+    return out
+
+
+def rescored_text(rows: list[RoundEval], labels: dict[str, str]) -> Text:
+    """Policies scored on this run's held-out set after it (``seal-engine eval``), one row each."""
+    out = Text("Re-scored policies", style="bold")
+    out.append("  seal-engine eval: the run's held-out set, every condition; not the run's rounds", DIM)
+    conditions = _conditions(labels, teacher=any(r.teacher is not None for r in rows))
+    out.append("\n")
+    out.append_text(_table([(r.label, tuple(getattr(r, k) for k, _ in conditions)) for r in rows], conditions,
+                           first="policy"))
     return out
 
 
@@ -106,7 +119,7 @@ def multi_passage_text(evals: dict[int, RoundEval], labels: dict[str, str], abse
     last = runs[max(runs)]
     out.append(f"  {last.n_passages} passages · {last.n_questions} questions · one LoRA on all of them", DIM)
     out.append("\n")
-    out.append_text(_table([(r, tuple(getattr(mp, k) for k, _ in conditions)) for r, mp in runs.items()],
+    out.append_text(_table([(f"R{r}", tuple(getattr(mp, k) for k, _ in conditions)) for r, mp in runs.items()],
                            conditions))
     if last.per_title_covers is not None:   # the file keyed its per-title numbers by title
         out.append(f"\nper title: {len(last.per_title)} titles cover {last.per_title_covers} of {last.n_questions} "
@@ -187,8 +200,15 @@ def eval_text(state: RunState, forgetting_round: int | None, width: int) -> Text
     """Everything the pane shows; ``forgetting_round`` None: the latest round that has a matrix."""
     evals = state.round_evals
     absent = not_in_file(state.config) if is_imported(state) else None   # a file will hold no more
+    labels = state.labels
+    teacher = (state.config.get("eval") or {}).get("teacher")
+    if teacher and "teacher" not in labels:   # an engine run's teacher (eval.teacher) by its model's name
+        labels = {**labels, "teacher": f"{teacher} self-edits"}
     out = Text(no_wrap=True, overflow="ellipsis")
-    out.append_text(single_passage_text(evals, state.labels, state.task, absent))
+    out.append_text(single_passage_text(evals, labels, state.task, absent))
+    if state.policy_evals:
+        out.append("\n\n")
+        out.append_text(rescored_text(state.policy_evals, labels))
     if state.task == "fewshot":   # multi-passage and forgetting are knowledge incorporation's evaluations
         return out
     out.append("\n\n")

@@ -5,8 +5,10 @@ usage). By default it judges like a careful grader would for these tests: "yes"
 when the gold answer appears in the student's answer. Tests steer it through
 plain attributes: ``errors`` (statuses for the next requests), ``fail_status``
 (every request fails), ``delay`` (seconds each request sleeps), ``reply``
-(a function of (question, gold, answer) giving the reply text). It counts
-requests, in-flight requests and the Authorization headers it saw.
+(a function of (question, gold, answer) giving the reply text), ``write`` (a
+function of the user turn giving the reply to a request that is not a judge's,
+e.g. a teacher's self-edit prompt). It counts requests, in-flight requests and
+the Authorization headers it saw.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ChatServer:
     def __init__(self, model: str = "judge-test"):
         self.model = model
         self.reply: Callable[[str, str, str], str] = gold_in_answer
+        self.write: Callable[[str], str] | None = None   # replies to requests that are not a judge's
         self.errors: list[int] = []          # statuses for the next requests, in order
         self.fail_status: int | None = None  # every request fails with this
         self.delay = 0.0
@@ -106,8 +109,11 @@ class ChatServer:
                                                         "param": None, "code": None}}, headers)
             user = next((m["content"] for m in body.get("messages", []) if m.get("role") == "user"), "")
             fields = dict(_FIELD.findall(user))
-            text = self.reply(fields.get("Question", ""), fields.get("Gold answer", ""),
-                              fields.get("Student answer", ""))
+            if self.write is not None and "Student answer" not in fields:
+                text = self.write(user)
+            else:
+                text = self.reply(fields.get("Question", ""), fields.get("Gold answer", ""),
+                                  fields.get("Student answer", ""))
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
             completion_tokens = max(1, len(text.split()))
             self._send(h, 200, {

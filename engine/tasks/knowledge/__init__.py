@@ -48,6 +48,9 @@ class KnowledgeTask(Task):
     def grade_items(self, ctx: dict, answers: Sequence[str]) -> list[GradeItem]:
         return [GradeItem(q["question"], q["answer"], a) for q, a in zip(ctx["questions"], answers)]
 
+    def heldout_self_edits(self) -> int:
+        return self.cfg.eval.k
+
     def further_evaluations(self, run, scorer, heldout: list[dict], self_edits: list[str]) -> dict:
         # torch only once a run evaluates: a run records its task before it loads torch
         from engine.tasks.knowledge.continual import forgetting_eval, multi_passage_eval
