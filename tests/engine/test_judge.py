@@ -23,13 +23,6 @@ KEY_ENV = "SEAL_TEST_JUDGE_KEY"
 
 
 @pytest.fixture
-def server():
-    srv = ChatServer().start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
 def secret(monkeypatch) -> str:
     value = f"judge-secret-{uuid.uuid4().hex}"
     monkeypatch.setenv(KEY_ENV, value)
