@@ -52,8 +52,10 @@ def train_shard(policy: Policy, job: MStepJob, out: Path | None) -> None:
     last = train_policy(policy, job.examples, job.mstep, max_len=job.max_len, seed=job.seed,
                         on_step=lambda *step: steps.append(step), data_parallel=True)
     if out is not None:
+        import torch.distributed as dist
+
         save_policy(policy, out)
-        (out / CURVE).write_text(json.dumps({"steps": steps, "last": last}))
+        (out / CURVE).write_text(json.dumps({"steps": steps, "last": last, "processes": dist.get_world_size()}))
 
 
 def train_policy_parallel(policy: Policy, examples: list[tuple[str, str]], cfg, *, seed: int, work_dir: Path,
