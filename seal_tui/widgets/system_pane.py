@@ -87,26 +87,26 @@ WORKER_STYLE = {"busy": "bold green", "idle": "dim", "lost": "bold red"}
 
 
 def worker_rows(workers: dict[int, dict]) -> Text:
-    """One line per scoring worker: number, node, process, device, state, and its GPUs'
-    utilization and memory (else its CPU and RSS); a lost worker with the reason."""
+    """Two lines per scoring worker: its number, state, node, process and chunks done; then its
+    device with its GPUs' utilization and memory (else its CPU and RSS), or why it was lost."""
     out = Text()
     out.append(f"Workers (Ray) · {sum(w.get('state') != 'lost' for w in workers.values())} of {len(workers)} alive",
                style="bold")
     for n in sorted(workers):
         w = workers[n]
         state = w.get("state") or "idle"
-        out.append(f"\nw{n:<3}", style="bold")
-        out.append(f"{w.get('node', '?')} pid {w.get('pid') or '?'} {w.get('device', '')}".ljust(34)[:34])
-        out.append(f" {state:<5}", style=WORKER_STYLE.get(state, ""))
+        out.append(f"\nw{n} ", style="bold")
+        out.append(f"{state:<4}", style=WORKER_STYLE.get(state, ""))
+        out.append(f" {w.get('node', '?')} · pid {w.get('pid') or '?'} · {w.get('chunks', 0)} chunks")
+        out.append("\n   ")
         if state == "lost":
-            out.append(f" {w.get('reason', '')}", style="red")
+            out.append(w.get("reason", "") or "lost", style="red")
             continue
+        out.append(w.get("device", ""), style="dim")
         gpus = w.get("gpus") or []
         for g in gpus:
-            out.append(f"  GPU {g.get('index', 0)} {g.get('util', 0) or 0:>3.0f}% "
+            out.append(f"  GPU {g.get('index', 0)} {g.get('util', 0) or 0:.0f}% "
                        f"{mib(g.get('mem_used_mb'))}/{mib(g.get('mem_total_mb'))}")
         if not gpus and w.get("cpu_pct") is not None:
-            out.append(f"  CPU {w['cpu_pct']:>4.0f}% RSS {mib(w.get('rss_mb'))}")
-        if w.get("chunks"):
-            out.append(f"  {w['chunks']} chunks", style="dim")
+            out.append(f"  CPU {w['cpu_pct']:.0f}% RSS {mib(w.get('rss_mb'))}")
     return out
