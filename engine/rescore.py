@@ -76,10 +76,8 @@ def rescore_run(runs_dir: Path, ref: str, *, policy: str | None = None, round_: 
     prepared = preflight(cfg, task, Path(runs_dir))
     heldout = _same_heldout(store, run_id, cfg, prepared.heldout)
 
-    run_dir = Path(run_row.get("run_dir") or store.runs_dir / run_id)
-    if not run_dir.is_dir():
-        run_dir = store.runs_dir / run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = store.runs_dir / run_id   # the log goes where the store keeps the run (wherever it was moved)
+    run_dir.mkdir(parents=True, exist_ok=True)
     log = _logger(run_dir, run_id)
     run = RescoreContext(store, run_id, log, run_dir)
     run.round = max(policy_round, 0)
@@ -142,8 +140,8 @@ def _config(run_row: dict, overrides: list[str]) -> Config:
 def _which_policy(store: Store, run_id: str, cfg: Config, policy: str | None,
                   round_: int | None) -> tuple[str, str, int]:
     """(what to load, its label, the run's round of it: 0 its base model, -1 none of the run's)."""
-    saved = {e.round: e.payload.policy_path for e in store.events_of(run_id, (ev.MStepDone.KIND,))
-             if e.payload.policy_path}
+    saved = {e.round: _saved_folder(store, run_id, e.round, e.payload.policy_path)
+             for e in store.events_of(run_id, (ev.MStepDone.KIND,)) if e.payload.policy_path}
     rounds = ", ".join(str(r) for r in sorted(saved)) or "none"
     if round_ is not None:
         if round_ == 0:
@@ -168,6 +166,13 @@ def _which_policy(store: Store, run_id: str, cfg: Config, policy: str | None,
         raise InputError(f"--policy {policy}: no such folder; give a saved policy's folder (e.g. "
                          f"{Path(next(iter(saved.values()), 'runs/RUN/policy/round-1'))}), a hub id, or --round N")
     return (str(path) if path.exists() else policy), path.name or policy, -1
+
+
+def _saved_folder(store: Store, run_id: str, round_: int, recorded: str) -> str:
+    """A round's saved policy: where the run saved it, or in the store's own folder of the run (a store
+    copied or moved elsewhere)."""
+    moved = store.runs_dir / run_id / "policy" / f"round-{round_}"
+    return str(moved) if not Path(recorded).is_dir() and moved.is_dir() else recorded
 
 
 def _same_heldout(store: Store, run_id: str, cfg: Config, heldout: list[dict]) -> list[dict]:
