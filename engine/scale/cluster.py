@@ -12,6 +12,8 @@ import ray
 
 from engine.executor import ExecutorError
 
+LOCAL_START_ATTEMPTS = 2   # a Ray started here gives its raylet 30 s to come up: a busy machine may need another go
+
 
 class ClusterError(ExecutorError):
     """The Ray cluster cannot be reached or used; the message names the setting and the fix."""
@@ -32,15 +34,21 @@ def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
     handler = signal.getsignal(signal.SIGTERM)   # ray.init installs its own; the engine's stops the run cleanly
     options = {"include_dashboard": False, "log_to_driver": False, "namespace": "seal"}
     try:
-        if run_cfg.ray_address:
-            ray.init(address=run_cfg.ray_address, **options)
-        else:
-            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)), **options)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        where = f"run.ray_address = {run_cfg.ray_address!r}" if run_cfg.ray_address else "a Ray on this machine"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClusterError(f"{where}: cannot start or join Ray ({first}); start a cluster with 'ray start --head' "
-                           "and give its address (or 'auto'), or leave run.ray_address empty") from None
+        for attempt in range(1 if run_cfg.ray_address else LOCAL_START_ATTEMPTS):
+            try:
+                if run_cfg.ray_address:
+                    ray.init(address=run_cfg.ray_address, **options)
+                else:
+                    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)), **options)
+                break
+            except Exception as exc:  # Ray raises plain Exception too (a raylet slow to start on a busy machine)
+                ray.shutdown()        # whatever half started
+                if attempt + 1 < (1 if run_cfg.ray_address else LOCAL_START_ATTEMPTS):
+                    continue
+                where = f"run.ray_address = {run_cfg.ray_address!r}" if run_cfg.ray_address else "a Ray on this machine"
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ClusterError(f"{where}: cannot start or join Ray ({first}); start a cluster with 'ray start "
+                                   "--head' and give its address (or 'auto'), or leave run.ray_address empty") from None
     finally:
         signal.signal(signal.SIGTERM, handler)
     return ray.get_runtime_context().gcs_address, not run_cfg.ray_address

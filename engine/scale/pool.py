@@ -31,6 +31,7 @@ from engine.scale.worker import ScoringWorker
 from engine.store import Store
 
 PLACEMENT_TIMEOUT_S = 120.0   # waiting longer for the cluster's resources pauses the run with the reason
+START_ATTEMPTS = 2            # a worker that dies while loading the model once may have met a busy machine
 TELEMETRY_TIMEOUT_S = 1.0     # a busy worker answers its telemetry from a second thread at once
 TELEMETRY_INTERVAL_S = 2.0    # as the engine's own telemetry (engine.telemetry)
 LOST = (RayActorError, ActorDiedError, ActorUnavailableError)
@@ -234,6 +235,7 @@ class RayExecutor:
         """A pool to work with: started now, or after the run pauses with the reason and a person resumes it."""
         lost = [w for w in self.workers if not w.alive]
         reason = (f"no Ray worker left ({len(lost)} lost; the last: {lost[-1].reason})" if lost else None)
+        failed_starts = 0
         while True:
             if reason:
                 self.run.pause_for(reason + "; resume starts new workers")
@@ -243,6 +245,12 @@ class RayExecutor:
                 return
             except NoRoom as exc:
                 reason = str(exc)
+            except WorkerStartError as exc:
+                failed_starts += 1
+                if failed_starts == START_ATTEMPTS:  # twice: the model itself, not a busy machine
+                    raise
+                self.run.log.warning("%s; starting the workers again", exc)
+                reason = None
 
     # ------------------------------------------------------------ telemetry (from the telemetry thread)
     def telemetry_rows(self) -> list[dict]:

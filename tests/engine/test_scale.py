@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -47,12 +49,33 @@ def events(store: Store, run_id: str, kind: str) -> list:
     return [e for e in store.iter_events(run_id) if e.kind == kind]
 
 
-def start_engine(args: list[str], folder: Path) -> tuple[subprocess.Popen, Path]:
-    """The engine in the background, its output in files (a pipe nobody reads would fill); (process, stderr file)."""
+@contextmanager
+def engine_running(args: list[str], folder: Path) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """The engine in the background, its output in files (a pipe nobody reads would fill):
+    (process, its stderr file); killed on the way out if it is still running."""
     err = folder / "engine.err"
     with open(folder / "engine.out", "w") as out, open(err, "w") as errors:
         proc = subprocess.Popen(engine_cmd(*args), cwd=REPO, stdout=out, stderr=errors, env={**os.environ, **RAY_ENV})
-    return proc, err
+    try:
+        yield proc, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def pool_started(runs_dir: Path) -> tuple[Store, str, dict]:
+    """Once the run's first pool is up: (store, run id, its workers_started data)."""
+    run_id = wait_for(lambda: (Store(runs_dir).list_runs() or [{}])[0].get("id"), timeout=120)
+    store = Store(runs_dir)
+    [started] = wait_for(lambda: events(store, run_id, "workers_started"), timeout=180)
+    return store, run_id, started.data
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def test_the_ray_executor_gives_the_local_runs_rewards_and_heldout_figures(tmp_path):
@@ -98,13 +121,10 @@ def test_two_nodes_share_the_work_and_killed_workers_lose_no_candidate(tmp_path,
     runs_dir = tmp_path / "runs"
     args = tiny_run_args(tiny_model_dir, data_file, runs_dir, "--set", "run.rounds=1", "--set", "data.n_train=6",
                          "--set", "inner.epochs=20", *ray_args(address=two_nodes.address))
-    proc, err = start_engine(args, tmp_path)
-    try:
-        run_id = wait_for(lambda: (Store(runs_dir).list_runs() or [{}])[0].get("id"), timeout=120)
-        store = Store(runs_dir)
-        [started] = wait_for(lambda: events(store, run_id, "workers_started"), timeout=180)
-        pids = {w["worker"]: w["pid"] for w in started.data["workers"]}
-        assert len({w["node_id"] for w in started.data["workers"]}) == 2   # one worker on each node
+    with engine_running(args, tmp_path) as (proc, err):
+        store, run_id, started = pool_started(runs_dir)
+        pids = {w["worker"]: w["pid"] for w in started["workers"]}
+        assert len({w["node_id"] for w in started["workers"]}) == 2   # one worker on each node
 
         def scored_in_round_1() -> int:
             return sum(1 for e in events(store, run_id, "candidate_scored") if e.round == 1)
@@ -121,18 +141,15 @@ def test_two_nodes_share_the_work_and_killed_workers_lose_no_candidate(tmp_path,
         assert "no Ray worker left" in pause.data["reason"]
         store.send_command(run_id, "resume")
         proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 0, err.read_text()[-3000:]
     assert store.get_run(run_id)["status"] == "finished"
     ids = [e.data["id"] for e in events(store, run_id, "candidate_scored")]
     assert len(ids) == len(set(ids)) == len(store.candidates(run_id)) == 18   # none lost, none twice
-    assert len(events(store, run_id, "workers_started")) == 2                 # the resumed run's new pool
+    _, second = events(store, run_id, "workers_started")   # the resumed run's new pool
+    # the run's end leaves the shared cluster without its workers (the cluster itself keeps running)
+    wait_for(lambda: all(gone(w["pid"]) for w in second.data["workers"]), timeout=30)
     logs = [e.data["message"] for e in events(store, run_id, "log")]
     assert any("Ray worker 0" in m and "lost mid-chunk" in m for m in logs)
-    for pid in pids.values():
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_sigterm_stops_the_run_and_its_workers(tmp_path, tiny_model_dir, data_file):
@@ -140,24 +157,14 @@ def test_sigterm_stops_the_run_and_its_workers(tmp_path, tiny_model_dir, data_fi
     workers and the Ray the engine started for the run go with it."""
     runs_dir = tmp_path / "runs"
     args = tiny_run_args(tiny_model_dir, data_file, runs_dir, *ray_args(workers=1))
-    proc, err = start_engine(args, tmp_path)
-    try:
-        run_id = wait_for(lambda: (Store(runs_dir).list_runs() or [{}])[0].get("id"), timeout=120)
-        store = Store(runs_dir)
-        [started] = wait_for(lambda: events(store, run_id, "workers_started"), timeout=180)
+    with engine_running(args, tmp_path) as (proc, err):
+        store, run_id, started = pool_started(runs_dir)
         engine_children = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 3, err.read_text()[-3000:]
     assert store.get_run(run_id)["status"] == "stopped"
-    worker = started.data["workers"][0]["pid"]
-
-    def gone(pid: int) -> bool:
-        return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-
+    worker = started["workers"][0]["pid"]
     wait_for(lambda: gone(worker) and all(gone(p) for p in engine_children), timeout=30)
 
 
