@@ -366,6 +366,9 @@ def cmd_import(args, runs_dir: Path) -> int:
               f"{len(failed)} failed", file=sys.stderr if failed else sys.stdout)
     if failed and not plans:
         print("seal-tui import: nothing was imported", file=sys.stderr)
+    if any(plan.config.get("reference", {}).get("kind") == "evaluation" for plan in plans):
+        from .paper_table import paper_table
+        print("\n".join(["", *paper_table(store)]))
     return 2 if failed else 0
 
 
