@@ -175,6 +175,8 @@ def score_step(run: RunContext, scorer: Scorer, task: Task, cfg, cands: list[Can
             recorded += 1
         run.progress(done + recorded, len(cands))
         run.checkpoint()
+    if not todo and _recorded_this_round(run, "train_reward_mean"):
+        return  # resumed after this round's scores were all in and their metrics recorded
     for name, value in scorer.grader_metrics().items():
         run.metric(name, value)
     rewards = [c.reward for c in cands]
@@ -183,13 +185,24 @@ def score_step(run: RunContext, scorer: Scorer, task: Task, cfg, cands: list[Can
     run.metric("baseline_mean", sum(c.baseline for c in cands) / len(cands))
 
 
+def _recorded_this_round(run: RunContext, metric: str) -> bool:
+    return any(m["round"] == run.round for m in run.store.metrics(run.run_id, metric))
+
+
 def adapter_dir(run: RunContext, candidate_id: int) -> Path:
     return run.run_dir / "adapters" / f"round-{run.round}" / f"candidate-{candidate_id}"
 
 
 def filter_step(run: RunContext, cfg, cands: list[Candidate]) -> None:
-    """Rejection sampling: per context, keep what the rule allows."""
+    """Rejection sampling: per context, keep what the rule allows. A resumed round whose candidates
+    were all filtered before keeps those verdicts and records none again."""
     run.set_phase("filter", total=len(cands))
+    stored = {row["id"]: row for row in run.store.candidates(run.run_id, run.round)}
+    if cands and all(stored.get(c.id, {}).get("kept") is not None for c in cands):
+        for c in cands:
+            c.kept, c.keep_reason = bool(stored[c.id]["kept"]), stored[c.id]["keep_reason"] or ""
+        run.progress(len(cands), len(cands))
+        return
     by_ctx: dict[int, list[Candidate]] = {}
     for c in cands:
         by_ctx.setdefault(c.context_idx, []).append(c)

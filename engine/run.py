@@ -65,8 +65,24 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
     from engine.runtime import RunContext, RunStopped, StoreLogHandler
     from engine.telemetry import Telemetry
 
+    # SIGTERM from the first moment: before the run exists it ends the process with nothing recorded,
+    # while the run loads it stops it at once, later at the next checkpoint (never in the middle of a write)
+    term: dict = {"asked": False, "run": None, "loading": False}
+
+    def on_term(signum, frame):
+        term["asked"] = True
+        run = term["run"]
+        if run is not None:
+            run.stop_requested = True
+            if term["loading"] and run.phase == "setup":  # nothing to lose (a store write rolls back)
+                raise RunStopped("SIGTERM")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # losing the terminal never stops a run
+
     task = make_task(cfg)
     prepared = preflight(cfg, task, Path(runs_dir))
+    if term["asked"]:
+        return EXIT_STOPPED
     store = Store(runs_dir)
     run_id = run_id or new_run_id(cfg.run.preset)
     run_dir = store.runs_dir / run_id
@@ -93,21 +109,12 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
         log.warning("%s", note)
     print(f"run {run_id}", flush=True)
 
-    loading = []  # non-empty while the run loads inside the try below: a stop then ends it at once
-
-    def on_term(signum, frame):
-        run.stop_requested = True
-        if loading and run.phase == "setup":  # nothing to lose, nothing to wait for (a store write rolls back)
-            raise RunStopped("SIGTERM")
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # losing the terminal never stops a run
-
     reserve = _reserve_space(run_dir)
     telemetry = Telemetry(store.runs_dir, run_id)
     telemetry.start()
     try:
-        loading.append(True)
-        if run.stop_requested:
+        term["run"], term["loading"] = run, True
+        if term["asked"]:
             raise RunStopped("SIGTERM")
         last = _execute(run, task, cfg, run_dir, prepared, resume)
         best = max((m["value"] for m in store.metrics(run_id, "heldout_self_edit")), default=None)

@@ -15,8 +15,9 @@ from engine.store import Store
 from engine.store.summary import phase_breakdown, phase_line
 
 
-class RunStopped(Exception):
-    """A stop command or SIGTERM arrived; the run ends cleanly with status ``stopped``."""
+class RunStopped(BaseException):
+    """A stop command or SIGTERM arrived; the run ends cleanly with status ``stopped``. Not an
+    Exception: a library's ``except Exception`` (an import wrapping its errors) must not swallow it."""
 
 
 class StoreLogHandler(logging.Handler):
@@ -139,7 +140,8 @@ class RunContext:
         self.status = "paused"
         self.record(ev.RunPaused(phase=self.phase, reason=reason))
         if reason:
-            self.log.error("paused: %s; resume to try again", reason)
+            self.log.error("paused: %s; to try again press p in its dashboard (seal-tui attach %s), "
+                           "or s there to stop it", reason, self.run_id)
         else:
             self.log.info("paused in round %d, phase %s", self.round, self.phase)
         while True:

@@ -57,6 +57,9 @@ def resume_refusal(run: dict, stale: bool) -> str | None:
         return f"run {run['id']} was imported from result files and cannot be resumed"
     if run.get("status") == "finished":
         return f"run {run['id']} already finished; start a new run instead"
+    if run.get("status") == "paused" and not stale:
+        return (f"run {run['id']} is paused and its engine (pid {run.get('pid')}) waits: `seal-tui attach "
+                f"{run['id']}`, then p resumes it (s stops it)")
     if run.get("status") in LIVE_STATUSES and not stale:
         return (f"run {run['id']} is still {run['status']} (engine pid {run.get('pid')}); "
                 f"`seal-tui attach {run['id']}` shows it, or stop it first")

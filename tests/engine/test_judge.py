@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import replace
@@ -240,6 +241,12 @@ def test_a_failing_judge_pauses_the_run_and_resume_finishes_it(server, tiny_mode
         seen = server.requests
         time.sleep(1.0)
         assert server.requests == seen, "a paused run must not keep calling the judge"
+        # what the log says to do is what works: p in the dashboard; `seal-tui resume` says the same
+        said = [e.data["message"] for e in store.iter_events(run_id) if e.kind == "log" and "paused:" in e.data["message"]]
+        assert said and f"press p in its dashboard (seal-tui attach {run_id})" in said[-1]
+        refused = subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(tmp_path), "resume", run_id],
+                                 cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and f"`seal-tui attach {run_id}`, then p resumes it" in refused.stderr
         server.fail_status = None
         store.send_command(run_id, "resume")
         assert proc.wait(timeout=300) == 0, proc.stderr.read()

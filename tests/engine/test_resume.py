@@ -67,6 +67,11 @@ def test_kill_9_then_resume_keeps_scores_and_decisions(tiny_model_dir, data_file
     trained = {c["id"]: c["trained_text"] for c in cands if c["round"] == 1 and c["trained_text"]}
     assert trained == {kept[0]["id"]: kept[0]["self_edit"], kept[1]["id"]: "An edited note."}
     assert [m["round"] for m in store.metrics(run_id, "heldout_self_edit")] == [0, 1, 2]
+    # resume records each event once: round 1's scores and filter verdicts were in before the kill
+    for name in ("train_reward_mean", "train_reward_max", "baseline_mean", "kept_count"):
+        assert [m["round"] for m in store.metrics(run_id, name)] == [1, 2], name
+    filtered = [e.data["id"] for e in store.iter_events(run_id) if e.kind == "candidate_filtered"]
+    assert sorted(filtered) == sorted(c["id"] for c in cands), "a candidate was filtered twice, or never"
 
 
 def test_resume_refuses_finished_and_unknown_runs(recorded_run):

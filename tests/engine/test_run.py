@@ -145,6 +145,23 @@ def test_sigterm_stops_cleanly(tiny_model_dir, data_file, tmp_path):
         proc.kill()
 
 
+def test_sigterm_while_the_engine_loads_stops_it_there(tiny_model_dir, data_file, tmp_path):
+    """Setup (imports, the model) has nothing to lose: SIGTERM stops it at once, not once it is done."""
+    proc = _start(tiny_model_dir, data_file, tmp_path)
+    try:
+        store = Store(tmp_path)
+        run_id = wait_for(lambda: (store.list_runs() or [{}])[0].get("id"), interval=0.02)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 3, proc.stderr.read()
+        run = store.get_run(run_id)
+        assert run["status"] == "stopped" and run["phase"] == "setup"
+        logs = [e.data["message"] for e in store.iter_events(run_id) if e.kind == "log"]
+        assert not any("parameters on" in line for line in logs), "the model was loaded after SIGTERM"
+        assert not [e for e in store.iter_events(run_id) if e.kind == "round_started"]
+    finally:
+        proc.kill()
+
+
 def test_bad_inputs_give_a_named_error_and_no_traceback(tiny_model_dir, data_file, tmp_path):
     bad_cfg = run_engine("run", "--runs-dir", str(tmp_path), "--set", "inner.lr=fast")
     assert bad_cfg.returncode == 2 and "inner.lr = 'fast'" in bad_cfg.stderr
