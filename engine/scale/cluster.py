@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 
+import psutil
 import ray
 
 from engine.executor import ExecutorError
@@ -35,6 +36,7 @@ def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
     options = {"include_dashboard": False, "log_to_driver": False, "namespace": "seal"}
     try:
         for attempt in range(1 if run_cfg.ray_address else LOCAL_START_ATTEMPTS):
+            before = _children()
             try:
                 if run_cfg.ray_address:
                     ray.init(address=run_cfg.ray_address, **options)
@@ -42,7 +44,8 @@ def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
                     ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)), **options)
                 break
             except Exception as exc:  # Ray raises plain Exception too (a raylet slow to start on a busy machine)
-                ray.shutdown()        # whatever half started
+                ray.shutdown()
+                _end_new_children(before)   # what the failed start left running (ray.shutdown does not know it)
                 if attempt + 1 < (1 if run_cfg.ray_address else LOCAL_START_ATTEMPTS):
                     continue
                 where = f"run.ray_address = {run_cfg.ray_address!r}" if run_cfg.ray_address else "a Ray on this machine"
@@ -52,6 +55,19 @@ def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
     finally:
         signal.signal(signal.SIGTERM, handler)
     return ray.get_runtime_context().gcs_address, not run_cfg.ray_address
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _end_new_children(before: set[int]) -> None:
+    for p in psutil.Process().children(recursive=True):
+        if p.pid not in before:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
 
 
 def _unreachable(address: str, timeout: float = 5.0) -> str | None:
