@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from engine import events as ev
 from engine.store import Event, Store
 from seal_tui.reducer import apply, reduce
 from seal_tui.screens.help import HelpScreen
 from seal_tui.state import RunState
 from seal_tui.widgets.accuracy_plot import AccuracyView
-from seal_tui.widgets.eval_pane import EvalView
+from seal_tui.widgets.eval_pane import EvalView, eval_text
 from tests.support.console import make_app, open_dashboard, pilot_test, text_of
 
 
@@ -88,6 +89,25 @@ def test_the_reducer_leaves_out_what_it_cannot_draw_right():
     reduce(state, Event(id=4, run_id="r", ts=2.0, kind="mstep_progress", round=2, phase="train",
                         data={"step": 1, "total": 2, "loss": 1.0}))
     assert state.rev_evals == rev
+
+
+def test_a_rescored_policy_is_a_row_of_its_own_and_leaves_the_runs_rounds_as_they_were(eval_recording):
+    """seal-engine eval's policy_eval: listed under the run's rounds with its label (and a teacher's
+    column where it measured one); the run's round rows and best figure do not move."""
+    runs_dir, run_id = eval_recording
+    store = Store(runs_dir)
+    state = apply(RunState(run_id=run_id), store.iter_events(run_id))
+    before = eval_text(state, None, 120).plain
+    rounds, best = section(before, "Single passage"), state.best_heldout
+    r1 = recorded_evals(runs_dir, run_id)[1]
+    rescore = ev.PolicyEval(**{**r1, "self_edit": 0.999, "teacher": 0.5, "round": 1},
+                            policy="/runs/x/policy/round-1", label="round 1 policy", overrides=["eval.k=3"])
+    reduce(state, Event.of(rescore, id=10_000, run_id=run_id, round=1, phase="eval"))
+    after = eval_text(state, None, 120).plain
+    assert section(after, "Single passage") == rounds and state.best_heldout == best
+    table = section(after, "Re-scored policies")
+    assert "teacher self-edits" in table[1]
+    assert table[2].split() == ["round", "1", "policy", pct(r1["none"]), pct(r1["passage"]), "99.9%", "50.0%"]
 
 
 # ---------------------------------------------------------------------- the pane
