@@ -7,6 +7,7 @@ import math
 import os
 import signal
 import socket
+import time
 
 import psutil
 import ray
@@ -36,7 +37,7 @@ def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
     options = {"include_dashboard": False, "log_to_driver": False, "namespace": "seal"}
     try:
         for attempt in range(1 if run_cfg.ray_address else LOCAL_START_ATTEMPTS):
-            before = _children()
+            before, since = _children(), time.time()
             try:
                 if run_cfg.ray_address:
                     ray.init(address=run_cfg.ray_address, **options)
@@ -45,7 +46,7 @@ def connect(run_cfg, *, cpus_needed: float = 0) -> tuple[str, bool]:
                 break
             except Exception as exc:  # Ray raises plain Exception too (a raylet slow to start on a busy machine)
                 ray.shutdown()
-                _end_new_children(before)   # what the failed start left running (ray.shutdown does not know it)
+                _end_leftovers(before, since)   # what the failed start left running (ray.shutdown does not know it)
                 if attempt + 1 < (1 if run_cfg.ray_address else LOCAL_START_ATTEMPTS):
                     continue
                 where = f"run.ray_address = {run_cfg.ray_address!r}" if run_cfg.ray_address else "a Ray on this machine"
@@ -61,13 +62,19 @@ def _children() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
-def _end_new_children(before: set[int]) -> None:
-    for p in psutil.Process().children(recursive=True):
-        if p.pid not in before:
-            try:
+def _end_leftovers(before: set[int], since: float) -> None:
+    """End what a failed start of a Ray here left running: this process's new children, and the
+    processes writing to its session's folder (``session_..._<pid>``; its raylet's agents outlive
+    the raylet). Nothing of another Ray session is touched."""
+    mine, new = f"_{os.getpid()}/", _children() - before
+    for p in psutil.process_iter(["pid", "create_time"]):
+        if p.pid == os.getpid() or p.info["create_time"] < since - 1:
+            continue
+        try:
+            if p.pid in new or any("/session_" in f.path and mine in f.path for f in p.open_files()):
                 p.kill()
-            except psutil.NoSuchProcess:
-                pass
+        except psutil.Error:
+            continue
 
 
 def _unreachable(address: str, timeout: float = 5.0) -> str | None:
