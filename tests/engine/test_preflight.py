@@ -199,3 +199,45 @@ def test_a_runs_dir_that_cannot_be_written_is_refused_before_anything(tmp_path, 
         make_read_only(disk)
         err = refused(capsys, disk / "runs", *tiny_sets(tiny_model_dir, data))
         assert f"runs dir {disk / 'runs'} is not writable" in err
+
+
+# ---------------------------------------------------------------- config values through the command line
+def test_a_pasted_key_is_refused_by_the_engine_and_written_nowhere(tmp_path, capsys):
+    key = "sk-proj-Zq81xLm29Vb7Tt4Ns0Kc"
+    code = engine_main(["run", "--runs-dir", str(tmp_path / "runs"), "--set", f"grader.api_key_env={key}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "looks like an API key" in err and key not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_sweep_of_hostile_config_values_never_crashes_the_engine_or_leaves_a_run(tmp_path, capsys, monkeypatch):
+    """Any field, any value (inf, 1e999, huge seeds and thread counts, wrong types) through
+    ``seal-engine run --set``: exit 2 with one line naming what is wrong, never a traceback, nothing
+    in the runs dir (a config that passes is then refused for its missing data file)."""
+    import dataclasses
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from engine.config import SECTIONS, Config
+
+    names = [f"{sec}.{fl.name}" for sec in SECTIONS for fl in dataclasses.fields(getattr(Config(), sec))]
+    values = st.one_of(st.sampled_from(["inf", "-inf", "nan", "1e999", "99999999999999999999999", "100000",
+                                        "-1", "0", '"x"', "true", "[]", '["a"]', "sk-abc123"]),
+                       st.integers(min_value=-(2**70), max_value=2**70).map(str),
+                       st.floats(allow_nan=False).map(repr))
+    runs_dir = tmp_path / "runs"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a value taken for a hub id is checked without the network
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                      HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(names), values)
+    def check(name, value):
+        code = engine_main(["run", "--runs-dir", str(runs_dir), "--set", f"{name}={value}",
+                            "--set", f"data.path={json.dumps(str(tmp_path / 'missing.json'))}"])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert err.startswith("seal-engine: error: ") and err.count("\n") == 1 and "Traceback" not in err
+        assert not runs_dir.exists()
+
+    check()
