@@ -71,7 +71,8 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, task: Task
     n_q = [n for _, n in tallies]
     total = sum(n_q) or 1
     share = lambda cond, i: sum(correct[cond][i]) / len(correct[cond][i])  # mean over the context's self-edits
-    overall = lambda cond: sum(sum(x) / len(x) for x in correct[cond]) / total if cond in correct else None
+    overall = lambda cond: (sum(sum(x) for x in correct[cond]) / (total * len(correct[cond][0]))
+                            if cond in correct else None)
     result = {
         "round": run.round,
         "none": sum(c for c, _ in tallies) / total,
