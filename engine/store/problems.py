@@ -27,7 +27,11 @@ def is_disk_full(exc: BaseException) -> bool:
     """SQLite's "database or disk is full", or a write that ran out of space (ENOSPC, a quota)."""
     if isinstance(exc, sqlite3.OperationalError):
         return "disk is full" in str(exc) or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-    return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS
+    if isinstance(exc, OSError):
+        return exc.errno in FULL_ERRNOS
+    # a library's own error around the OS's (safetensors: "IoError(Os { code: 28, kind: StorageFull ..."))
+    text = str(exc)
+    return "No space left on device" in text or "StorageFull" in text or "Disk quota exceeded" in text
 
 
 def is_damaged(exc: BaseException) -> bool:

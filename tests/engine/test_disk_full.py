@@ -56,3 +56,20 @@ def test_a_full_disk_pauses_the_run_with_the_reason_and_resume_finishes_it(tiny_
         keys = [(c["round"], c["context_idx"], c["cand_idx"]) for c in store.candidates(run_id)]
         assert len(keys) == len(set(keys)) == 4 * 3
         assert all(c["scored_at"] for c in store.candidates(run_id))
+
+
+def test_a_policy_save_that_runs_out_of_space_counts_as_a_full_disk(tmp_path):
+    """The M-step's save (safetensors, whose error wraps the OS's) is noticed like a store write."""
+    import torch
+    from safetensors.torch import save_file
+
+    from engine.store.problems import is_disk_full
+
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        fill(disk)
+        failed = None
+        try:
+            save_file({"w": torch.zeros(64, 1024)}, str(disk / "model.safetensors"))
+        except Exception as exc:
+            failed = exc
+        assert failed is not None and is_disk_full(failed), repr(failed)
