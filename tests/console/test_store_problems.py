@@ -53,7 +53,7 @@ def test_a_file_in_the_runs_dir_path_is_named_by_every_command(tmp_path):
 
 # ---------------------------------------------------------------- a read-only store
 def test_a_read_only_store_is_listed_shown_and_exported(recording, tmp_path):
-    with small_disk(tmp_path / "disk") as disk:
+    with small_disk(tmp_path / "disk", "32m") as disk:
         copy_store(recording[0], disk / "runs")
         make_read_only(disk)
         ls = seal_tui(disk / "runs", "ls")
@@ -73,7 +73,7 @@ def test_a_read_only_store_is_listed_shown_and_exported(recording, tmp_path):
 
 @pilot_test
 async def test_the_console_lists_and_replays_a_read_only_store_and_says_why_it_cannot_delete(recording, tmp_path):
-    with small_disk(tmp_path / "disk") as disk:
+    with small_disk(tmp_path / "disk", "32m") as disk:
         runs_dir = copy_store(recording[0], disk / "runs")
         run_id = recording[1]
         make_read_only(disk)
@@ -95,7 +95,7 @@ async def test_the_console_lists_and_replays_a_read_only_store_and_says_why_it_c
 
 # ---------------------------------------------------------------- a full disk
 def test_ls_on_a_full_disk_lists_the_runs_and_says_what_to_free(recording, tmp_path):
-    with small_disk(tmp_path / "disk", "4m") as disk:
+    with small_disk(tmp_path / "disk", "32m") as disk:
         runs_dir = copy_store(recording[0], disk / "runs")
         filler = fill(disk)
         ls = seal_tui(runs_dir, "ls")

@@ -16,7 +16,7 @@ import pytest
 
 
 @contextlib.contextmanager
-def small_disk(path: Path, size: str = "8m") -> Iterator[Path]:
+def small_disk(path: Path, size: str = "32m") -> Iterator[Path]:
     """A tmpfs of ``size`` at ``path``, unmounted afterwards."""
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0 or shutil.which("mount") is None:
