@@ -23,7 +23,7 @@ from engine import events as ev
 
 from . import schema
 from .facts import COMMANDS, DB_NAME, DECISIONS, LIVE_STATUSES, default_runs_dir
-from .problems import cannot_write, mkdir_problem, runs_dir_problem, store_problem
+from .problems import cannot_write, mkdir_problem, runs_dir_problem, store_problem, writable_problem
 from .projection import Row, insert_candidate, project
 from .read import RunReads
 
@@ -86,7 +86,9 @@ class Store(RunReads):
                 self.conn = connect(self.path)
                 schema.ensure_schema(self.conn, ev.SCHEMA_VERSION)
             except sqlite3.OperationalError as exc:
-                if not (self.path.is_file() and cannot_write(exc)):
+                if not self.path.is_file():  # no store, and none can be made here: say why
+                    raise StoreError(writable_problem(self.runs_dir) or store_problem(self.path, exc)) from None
+                if not cannot_write(exc):
                     raise
                 self.conn = connect_read_only(self.path)
                 self.read_only = True

@@ -55,7 +55,10 @@ def test_a_file_in_the_runs_dir_path_is_named_by_every_command(tmp_path):
 def test_a_read_only_store_is_listed_shown_and_exported(recording, tmp_path):
     with small_disk(tmp_path / "disk", "32m") as disk:
         copy_store(recording[0], disk / "runs")
+        (disk / "empty").mkdir()
         make_read_only(disk)
+        console = seal_tui(disk / "empty")  # no store, and none can be made there
+        assert console.returncode == 2 and f"runs dir {disk / 'empty'} is not writable" in console.stderr
         ls = seal_tui(disk / "runs", "ls")
         assert ls.returncode == 0 and "recorded" in ls.stdout and "finished" in ls.stdout
         assert "read-only here" in ls.stderr
