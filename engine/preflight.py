@@ -61,6 +61,10 @@ def preflight(cfg, task, runs_dir: Path) -> Prepared:
     model = check_model(cfg.model.name_or_path)
     check_grader(cfg.grader)
     check_teacher(cfg)
+    for name in ("path", "heldout_path", "solutions_path"):  # a folder where a file belongs, in any task's words
+        value = getattr(cfg.data, name)
+        if value and Path(value).expanduser().is_dir():
+            raise InputError(f"data.{name} = {value}: a folder, not a file; set data.{name} to the data file in it")
     try:
         train_pool, heldout = task.load_contexts()
     except DataError as exc:

@@ -53,7 +53,10 @@ def test_a_missing_file_or_a_folder_as_data_path_is_named(tmp_path, tiny_model_d
     assert "missing.json does not exist" in err
     (tmp_path / "a-folder").mkdir()
     err = refused(capsys, tmp_path / "runs", *tiny_sets(tiny_model_dir, tmp_path / "a-folder"))
-    assert "a-folder is a folder; set data.path to the SEAL-format JSON file" in err
+    assert f"data.path = {tmp_path / 'a-folder'}: a folder, not a file; set data.path to the data file in it" in err
+    few_shot = engine_main(["run", "--preset", "arc-sandbox", "--runs-dir", str(tmp_path / "runs"),
+                            "--set", f"data.path={json.dumps(str(tmp_path / 'a-folder'))}"])
+    assert few_shot == 2 and "a folder, not a file" in capsys.readouterr().err
 
 
 def test_n_train_larger_than_the_data_is_refused_not_cut(tmp_path, tiny_model_dir, data, capsys):
