@@ -95,12 +95,12 @@ def rescore_run(runs_dir: Path, ref: str, *, policy: str | None = None, round_: 
         print(_summary_line(run_id, label, result, task), flush=True)
         return EXIT_DONE
     except RunStopped:
-        log.info("seal-engine eval of %s stopped: nothing recorded", label)
+        log.info("seal-engine eval of %s stopped: no evaluation recorded", label)
         return EXIT_STOPPED
     except InputError:
         raise
     except RescoreFailed as exc:
-        log.error("seal-engine eval of %s failed: %s; nothing recorded", label, exc)
+        log.error("seal-engine eval of %s failed: %s; no evaluation recorded", label, exc)
         return EXIT_FAILED
     except Exception as exc:  # the message to the user, the traceback to the run's log file
         for h in log.handlers:
