@@ -416,6 +416,7 @@ class WorkerInfo(TypedDict, total=False):
     chunks: int         # telemetry: chunks it has finished
     cpu_pct: float      # telemetry: its process's CPU use
     rss_mb: float       # telemetry: its process's resident memory
+    busy_s: float       # telemetry: seconds it has spent adapting chunks
     gpus: list[dict]    # telemetry: its GPUs as Telemetry.gpus
 
 

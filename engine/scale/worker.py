@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import psutil
@@ -27,6 +28,7 @@ class ScoringWorker:
         torch.set_num_threads(cfg.run.threads or max(1, int(cfg.run.worker_cpus)))
         torch.manual_seed(seeds.torch_global(cfg.run.seed))
         self.number = number
+        self.busy_s = 0.0   # seconds spent adapting chunks
         self.policy = load_policy(cfg.model.name_or_path, device=cfg.run.device, dtype=cfg.run.dtype,
                                   chat_template=cfg.model.chat_template)
         self.inner = InnerLoop(self.policy, cfg.inner, slots=slots, max_seq_len=cfg.model.max_seq_len,
@@ -55,7 +57,10 @@ class ScoringWorker:
                     self.inner.save_adapter(slot, Path(tmp))
                     adapters[j] = {f.name: f.read_bytes() for f in Path(tmp).iterdir() if f.is_file()}
 
-        return self.inner.run(jobs, save_slot=save_slot if any(save) else None, rule=rule), adapters
+        start = time.perf_counter()
+        results = self.inner.run(jobs, save_slot=save_slot if any(save) else None, rule=rule)
+        self.busy_s += time.perf_counter() - start
+        return results, adapters
 
     def load_weights(self, state: dict[str, torch.Tensor], source: str) -> None:
         """The policy after an M-step (the engine's bare model's state) in place of this one's."""
@@ -67,4 +72,4 @@ class ScoringWorker:
         """This worker's process and GPUs now (ev.WorkerInfo's telemetry fields)."""
         gpus = [g for g in self._gpus.sample() if str(g["index"]) in self._gpu_ids] if self._gpus else []
         return {"cpu_pct": self._proc.cpu_percent(None), "rss_mb": self._proc.memory_info().rss / 2**20,
-                "gpus": gpus}
+                "gpus": gpus, "busy_s": round(self.busy_s, 3)}
