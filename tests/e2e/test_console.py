@@ -85,7 +85,7 @@ def test_start_watch_pause_resume_quit_and_the_run_goes_on(tmp_path, form_fields
         tmux.wait_for(rf"✓ valid · sandbox: {form_fields['rounds']} rounds")
         tmux.keys("C-s")
 
-        # the dashboard opens at once, then fills as the engine works
+        # the dashboard opens once the engine's checks pass (a second or so), then fills as it works
         tmux.wait_for(r"Candidates", timeout=30)
         tmux.wait_for(r"running\s+e2e-sandbox", timeout=120)
         run = Store(runs_dir).list_runs()[0]
