@@ -29,8 +29,7 @@ class SlotRouting:
 
     Packed training batches route by token instead (``set_tokens``): a row holds the
     sequences of several slots end to end, and each token goes to its slot's place in
-    a zero-padded [slots, most tokens] block; tokens of no slot (row-end filler) get no
-    LoRA term.
+    a [slots, most tokens] block; tokens of no slot (row-end filler) get no LoRA term.
     """
 
     def __init__(self) -> None:
@@ -39,16 +38,18 @@ class SlotRouting:
         self.uniform: int = 0                             # rows per slot when all equal and in slot order
         self.slot_ids: torch.Tensor | None = None         # the slots in use, in row order
         self.padded_rows: int = 0                         # most rows of one slot (padded layout)
+        self.in_order: bool = False                       # slot_ids are 0, 1, 2... (the padded layout)
         self.pad_index: torch.Tensor | None = None        # row (or token) -> its place in the padded layout
         self.token_index: torch.Tensor | None = None      # token routing: the flat indices of routed tokens
+        self.gather_index: torch.Tensor | None = None     # each padded place's row (or token)
         self.dropout: float = 0.0
         self.training: bool = False
 
     def set(self, rows: torch.Tensor | None) -> None:
         self.rows = rows
         self.segments, self.uniform = [], 0
-        self.slot_ids = self.pad_index = self.token_index = None
-        self.padded_rows = 0
+        self.slot_ids = self.pad_index = self.token_index = self.gather_index = None
+        self.padded_rows, self.in_order = 0, False
         if rows is None:
             return
         values = rows.tolist()
@@ -64,9 +65,13 @@ class SlotRouting:
             return
         most = max(sizes)
         self.padded_rows = most
+        self.in_order = slots == list(range(len(slots)))
         self.slot_ids = torch.tensor(slots, device=rows.device)
         self.pad_index = torch.tensor([k * most + r for k, (_, b, e) in enumerate(self.segments)
                                        for r in range(e - b)], device=rows.device)
+        # each padded place's row: a place past its slot's rows repeats row 0 (see set_tokens)
+        self.gather_index = torch.tensor([b + r if r < e - b else 0 for _, b, e in self.segments
+                                          for r in range(most)], device=rows.device)
 
     def set_tokens(self, token_slots: torch.Tensor, slots: int) -> None:
         """Route token i of the flattened batch through slot ``token_slots[i]`` (-1: no slot)."""
@@ -84,9 +89,13 @@ class SlotRouting:
         place[used] = torch.arange(len(used), device=dev)
         self.rows = token_slots
         self.slot_ids = used
-        self.padded_rows = most
+        self.padded_rows, self.in_order = most, True
         self.token_index = routed.index_select(0, order)
         self.pad_index = place[s] * most + (torch.arange(len(s), device=dev) - starts[s])
+        # each padded place's token (a place past its slot's tokens repeats token 0: its rows meet
+        # no loss, so they add exact zeros to every gradient)
+        self.gather_index = torch.zeros(len(used) * most, dtype=torch.long, device=dev)
+        self.gather_index[self.pad_index] = self.token_index
 
 
 class StackedLoRALinear(nn.Module):
@@ -107,7 +116,7 @@ class StackedLoRALinear(nn.Module):
             return y
         route = self.routing
         if route.token_index is not None:
-            return y + self._token_delta(x).to(y.dtype)
+            return self._add_token_delta(y, x)
         shape = x.shape
         xs = x.reshape(shape[0], -1, shape[-1]).float()
         if route.training and route.dropout > 0:
@@ -120,30 +129,32 @@ class StackedLoRALinear(nn.Module):
             a, b = (self.A, self.B) if n_slots == self.A.shape[0] else (self.A[:n_slots], self.B[:n_slots])
             delta = torch.bmm(torch.bmm(flat, a), b)
         else:
-            padded = xs.new_zeros((n_slots * route.padded_rows,) + tuple(xs.shape[1:]))
-            padded = padded.index_copy(0, route.pad_index, xs)
+            padded = xs.index_select(0, route.gather_index)  # [slots * most_rows, T, in]
             flat = padded.reshape(n_slots, -1, shape[-1])    # [slots, most_rows * T, in]
-            a, b = self.A.index_select(0, route.slot_ids), self.B.index_select(0, route.slot_ids)
+            a, b = self._slot_weights(n_slots)
             delta = torch.bmm(torch.bmm(flat, a), b)
             delta = delta.reshape(n_slots * route.padded_rows, xs.shape[1], -1).index_select(0, route.pad_index)
         return y + (delta * self.scale).reshape(*shape[:-1], -1).to(y.dtype)
 
-    def _token_delta(self, x: torch.Tensor) -> torch.Tensor:
+    def _slot_weights(self, n_used: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A and B of the routed slots, in their order: every slot in order is the parameters
+        themselves (a selection would cost a copy forward and a zero-filled gradient backward)."""
+        if n_used == self.A.shape[0] and self.routing.in_order:
+            return self.A, self.B
+        return self.A.index_select(0, self.routing.slot_ids), self.B.index_select(0, self.routing.slot_ids)
+
+    def _add_token_delta(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``y`` plus each routed token's LoRA delta through its own slot (tokens of no slot: ``y``)."""
         route = self.routing
-        flat = x.reshape(-1, x.shape[-1]).float()
+        flat = x.reshape(-1, x.shape[-1]).float()                      # (T, in)
         if route.training and route.dropout > 0:
             flat = nn.functional.dropout(flat, route.dropout, training=True)
         n_used, most = len(route.slot_ids), route.padded_rows
-        padded = flat.new_zeros((n_used * most, flat.shape[1]))
-        padded = padded.index_copy(0, route.pad_index, flat.index_select(0, route.token_index))
-        if n_used == self.A.shape[0]:   # every slot in use (slot_ids is then 0..slots-1)
-            a, b = self.A, self.B
-        else:
-            a, b = self.A.index_select(0, route.slot_ids), self.B.index_select(0, route.slot_ids)
+        padded = flat.index_select(0, route.gather_index)              # (n_used * most, in), slot after slot
+        a, b = self._slot_weights(n_used)
         delta = torch.bmm(torch.bmm(padded.view(n_used, most, -1), a), b).view(n_used * most, -1)
-        out = delta.new_zeros((flat.shape[0], delta.shape[1]))
-        out = out.index_copy(0, route.token_index, delta.index_select(0, route.pad_index))
-        return (out * self.scale).view(*x.shape[:-1], -1)
+        routed = (delta.index_select(0, route.pad_index) * self.scale).to(y.dtype)   # (routed tokens, out)
+        return y.reshape(-1, y.shape[-1]).index_add(0, route.token_index, routed).view(y.shape)
 
 
 def _matches(name: str, targets: list[str]) -> bool:
