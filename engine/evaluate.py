@@ -96,11 +96,13 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, task: Task
     result.update(task.further_evaluations(run, scorer, heldout, [edits[0] for edits in self_edits]))
     for name, value in scorer.grader_metrics().items():
         run.metric(name, value)
-    run.record(ev.PolicyEval(**{**ev.encode(rescore), **result, "round": rescore.round})
-               if rescore is not None else ev.EvalResult(**result))
-    for name in ("none", "passage", "self_edit", "teacher"):
-        if result[name] is not None:
-            run.metric(f"heldout_{name}", result[name])
+    # the result and its metrics in one transaction: a kill between them cannot leave one without the other
+    run.store.record_many(run.run_id, [
+        ev.PolicyEval(**{**ev.encode(rescore), **result, "round": rescore.round}) if rescore is not None
+        else ev.EvalResult(**result),
+        *(ev.Metric(name=f"heldout_{name}", value=float(result[name]))
+          for name in ("none", "passage", "self_edit", "teacher") if result[name] is not None)],
+        round_=run.round, phase=run.phase)
     run.log.info("%s held-out accuracy: none %.3f, passage %s,%s self-edit %.3f (%d questions)",
                  rescore.label if rescore is not None else f"round {run.round}", result["none"],
                  _pct(result["passage"]), "" if result["teacher"] is None else f" teacher {result['teacher']:.3f},",

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from engine.models import Policy
+from engine.runtime import STOP_REQUESTED
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,22 @@ def encode_prompts(policy: Policy, prompts: list[str]) -> dict:
     return {k: v.to(policy.device) for k, v in enc.items()}
 
 
+class _StopRequested(StoppingCriteria):
+    """Ends a generation at its next token once the engine is asked to stop (SIGTERM)."""
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), STOP_REQUESTED.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
 @torch.no_grad()
 def generate(policy: Policy, prompts: list[str], *, max_new_tokens: int, temperature: float = 0.0,
              top_p: float = 1.0, num_return_sequences: int = 1, first_line: bool = False,
-             stop: str | None = None) -> list[str]:
+             stop: str | None = None, stoppable: bool = False) -> list[str]:
     """Completions for ``prompts`` (``num_return_sequences`` each, in prompt order): the first line
-    of each with ``first_line``, the text before ``stop`` with a stop text."""
+    of each with ``first_line``, the text before ``stop`` with a stop text.
+
+    ``stoppable``: end early when the engine is asked to stop (the texts are then cut short: the
+    caller must checkpoint before it records anything made from them)."""
     if not prompts:
         return []
     tok = policy.tokenizer
@@ -49,6 +61,8 @@ def generate(policy: Policy, prompts: list[str], *, max_new_tokens: int, tempera
         kwargs.update(temperature=None, top_p=None, top_k=None)
     if stop is not None:
         kwargs.update(stop_strings=[stop], tokenizer=tok)
+    if stoppable:
+        kwargs.update(stopping_criteria=StoppingCriteriaList([_StopRequested()]))
     out = policy.model.generate(**enc, **kwargs)
     new = out[:, enc["input_ids"].shape[1]:]
     texts = tok.batch_decode(new, skip_special_tokens=True)

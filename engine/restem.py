@@ -52,7 +52,8 @@ def run_restem(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg,
             filter_step(run, cfg, cands)
             approved = review_round(run, cands, cfg.run)
             train_step(run, policy, scorer, task, cfg, approved, run_dir)
-        if cfg.eval.every_round or r == rounds:
+        evaluated = r in progress.evaluated_rounds and r in progress.trained_rounds  # before a kill: once is enough
+        if (cfg.eval.every_round or r == rounds) and not evaluated:
             last_eval = evaluate_heldout(run, policy, scorer, task, heldout, cfg)
         run.record(ev.RoundFinished(round=r))
     return last_eval
@@ -85,12 +86,14 @@ class Progress:
         self.trained_rounds: set[int] = set()
         self.policy_path: str | None = None
         self.last_eval: dict | None = None
+        self.evaluated_rounds: set[int] = set()
         for e in events:
             if e.kind not in self.KINDS:  # decode only what matters (a log holds thousands of telemetry rows)
                 continue
             p = e.payload
             if isinstance(p, ev.EvalResult):
                 self.round0_evaluated = self.round0_evaluated or e.round == 0
+                self.evaluated_rounds.add(e.round)
                 self.last_eval = e.data
             elif isinstance(p, ev.RoundFinished):
                 self.finished_round = max(self.finished_round, p.round)
@@ -116,6 +119,7 @@ def sample_step(run: RunContext, policy: Policy, task: Task, cfg, contexts: list
         cands = []
 
         def record(first: int, batch: list[list[str]]) -> None:
+            run.checkpoint()  # a stop cuts a batch's texts short: never record one
             new = [Candidate(run.round, contexts[first + i][0], j, contexts[first + i][1], text)
                    for i, texts in enumerate(batch) for j, text in enumerate(texts)]
             ids = run.store.add_candidates(run.run_id, run.round, [

@@ -62,7 +62,7 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
 
     Every input is checked first (``engine.preflight``): a bad one raises InputError before the
     run is recorded, so it leaves no run and no folder behind."""
-    from engine.runtime import RunContext, RunStopped, StoreLogHandler
+    from engine.runtime import STOP_REQUESTED, RunContext, RunStopped, StoreLogHandler
     from engine.telemetry import Telemetry
 
     # SIGTERM from the first moment: before the run exists it ends the process with nothing recorded,
@@ -71,6 +71,7 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
 
     def on_term(signum, frame):
         term["asked"] = True
+        STOP_REQUESTED.set()
         run = term["run"]
         if run is not None:
             run.stop_requested = True

@@ -7,12 +7,18 @@ phase; the run's status in the store follows from the events themselves."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 
 from engine import events as ev
 from engine.store import Store
 from engine.store.summary import phase_breakdown, phase_line
+
+# set on SIGTERM: a long generation (the E-step's, the evaluation's self-edits) ends at its next token
+# instead of running to its end; the checkpoint that follows stops the run before anything made from
+# the cut-short texts is recorded (engine.generation)
+STOP_REQUESTED = threading.Event()
 
 
 class RunStopped(BaseException):

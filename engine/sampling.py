@@ -26,7 +26,8 @@ def sample_self_edits(policy: Policy, prompts: list[str], sample_cfg, *, k: int,
 
     ``check(prompt_index, text)`` says why the task cannot use a self-edit (None: it can);
     an invalid one is sampled again, up to ``retries`` times. ``on_batch(first_prompt_index,
-    self_edits_of_batch)`` lets the caller record them as they come.
+    self_edits_of_batch)`` lets the caller record them as they come; a stop request (SIGTERM) cuts a
+    batch short, so ``on_batch`` must checkpoint before it records.
     """
     temp = sample_cfg.temperature if temperature is None else temperature
     torch.manual_seed(seed)
@@ -36,7 +37,7 @@ def sample_self_edits(policy: Policy, prompts: list[str], sample_cfg, *, k: int,
         batch = [policy_prompt(policy, p) for p in prompts[start:start + per_batch]]
         n = k if temp > 0 else 1
         texts = generate(policy, batch, max_new_tokens=sample_cfg.max_new_tokens,
-                         temperature=temp, top_p=sample_cfg.top_p, num_return_sequences=n)
+                         temperature=temp, top_p=sample_cfg.top_p, num_return_sequences=n, stoppable=True)
         grouped = [texts[i * n:(i + 1) * n] for i in range(len(batch))]
         if n < k:  # greedy: every sample would be the same
             grouped = [g * k for g in grouped]
@@ -47,7 +48,8 @@ def sample_self_edits(policy: Policy, prompts: list[str], sample_cfg, *, k: int,
                         if check(start + b, text) is None:
                             break
                         text = generate(policy, batch[b:b + 1], max_new_tokens=sample_cfg.max_new_tokens,
-                                        temperature=temp, top_p=sample_cfg.top_p, num_return_sequences=1)[0]
+                                        temperature=temp, top_p=sample_cfg.top_p, num_return_sequences=1,
+                                        stoppable=True)[0]
                     group[j] = text
         out.extend(grouped)
         if on_batch:

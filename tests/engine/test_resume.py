@@ -80,3 +80,29 @@ def test_resume_refuses_finished_and_unknown_runs(recorded_run):
     assert done.returncode == 2 and "already finished" in done.stderr and "Traceback" not in done.stderr
     unknown = run_engine("resume", "no-such-run", "--runs-dir", str(runs_dir))
     assert unknown.returncode == 2 and "no run 'no-such-run'" in unknown.stderr
+
+
+def test_a_resume_just_after_a_rounds_evaluation_does_not_evaluate_it_again(recorded_run, tmp_path):
+    """The log as a kill leaves it right after round 1's evaluation (its result and metrics are
+    written together), before the round was marked finished: resume goes on to round 2 and records
+    round 1's evaluation once."""
+    import shutil
+
+    src, run_id = recorded_run
+    events = list(Store(src).iter_events(run_id))
+    i = next(i for i, e in enumerate(events) if e.kind == "eval_result" and e.round == 1)
+    while events[i + 1].kind == "metric" and events[i + 1].data["name"].startswith("heldout_"):
+        i += 1
+    runs_dir = tmp_path / "runs"
+    Store(runs_dir).replay_into(events[: i + 1])
+    shutil.copytree(src / run_id, runs_dir / run_id)
+    store = Store(runs_dir)
+    assert store.display_status(store.get_run(run_id)) == "stale"
+
+    resumed = run_engine("resume", run_id, "--runs-dir", str(runs_dir))
+    assert resumed.returncode == 0, resumed.stderr
+    assert [e.round for e in store.iter_events(run_id) if e.kind == "eval_result"] == [0, 1, 2]
+    for name in ("heldout_none", "heldout_self_edit", "train_reward_mean"):
+        rounds = [m["round"] for m in store.metrics(run_id, name)]
+        assert len(rounds) == len(set(rounds)), f"{name} recorded twice for a round: {rounds}"
+    assert store.get_run(run_id)["status"] == "finished"
