@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{lost} candidates lost, {duplicated} recorded twice, {duplicated_metrics} metrics recorded twice; "
           f"{minutes:.1f} min")
     print(f"BENCH chaos runs={args.runs} kills={kills} identical={identical} lost={lost} duplicated={duplicated}")
-    return 0 if identical == args.runs and lost == duplicated == 0 else 1
+    return 0 if identical == args.runs and lost == duplicated == duplicated_metrics == 0 else 1
 
 
 if __name__ == "__main__":
