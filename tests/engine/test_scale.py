@@ -82,7 +82,7 @@ def test_the_ray_executor_gives_the_local_runs_rewards_and_heldout_figures(tmp_p
     """The sandbox preset, one round: the same config and seed score every candidate and every
     held-out context the same on two Ray workers as in the engine's own process."""
     common = ["run", "--preset", "sandbox", "--set", "run.rounds=1", "--set", "data.n_train=2", "--set", "data.n_heldout=4",
-              "--set", "sample.k=3", "--set", "run.threads=1"]
+              "--set", "sample.k=3", "--set", "run.threads=1", "--set", "run.save_kept_adapters=true"]
     runs = {}
     for name, extra in (("local", []), ("ray", ray_args())):
         proc = run_engine(*common, "--runs-dir", str(tmp_path / name), *extra, env=RAY_ENV)
@@ -98,6 +98,12 @@ def test_the_ray_executor_gives_the_local_runs_rewards_and_heldout_figures(tmp_p
     rows = events(store, run_id, "worker_telemetry")[-1].data["workers"]   # the pool's last state
     assert [r["worker"] for r in rows] == [0, 1] and all(r["chunks"] >= 1 for r in rows)
     assert not events(*runs["local"], "workers_started")
+    # the kept candidates' adapters (PEFT), trained on the workers and written by the engine: the same bytes
+    saved = {name: {p.relative_to(tmp_path / name / rid): p.read_bytes()
+                    for p in sorted((tmp_path / name / rid / "adapters").rglob("*")) if p.is_file()}
+             for name, (_, rid) in runs.items()}
+    assert saved["local"] and saved["ray"].keys() == saved["local"].keys()
+    assert all(saved["ray"][p] == saved["local"][p] for p in saved["local"] if p.suffix == ".safetensors")
 
 
 @pytest.fixture
