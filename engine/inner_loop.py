@@ -194,6 +194,7 @@ class InnerLoop:
         lrs = [self.cfg.lr if job.lr is None else job.lr for job in chunk]
         opt = SlotAdamW(self.lora.parameters(), self.slots, lr=lrs + [self.cfg.lr] * (self.slots - len(chunk)),
                         weight_decay=self.cfg.weight_decay)
+        last_step: tuple | None = None
         for t in range(total_steps):
             seqs: list[Piece] = []
             active = torch.zeros(self.slots, dtype=torch.bool, device=dev)
@@ -204,14 +205,17 @@ class InnerLoop:
                     seqs.extend(Piece(j, *examples[j][idx]) for idx in sched[t] if len(examples[j][idx][0]) > 1)
             if not seqs:
                 continue
-            batch = (pack_batch(seqs, pad, self._hidden) if packed else None) or pad_batch(seqs, pad)
-            batch = {k: v.to(dev) for k, v in batch.items()}
-            slots = batch.pop("token_slots")
-            labels = batch.pop("labels")
-            if "row_slots" in batch:
-                self.lora.route(batch.pop("row_slots"), training=True)
-            else:
-                self.lora.route_tokens(slots.flatten(), training=True)
+            step = tuple((j, tuple(sched[t])) for j, sched in enumerate(schedules) if t < len(sched))
+            if step != last_step:  # full-batch steps repeat one batch: built and routed once
+                last_step = step
+                batch = (pack_batch(seqs, pad, self._hidden) if packed else None) or pad_batch(seqs, pad)
+                batch = {k: v.to(dev) for k, v in batch.items()}
+                slots = batch.pop("token_slots")
+                labels = batch.pop("labels")
+                if "row_slots" in batch:
+                    self.lora.route(batch.pop("row_slots"), training=True)
+                else:
+                    self.lora.route_tokens(slots.flatten(), training=True)
             logits = self.policy.model(**batch, use_cache=False).logits
             # loss on real tokens only: padding never counts (the reference code trains on it);
             # ignored places come out of cross_entropy as 0
