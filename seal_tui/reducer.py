@@ -262,7 +262,12 @@ def _review_done(s: RunState, e: Event, p: ev.ReviewDone) -> None:
 def _mstep_progress(s: RunState, e: Event, p: ev.MStepProgress) -> None:
     s.mstep = {"round": e.round, **ev.encode(p)}
     if p.loss is not None:
-        s.mstep_loss.append((int(e.round or 0), int(p.step or 0), float(p.loss)))
+        rnd, step = int(e.round or 0), int(p.step or 0)
+        if s.mstep_loss and s.mstep_loss[-1][0] == rnd and s.mstep_loss[-1][1] >= step:  # redone after a resume
+            kept = [point for point in s.mstep_loss if point[0] != rnd or point[1] < step]
+            s.mstep_loss.clear()
+            s.mstep_loss.extend(kept)
+        s.mstep_loss.append((rnd, step, float(p.loss)))
     s.rev_metrics = s.rev
 
 

@@ -157,6 +157,9 @@ def _mstep_examples(w: Row, p: ev.MStepExamples) -> None:
 
 def _mstep_progress(w: Row, p: ev.MStepProgress) -> None:
     if p.loss is not None:
+        # a resumed run redoes an M-step a kill cut short: each step's loss replaces the first attempt's
+        w.conn.execute("DELETE FROM metrics WHERE run_id=? AND round=? AND name='mstep_loss' AND step=?",
+                       (w.run_id, w.round, p.step))
         _metric_row(w, "mstep_loss", p.loss, p.step)
 
 
