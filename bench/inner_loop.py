@@ -1,11 +1,18 @@
-"""Candidate evaluations per minute: our stacked-LoRA inner loop against the naive method.
+"""Candidate evaluations per minute: our stacked-LoRA inner loop against the naive method and
+against the reference implementation's own design.
 
 The naive method is what public sanity-check scripts of SEAL do for every candidate:
 reload the base model, wrap it with peft, train with the HF Trainer, then generate
-the answers. Ours keeps the base model resident and trains the K candidates of a
+the answers. The reference design is what SEAL's own knowledge-incorporation code does
+(``reference_inner_loop.py``): the base model stays resident, and per candidate a peft
+LoRA is wrapped on, trained by the HF Trainer on sequences padded to 2048 places (the
+loss counting the padding too, as the paper timed it), the questions answered by one
+batched generate, the adapter unloaded. It runs in the ``paper`` setting only (its own);
+``ref_nopad`` is the same design with the padding left out (each sequence as long as it is),
+the fairest form of it. Ours keeps the base model resident and trains the K candidates of a
 context (or several contexts) together in one batched step per update.
 
-Both run in this process on the same saved model, the same self-edits (6 lines),
+All run in this process on the same saved model, the same self-edits (6 lines),
 the same LoRA training and the same 5 questions per candidate, for a sandbox-sized
 model and a ~50M-parameter one, under two inner-loop settings:
 
@@ -17,10 +24,12 @@ model and a ~50M-parameter one, under two inner-loop settings:
   already runs large matmuls, so the gap is smaller (training FLOPs are the same).
 
 Each method is timed ``--repeats`` times in turn and the fastest pass of each counts
-(this 2-core VM's throughput drifts by 10-20% from minute to minute).
+(this 2-core VM's throughput drifts by 10-20% from minute to minute); the padded reference,
+whose candidates cost many times ours, is timed in the first pass only.
 
     python bench/inner_loop.py [--candidates 40] [--slots 40] [--naive-candidates 5] [--repeats 2]
-                               [--settings paper,full-batch]
+                               [--settings paper,full-batch] [--ref-candidates 2] [--ref-padded-candidates 1]
+                               [--ref-max-length 2048]
 """
 
 from __future__ import annotations
@@ -48,6 +57,9 @@ from engine.inner_loop import AdaptJob, InnerLoop  # noqa: E402
 from engine.models import load_policy  # noqa: E402
 from engine.prompts import question_prompt, render  # noqa: E402
 from tests.support.tiny_models import make_llama, make_tokenizer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_inner_loop import ReferenceInnerLoop, Request, timer  # noqa: E402
 
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
@@ -151,6 +163,15 @@ def naive(model_dir: Path, jobs: list[AdaptJob], out_dir: Path, st: dict) -> Cal
     return timed
 
 
+def reference(model_dir: Path, jobs: list[AdaptJob], work: Path, max_length: int) -> Callable[[], float]:
+    """The reference design (its paper setting) on ``jobs``: warms up on one candidate; each call
+    of the result times them one after another."""
+    loop = ReferenceInnerLoop.load(model_dir, work, max_seq_length=max_length, answer_tokens=ANSWER_TOKENS)
+    requests = [Request(j.sequences, [render(loop.tok, question_prompt(q), True) for q in j.questions], j.seed)
+                for j in jobs]
+    return timer(loop, requests)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--candidates", type=int, default=40, help="candidates timed for ours, per size and setting")
@@ -162,6 +183,13 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=2,
                     help="timed passes of each method, taken in turn (ours, naive, ours, ...); the fastest "
                          "of each counts, so a moment of machine noise does not decide the ratio")
+    ap.add_argument("--ref-candidates", type=int, default=2,
+                    help="candidates timed for the reference design without padding (paper setting)")
+    ap.add_argument("--ref-padded-candidates", type=int, default=1,
+                    help="candidates timed for the reference design as it runs, padded to --ref-max-length "
+                         "(first pass only; 0: leave it out)")
+    ap.add_argument("--ref-max-length", type=int, default=2048,
+                    help="the places every training sequence is padded to by the reference (its launch script's 2048)")
     ap.add_argument("--settings", default="paper,full-batch",
                     help=f"comma-separated inner-loop settings of {sorted(SETTINGS)}; the first is the headline")
     args = ap.parse_args()
@@ -173,6 +201,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     results: dict[tuple[str, str], tuple[float, float, float]] = {}
+    ref: dict[tuple[str, str], float] = {}   # (size, "ours" / "ref" / "ref_nopad") -> seconds per candidate
     with tempfile.TemporaryDirectory() as tmp:
         texts = corpus()
         for name, s in SIZES.items():
@@ -188,8 +217,23 @@ def main() -> int:
                 st = SETTINGS[setting]
                 time_ours = ours(folder, jobs, args.slots, st)
                 time_naive = naive(folder, jobs[:n_naive], Path(tmp) / "trainer", st)
-                passes = [(time_ours(), time_naive()) for _ in range(max(1, args.repeats))]
+                refs = {}
+                if setting == "paper":  # the reference design's own setting
+                    if args.ref_candidates:
+                        refs["ref_nopad"] = (reference(folder, jobs[:args.ref_candidates], Path(tmp) / "ref", 0),
+                                             args.ref_candidates, [])
+                    if args.ref_padded_candidates:
+                        refs["ref"] = (reference(folder, jobs[:args.ref_padded_candidates], Path(tmp) / "ref",
+                                                 args.ref_max_length), args.ref_padded_candidates, [])
+                passes = []
+                for i in range(max(1, args.repeats)):
+                    passes.append((time_ours(), time_naive()))
+                    for key, (timed, n, took) in refs.items():
+                        if key == "ref_nopad" or i == 0:
+                            took.append(timed() / n)
                 t_ours, t_naive = min(p[0] for p in passes), min(p[1] for p in passes)
+                ref[name, "ours"] = t_ours / len(jobs)
+                ref.update({(name, key): min(took) for key, (_, _, took) in refs.items()})
                 per_min_ours = 60 * len(jobs) / t_ours
                 per_min_naive = 60 * n_naive / t_naive
                 results[name, setting] = (per_min_ours, per_min_naive, per_min_ours / per_min_naive)
@@ -197,13 +241,22 @@ def main() -> int:
                       f"({t_ours / len(jobs):.3f} s each)   naive {per_min_naive:8.1f} cand/min "
                       f"({t_naive / n_naive:.3f} s each)   ratio {per_min_ours / per_min_naive:.1f}x   passes (s each): "
                       + ", ".join(f"{a / len(jobs):.3f}/{b / n_naive:.3f}" for a, b in passes), flush=True)
+                for key, (_, _, took) in refs.items():
+                    what = f"padded to {args.ref_max_length}" if key == "ref" else "not padded"
+                    print(f"{'':>5}{'':>16}reference design ({what}): {ref[name, key]:.3f} s each, ours "
+                          f"{ref[name, key] / ref[name, 'ours']:.1f}x faster   passes (s each): "
+                          + ", ".join(f"{t:.3f}" for t in took), flush=True)
     head = settings[0]
     s, m = results["small", head], results["50m", head]
     extra = " ".join(f"ratio_{size}_{st.replace('-', '_')}={results[size, st][2]:.2f}"
                      for st in settings[1:] for size in ("small", "50m"))
+    against_ref = " ".join(f"{key}_s_{size}={ref[size, key]:.3f} ratio_{key}_{size}={ref[size, key] / ref[size, 'ours']:.2f}"
+                           for key in ("ref", "ref_nopad") for size in ("small", "50m") if (size, key) in ref)
     print(f"BENCH inner_loop setting={head} ratio_small={s[2]:.2f} ratio_50m={m[2]:.2f} "
           f"ours_per_min_small={s[0]:.1f} naive_per_min_small={s[1]:.1f} "
-          f"ours_per_min_50m={m[0]:.1f} naive_per_min_50m={m[1]:.1f}" + (f" {extra}" if extra else ""))
+          f"ours_per_min_50m={m[0]:.1f} naive_per_min_50m={m[1]:.1f}" + (f" {extra}" if extra else "")
+          + (f" ours_s_small={ref['small', 'ours']:.4f} ours_s_50m={ref['50m', 'ours']:.4f} {against_ref}"
+             if against_ref else ""))
     return 0
 
 
