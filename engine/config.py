@@ -28,6 +28,7 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 TIMEOUT_ACTIONS = ("approve-kept", "reject")
 EXECUTORS = ("local", "ray")
+TRACKERS = ("tensorboard", "wandb", "trackio")  # run.report_to: engine.trackers mirrors a run into each
 TASK_NAMES = ("knowledge", "fewshot")   # engine.tasks.TASKS has one class for each
 GRID_FORMATS = ("chat", "compact")       # engine.tasks.fewshot.grids.FORMATS
 # the few-shot plan's training strategies and learning-rate range (engine.tasks.fewshot.plan takes them
@@ -80,6 +81,9 @@ class RunCfg:
                            min=0)
     worker_cpus: float = f(1.0, "executor = ray: CPUs per worker (its torch threads where run.threads is 0)",
                            min=0, min_exclusive=True)
+    report_to: list = f([], "experiment trackers the run is mirrored into as it goes, as HF Trainer's report_to: any of "  # noqa: RUF009
+                            "tensorboard (runs/tensorboard/<run-id>), wandb, trackio (each an extra: pip install "
+                            "'seal-tui[wandb]'); empty: none", choices=TRACKERS, empty_ok=True)
 
 
 @dataclass
@@ -291,8 +295,15 @@ def _coerce(section: str, fl: dataclasses.Field, value: Any) -> Any:
         empty_ok = meta.get("empty_ok")
         if not isinstance(value, list) or not (value or empty_ok) or not all(isinstance(v, str) for v in value):
             example = '["a", "b"]' if empty_ok else '["q_proj", "v_proj"]'
+            if meta.get("choices"):
+                example = "[" + ", ".join(f'"{c}"' for c in meta["choices"][:2]) + "]"
             raise ConfigError(f"{name} = {value!r}: expected a {'' if empty_ok else 'non-empty '}list of names "
                               f"(strings, quoted), e.g. {example}")
+        if meta.get("choices"):  # a list of names from a fixed set: each checked, repeats dropped
+            for v in value:
+                if v not in meta["choices"]:
+                    raise ConfigError(f"{name} = {value!r}: {v!r} is not one of {', '.join(meta['choices'])}")
+            return list(dict.fromkeys(value))
     elif kind is str and not isinstance(value, str):
         raise ConfigError(f"{name} = {value!r}: expected a string")
     if name in SECRET_NAME_FIELDS:

@@ -35,11 +35,23 @@ def test_every_preset_loads_and_prints_with_descriptions():
     ("run.seed=99999999999999999999999", "run.seed = 99999999999999999999999: must be <= 4294967295"),
     ("eval.seed=4294967296", "eval.seed = 4294967296: must be <= 4294967295"),
     ("sample.max_new_tokens=99999999999", "sample.max_new_tokens = 99999999999: must be <= 2147483647"),
+    # experiment trackers: names from a fixed set
+    ('run.report_to=["tensorboard", "mlflow"]', "run.report_to = ['tensorboard', 'mlflow']: 'mlflow' is not one "
+                                                "of tensorboard, wandb, trackio"),
+    ("run.report_to=3", 'run.report_to = 3: expected a list of names (strings, quoted), e.g. ["tensorboard", "wandb"]'),
 ])
 def test_bad_config_values_are_named(override, named):
     with pytest.raises(ConfigError) as err:
         load_config(preset="squad-small", overrides=[override])
     assert named in str(err.value)
+
+
+def test_report_to_takes_any_trackers_once_each_default_none():
+    assert load_config().run.report_to == []
+    cfg = load_config(overrides=['run.report_to=["wandb", "tensorboard", "wandb"]'])
+    assert cfg.run.report_to == ["wandb", "tensorboard"]
+    assert load_config(overrides=["run.report_to=trackio,tensorboard"]).run.report_to == ["trackio", "tensorboard"]
+    assert 'report_to = ["wandb", "tensorboard"]' in to_toml(cfg)
 
 
 def test_config_file_errors_name_the_file(tmp_path):
