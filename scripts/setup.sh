@@ -32,3 +32,8 @@ if [ "${1:-}" = "--test" ] && ! command -v tmux >/dev/null 2>&1; then
     (apt-get update -qq && apt-get install -y -qq tmux sqlite3) >/dev/null 2>&1 \
         || echo "setup: could not install tmux; the tmux tests will be skipped" >&2
 fi
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
+    # seal-tui serve is tested in a real headless browser (tests/e2e/test_serve.py).
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+        || echo "setup: could not install chromium; the browser test will be skipped" >&2
+fi

@@ -22,6 +22,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("run", help="run id, id prefix or name")
     replay.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
                         help="the run store folder (default: $SEAL_RUNS_DIR, else ./runs)")
+    from .serve import DEFAULT_HOST, DEFAULT_PORT
+    serve = sub.add_parser("serve", help="serve the console to a web browser (textual-serve); over SSH: "
+                                         "ssh -L 8000:127.0.0.1:8000 <host>, then open http://127.0.0.1:8000")
+    serve.add_argument("--host", default=DEFAULT_HOST,
+                       help=f"address to listen on (default: {DEFAULT_HOST}, this machine only; another host "
+                            "lets anyone who reaches it drive the console, and is warned about)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default: {DEFAULT_PORT})")
+    serve.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
+                       help="the run store folder (default: $SEAL_RUNS_DIR, else ./runs)")
     from .commands import add_subcommands
     add_subcommands(sub)  # ls, show, run, resume, export, import: terminal subcommands
     return parser
@@ -34,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     from engine.store import Store, StoreError, default_runs_dir
 
     runs_dir = (args.runs_dir or default_runs_dir()).expanduser()
+    if args.command == "serve":
+        from .serve import serve
+        return serve(runs_dir.resolve(), args.host, args.port)
     from .commands import COMMANDS, dispatch
     if args.command in COMMANDS:
         return dispatch(args, runs_dir)
