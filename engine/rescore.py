@@ -22,6 +22,7 @@ from engine.model_files import looks_local
 from engine.preflight import InputError, preflight
 from engine.runtime import RunContext, RunStopped, StoreLogHandler
 from engine.store import LIVE_STATUSES, Store
+from engine.store.summary import saved_policies
 from engine.tasks import make_task
 
 EXIT_DONE, EXIT_FAILED, EXIT_STOPPED = 0, 1, 3
@@ -140,8 +141,7 @@ def _config(run_row: dict, overrides: list[str]) -> Config:
 def _which_policy(store: Store, run_id: str, cfg: Config, policy: str | None,
                   round_: int | None) -> tuple[str, str, int]:
     """(what to load, its label, the run's round of it: 0 its base model, -1 none of the run's)."""
-    saved = {e.round: _saved_folder(store, run_id, e.round, e.payload.policy_path)
-             for e in store.events_of(run_id, (ev.MStepDone.KIND,)) if e.payload.policy_path}
+    saved = saved_policies(store, run_id)
     rounds = ", ".join(str(r) for r in sorted(saved)) or "none"
     if round_ is not None:
         if round_ == 0:
@@ -166,13 +166,6 @@ def _which_policy(store: Store, run_id: str, cfg: Config, policy: str | None,
         raise InputError(f"--policy {policy}: no such folder; give a saved policy's folder (e.g. "
                          f"{Path(next(iter(saved.values()), 'runs/RUN/policy/round-1'))}), a hub id, or --round N")
     return (str(path) if path.exists() else policy), path.name or policy, -1
-
-
-def _saved_folder(store: Store, run_id: str, round_: int, recorded: str) -> str:
-    """A round's saved policy: where the run saved it, or in the store's own folder of the run (a store
-    copied or moved elsewhere)."""
-    moved = store.runs_dir / run_id / "policy" / f"round-{round_}"
-    return str(moved) if not Path(recorded).is_dir() and moved.is_dir() else recorded
 
 
 def _same_heldout(store: Store, run_id: str, cfg: Config, heldout: list[dict]) -> list[dict]:

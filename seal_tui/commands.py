@@ -43,14 +43,20 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     resume.add_argument("run", help="run id, id prefix or name")
     resume.add_argument("--detach", action="store_true", help="print the attach command instead of opening the console")
     export = sub.add_parser("export", help="write a run's candidates, answers, metrics or events as JSONL or CSV, "
-                                           "or few-shot candidates as SVG pictures")
+                                           "few-shot candidates as SVG pictures, or copy its saved policy or "
+                                           "adapters (with model cards) to a folder")
     export.add_argument("run", help="run id, id prefix or name")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format (default: jsonl)")
-    export.add_argument("--what", choices=("candidates", "answers", "metrics", "events", "svg"), default="candidates",
+    export.add_argument("--what", choices=("candidates", "answers", "metrics", "events", "svg", "policy", "adapters"),
+                        default="candidates",
                         help="what to export (default: candidates); svg: a few-shot candidate's task, the adapted "
-                             "model's answer and the gold grid, drawn (with --candidate or --round)")
+                             "model's answer and the gold grid, drawn (with --candidate or --round); policy: a "
+                             "round's saved policy folder (--round, default the last), adapters: the kept adapters' "
+                             "PEFT folders (all, or --round's), each with a model card, copied to --to DIR")
     export.add_argument("--candidate", type=int, metavar="ID", help="--what svg: the candidate to draw")
-    export.add_argument("--round", dest="round_", type=int, metavar="N", help="--what svg: draw every candidate of round N")
+    export.add_argument("--round", dest="round_", type=int, metavar="N",
+                        help="--what svg: draw every candidate of round N; --what policy|adapters: round N's")
+    export.add_argument("--to", metavar="DIR", help="--what policy|adapters: a new or empty folder to copy into")
     export.add_argument("--out", metavar="FILE", help="output file, '-' for stdout (default: ./<run>-<what>.<format>); "
                                                       "--what svg: the .svg file (--candidate) or a folder (--round), "
                                                       "default ./<run>-candidate-<id>.svg or ./<run>-round-<n>-svg/")
@@ -283,6 +289,11 @@ def cmd_export(args, runs_dir: Path) -> int:
 
     store = _store(runs_dir)
     run = _find(store, args.run)
+    if args.what in ("policy", "adapters"):
+        return _export_artefacts(args, store, run)
+    if args.to is not None:
+        raise UserError("--to DIR is where --what policy or --what adapters copies a run's saved weights; add one "
+                        "of them, or use --out for a file")
     if args.what == "svg":
         return _export_svg(args, store, run["id"])
     if args.candidate is not None or args.round_ is not None:
@@ -302,6 +313,28 @@ def cmd_export(args, runs_dir: Path) -> int:
     finally:  # nothing half-written is left behind, whatever stopped the export
         tmp.unlink(missing_ok=True)
     print(f"wrote {n} {args.what} rows of run {run['id']} to {out}")
+    return 0
+
+
+def _export_artefacts(args, store, run: dict) -> int:
+    from .export_artefacts import ArtefactExportError, export_adapters, export_policy
+
+    if args.to is None:
+        raise UserError(f"--what {args.what} copies folders: say where with --to DIR (a new or empty folder)")
+    if args.candidate is not None or args.out is not None:
+        raise UserError(f"--what {args.what} takes --round and --to; drop --candidate and --out")
+    to = Path(args.to).expanduser()
+    try:
+        if args.what == "policy":
+            round_, folder = export_policy(store, run, args.round_, to)
+            print(f"copied run {run['id']}'s round {round_} policy to {folder} (with a model card, README.md); "
+                  f"load it with AutoModelForCausalLM.from_pretrained({str(folder)!r})")
+        else:
+            folders = export_adapters(store, run, args.round_, to)
+            print(f"copied {len(folders)} kept adapter{'s' if len(folders) != 1 else ''} of run {run['id']} to "
+                  f"{to}/ (round-<r>/candidate-<id>/, each with a model card, README.md)")
+    except ArtefactExportError as exc:
+        raise UserError(str(exc)) from None
     return 0
 
 

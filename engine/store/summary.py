@@ -162,6 +162,18 @@ def phase_line(breakdown: dict) -> str:
         f"{r['name']} {r['seconds']:.1f} s ({100 * r['share']:.0f}%)" for r in breakdown["rows"])
 
 
+def saved_policies(store, run_id: str) -> dict[int, str]:
+    """Round -> the folder its M-step saved the policy in: where the run saved it, or in the store's own
+    folder of the run (a store copied or moved elsewhere)."""
+    out = {}
+    for e in store.events_of(run_id, (ev.MStepDone.KIND,)):
+        recorded = e.payload.policy_path
+        if recorded:
+            moved = store.runs_dir / run_id / "policy" / f"round-{e.round}"
+            out[e.round] = str(moved) if not Path(recorded).is_dir() and moved.is_dir() else recorded
+    return out
+
+
 def kept_adapters(store, run: dict) -> list[dict]:
     """PEFT folders under runs/<id>/adapters/round-<r>/candidate-<id>/, with their candidate's numbers."""
     root = Path(run.get("run_dir") or store.runs_dir / run["id"]) / "adapters"
