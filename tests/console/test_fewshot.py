@@ -71,9 +71,9 @@ def flat(widget) -> str:
 
 # ---------------------------------------------------------------------- the recorded run's facts
 def pick(store: Store, run_id: str) -> tuple[dict, dict]:
-    """A scored candidate with an answer after TTT, one whose answer differs from gold where
-    the run has one (the detail then shows marks), and its first answer record."""
-    best = None
+    """A scored candidate whose answer after TTT was read as a grid, one that differs from gold
+    where the run has one (the detail then shows marks), and that answer record."""
+    parsed = None
     for cand in scored(store, run_id):
         if cand["invalid"]:
             continue
@@ -81,10 +81,10 @@ def pick(store: Store, run_id: str) -> tuple[dict, dict]:
             after = a.get("detail_after") or {}
             if after.get("answer") is not None and after["answer"] != after["gold"]:
                 return cand, a
-            if best is None and after:
-                best = cand, a
-    assert best is not None, "the recorded few-shot run has no answer after test-time training"
-    return best
+            if parsed is None and after.get("answer") is not None:
+                parsed = cand, a
+    assert parsed is not None, "the recorded few-shot run has no grid read after test-time training"
+    return parsed
 
 
 async def open_candidate(pilot, screen, cid: int) -> None:
