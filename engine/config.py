@@ -328,7 +328,7 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY_PREFIXES = ("sk-", "sk_", "hf_", "ghp_", "gho_", "github_pat_", "xox", "AKIA", "AIza", "Bearer ")
 
 
-def _looks_like_a_key(value: str) -> bool:
+def looks_like_a_key(value: str) -> bool:
     """A pasted API key rather than a variable's name: a known key prefix, or a long run of mixed
     letters and digits (names are words: OPENAI_API_KEY, MY_JUDGE_KEY_2)."""
     if value.startswith(_KEY_PREFIXES):
@@ -342,8 +342,8 @@ def _check_variable_name(name: str, value: str) -> None:
     """Refuse a value that is not a variable's name, without repeating it (it may be the key itself)."""
     if not value:
         return
-    if _looks_like_a_key(value) or not _VARIABLE_NAME.fullmatch(value):
-        what = "looks like an API key" if _looks_like_a_key(value) else "is not the name of an environment variable"
+    if looks_like_a_key(value) or not _VARIABLE_NAME.fullmatch(value):
+        what = "looks like an API key" if looks_like_a_key(value) else "is not the name of an environment variable"
         raise ConfigError(f"{name}: the value given {what} ({len(value)} characters, not shown); nothing was "
                           f"stored. {name} names the variable that holds the key: export OPENAI_API_KEY=<your key> "
                           f"in the shell that starts the run, and set {name} = \"OPENAI_API_KEY\"")

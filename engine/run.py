@@ -113,6 +113,11 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
     reserve = _reserve_space(run_dir)
     telemetry = Telemetry(store.runs_dir, run_id)
     telemetry.start()
+    mirror = None
+    if cfg.run.report_to:  # run.report_to: a thread mirrors the recorded events into the trackers
+        from engine.trackers.mirror import LiveMirror
+        mirror = LiveMirror(store.runs_dir, run_id, cfg.run.report_to, resume=resume)
+        mirror.start()
     try:
         term["run"], term["loading"] = run, True
         if term["asked"]:
@@ -152,6 +157,8 @@ def execute_run(cfg: Config, *, runs_dir: Path, run_id: str | None = None, resum
         return EXIT_FAILED
     finally:
         telemetry.stop()
+        if mirror is not None:
+            mirror.stop()   # after the run's last event: the trackers get it, then close
         reserve.unlink(missing_ok=True)
         for h in list(log.handlers):
             h.close()

@@ -22,7 +22,7 @@ if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
     fi
 fi
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test,ray]"  # the tests run the Ray executor on a local cluster
+[ "${1:-}" = "--test" ] && extras="[test,ray,tensorboard,wandb,trackio]"  # the Ray executor on a local cluster; the trackers (report_to) offline
 if ! "$VPY" -m pip install -q -e ".${extras}" >/tmp/seal-tui-setup.log 2>&1; then
     cat /tmp/seal-tui-setup.log >&2
     exit 1

@@ -36,8 +36,7 @@ def test_every_preset_loads_and_prints_with_descriptions():
     ("eval.seed=4294967296", "eval.seed = 4294967296: must be <= 4294967295"),
     ("sample.max_new_tokens=99999999999", "sample.max_new_tokens = 99999999999: must be <= 2147483647"),
     # experiment trackers: names from a fixed set
-    ('run.report_to=["tensorboard", "mlflow"]', "run.report_to = ['tensorboard', 'mlflow']: 'mlflow' is not one "
-                                                "of tensorboard, wandb, trackio"),
+    ('run.report_to=["tensorboard", "mlflow"]', "'mlflow' is not one of tensorboard, wandb, trackio"),
     ("run.report_to=3", 'run.report_to = 3: expected a list of names (strings, quoted), e.g. ["tensorboard", "wandb"]'),
 ])
 def test_bad_config_values_are_named(override, named):
