@@ -56,7 +56,12 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--candidate", type=int, metavar="ID", help="--what svg: the candidate to draw")
     export.add_argument("--round", dest="round_", type=int, metavar="N",
                         help="--what svg: draw every candidate of round N; --what policy|adapters: round N's")
-    export.add_argument("--to", metavar="DIR", help="--what policy|adapters: a new or empty folder to copy into")
+    export.add_argument("--to", metavar="DIR|TRACKER", help="--what policy|adapters: a new or empty folder to copy "
+                                                             "into; tensorboard, wandb or trackio: mirror the run's "
+                                                             "figures into that experiment tracker")
+    export.add_argument("--dir", metavar="PATH", help="--to tensorboard: the log root (default: <runs-dir>/tensorboard); "
+                                                      "wandb: W&B's dir (default: $WANDB_DIR, else <runs-dir>); "
+                                                      "trackio: its store (default: $TRACKIO_DIR, else trackio's own)")
     export.add_argument("--out", metavar="FILE", help="output file, '-' for stdout (default: ./<run>-<what>.<format>); "
                                                       "--what svg: the .svg file (--candidate) or a folder (--round), "
                                                       "default ./<run>-candidate-<id>.svg or ./<run>-round-<n>-svg/")
@@ -291,9 +296,14 @@ def cmd_export(args, runs_dir: Path) -> int:
     run = _find(store, args.run)
     if args.what in ("policy", "adapters"):
         return _export_artefacts(args, store, run)
+    from engine.config import TRACKERS
+    if args.to in TRACKERS:
+        return _export_tracker(args, store, run["id"])
+    if args.dir is not None:
+        raise UserError(f"--dir is where --to {'|'.join(TRACKERS)} writes; add --to with one of them")
     if args.to is not None:
-        raise UserError("--to DIR is where --what policy or --what adapters copies a run's saved weights; add one "
-                        "of them, or use --out for a file")
+        raise UserError(f"--to DIR is where --what policy or --what adapters copies a run's saved weights; add one "
+                        f"of them, or use --out for a file (--to {'|'.join(TRACKERS)} mirrors the run into a tracker)")
     if args.what == "svg":
         return _export_svg(args, store, run["id"])
     if args.candidate is not None or args.round_ is not None:
@@ -313,6 +323,20 @@ def cmd_export(args, runs_dir: Path) -> int:
     finally:  # nothing half-written is left behind, whatever stopped the export
         tmp.unlink(missing_ok=True)
     print(f"wrote {n} {args.what} rows of run {run['id']} to {out}")
+    return 0
+
+
+def _export_tracker(args, store, run_id: str) -> int:
+    """The run's figures, as its live mirror (run.report_to) writes them, into one tracker."""
+    from engine.trackers.mirror import export_to  # the tracker's library is imported there, and only then
+
+    if args.out is not None or args.candidate is not None or args.round_ is not None:
+        raise UserError(f"--to {args.to} mirrors the whole run; drop --out, --candidate and --round")
+    try:
+        where = export_to(store, run_id, args.to, Path(args.dir).expanduser() if args.dir else None)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(f"mirrored run {run_id} into {where}")
     return 0
 
 

@@ -51,7 +51,7 @@ class Table:
         """The table as Markdown (TensorBoard's text plugin renders it)."""
         def cell(v) -> str:
             text = f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
-            return text.replace("|", "\\|").replace("\n", "<br>")
+            return "<br>".join(text.replace("|", "\\|").splitlines())   # one table row, whatever breaks the text has
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in self.rows]
         return "\n".join(lines)

@@ -28,12 +28,11 @@ CLOSE_WAIT_S = 120.0  # how long the engine waits, at its end, for the trackers 
 
 
 def failure(tracker: Tracker, exc: BaseException) -> str:
-    """One line: which tracker, what went wrong, and that the run goes on without it."""
+    """One line: which tracker, and what went wrong (with the fix where there is one)."""
     if isinstance(exc, ImportError):
-        why = f"is not installed (pip install 'seal-tui[{tracker.extra}]')"
-    else:
-        why = f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-    return redact(f"report_to: {tracker.name} {why}; the run is not mirrored there")
+        return f"{tracker.name} is not installed: pip install 'seal-tui[{tracker.extra}]'"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return redact(f"{tracker.name} failed: {type(exc).__name__}{': ' + first if first else ''}")
 
 
 class Mirror:
@@ -122,7 +121,8 @@ class LiveMirror(threading.Thread):
             store.close()
 
     def _mirror(self, store: Store) -> None:
-        mirror = Mirror(self.names, live_places(self.runs_dir), lambda message: self._warn(store, message))
+        mirror = Mirror(self.names, live_places(self.runs_dir),
+                        lambda message: self._warn(store, f"report_to: {message}; the run goes on without it"))
         done = 0
         if self.resume:   # what the run's earlier processes mirrored: read for the figures' state only
             done = store.max_event_id(self.run_id)
@@ -158,5 +158,5 @@ def export_to(store: Store, run_id: str, name: str, where: Path | None) -> str:
     mirror.feed(store.iter_events(run_id))
     mirror.close()
     if problems:
-        raise ValueError(problems[0].replace("; the run is not mirrored there", ""))
+        raise ValueError(problems[0])
     return mirror.opened[0]
