@@ -25,6 +25,7 @@ from engine.review import review_round
 from engine.runtime import RunContext
 from engine.sampling import policy_prompt, sample_self_edits
 from engine.scoring import ScoreItem, Scorer, combine_repeats
+from engine.store.model_card import write_round_cards
 from engine.tasks.base import Task
 
 
@@ -55,6 +56,7 @@ def run_restem(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg,
         evaluated = r in progress.evaluated_rounds and r in progress.trained_rounds  # before a kill: once is enough
         if (cfg.eval.every_round or r == rounds) and not evaluated:
             last_eval = evaluate_heldout(run, policy, scorer, task, heldout, cfg)
+        write_round_cards(run.store, run.run_id, r)   # README.md in the round's saved policy and adapter folders
         run.record(ev.RoundFinished(round=r))
     return last_eval
 
@@ -260,6 +262,7 @@ def train_step(run: RunContext, policy: Policy, scorer: Scorer, task: Task, cfg,
             folder = run_dir / "policy" / f"round-{run.round}"
             save_policy(policy, folder)
             path = str(folder)
+            policy.source = path   # the base the next round's saved adapters name (a resumed run's, too)
     run.record(ev.MStepDone(policy_path=path, examples=len(examples), loss=loss))
     run.log.info("M-step on %d self-edits: final loss %.4f%s", len(examples), loss,
                  f"; policy saved to {path}" if path else "")

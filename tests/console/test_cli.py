@@ -7,21 +7,14 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from engine import events as ev
 from engine.store import Store
-from tests.support.common import REPO, RESULTS
+from tests.support.common import RESULTS, seal_tui
 from tests.support.console import copy_store
-
-
-def seal_tui(runs_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
 # ---------------------------------------------------------------- fast: no engine

@@ -7,24 +7,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from engine.store import Store
 from seal_tui.screens.new_run import field_id
-from tests.support.common import REPO, wait_for
+from tests.support.common import seal_tui, wait_for
 from tests.support.console import make_app, pilot_test, text_of, until
 from tests.support.engine_runs import tiny_run_args
 
 pytestmark = pytest.mark.slow
-
-
-def seal_tui(runs_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.slow

@@ -1,7 +1,10 @@
-"""Paths of the repository and of SEAL's data beside it, and polling with a deadline."""
+"""Paths of the repository and of SEAL's data beside it, polling with a deadline, and the
+console's command line as a user runs it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,3 +23,9 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def seal_tui(runs_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m seal_tui --runs-dir RUNS ARGS...`` in a subprocess, its output captured."""
+    return subprocess.run([sys.executable, "-m", "seal_tui", "--runs-dir", str(runs_dir), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
