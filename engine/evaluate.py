@@ -100,8 +100,8 @@ def evaluate_heldout(run: RunContext, policy: Policy, scorer: Scorer, task: Task
     run.store.record_many(run.run_id, [
         ev.PolicyEval(**{**ev.encode(rescore), **result, "round": rescore.round}) if rescore is not None
         else ev.EvalResult(**result),
-        *(ev.Metric(name=f"heldout_{name}", value=float(result[name]))
-          for name in ("none", "passage", "self_edit", "teacher") if result[name] is not None)],
+        *(ev.Metric(name=f"heldout_{name}", value=float(result[name]))   # a re-score leaves the run's curves be
+          for name in ("none", "passage", "self_edit", "teacher") if result[name] is not None and rescore is None)],
         round_=run.round, phase=run.phase)
     run.log.info("%s held-out accuracy: none %.3f, passage %s,%s self-edit %.3f (%d questions)",
                  rescore.label if rescore is not None else f"round {run.round}", result["none"],
