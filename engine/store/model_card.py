@@ -39,8 +39,11 @@ def write_round_cards(store, run_id: str, round_: int) -> list[Path]:
 def _write(folder: Path, text: str) -> Path:
     path = folder / CARD_NAME
     tmp = path.with_name(CARD_NAME + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # a reader never meets half a card
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)  # a reader never meets half a card
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
