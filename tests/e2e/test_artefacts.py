@@ -26,6 +26,14 @@ def card(folder: Path) -> tuple[dict, str]:
     return yaml.safe_load(front), body
 
 
+def export(recorded_run, to: Path, *args: str) -> tuple[Store, str, str]:
+    """``seal-tui export RUN ARGS --to TO`` on the session's run, which must succeed: (store, run id, its output)."""
+    runs_dir, run_id = recorded_run
+    proc = seal_tui(runs_dir, "export", run_id, *args, "--to", str(to))
+    assert proc.returncode == 0, proc.stderr
+    return Store(runs_dir), run_id, proc.stdout
+
+
 def heldout_rows(store: Store, run_id: str, upto: int) -> dict[int, tuple[str, str]]:
     """Round -> the store's held-out accuracy (no adaptation, self-edits), as a card writes it."""
     figures = {(m["round"], m["name"]): m["value"] for m in store.metrics(run_id)}
@@ -68,14 +76,11 @@ def test_exported_policy_loads_and_its_card_holds_the_held_out_figures(recorded_
     import torch
     from transformers import AutoModelForCausalLM
 
-    runs_dir, run_id = recorded_run
-    store = Store(runs_dir)
     out = tmp_path / "policy-r2"
-    proc = seal_tui(runs_dir, "export", run_id, "--what", "policy", "--round", "2", "--to", str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert "round 2 policy" in proc.stdout and str(out) in proc.stdout
+    store, run_id, said = export(recorded_run, out, "--what", "policy", "--round", "2")
+    assert "round 2 policy" in said and str(out) in said
     exported = AutoModelForCausalLM.from_pretrained(out)
-    saved = AutoModelForCausalLM.from_pretrained(runs_dir / run_id / "policy" / "round-2")
+    saved = AutoModelForCausalLM.from_pretrained(store.runs_dir / run_id / "policy" / "round-2")
     assert all(torch.equal(a, b) for a, b in zip(exported.state_dict().values(), saved.state_dict().values()))
     front, body = card(out)
     config = json.loads(store.get_run(run_id)["config_json"])
@@ -91,15 +96,13 @@ def test_exported_policy_loads_and_its_card_holds_the_held_out_figures(recorded_
     assert all(c["self_edit"][:200] in body for c in trained)   # the data it was trained on
     assert str(out) in body and config["data"]["path"] in body
     # the run's own folder has the card the engine wrote as the round ended
-    assert (runs_dir / run_id / "policy" / "round-2" / "README.md").is_file()
+    assert (store.runs_dir / run_id / "policy" / "round-2" / "README.md").is_file()
 
 
 def test_exported_adapters_of_a_round_and_what_export_refuses(recorded_run, tmp_path):
-    runs_dir, run_id = recorded_run
-    store = Store(runs_dir)
     out = tmp_path / "adapters"
-    proc = seal_tui(runs_dir, "export", run_id, "--what", "adapters", "--round", "1", "--to", str(out))
-    assert proc.returncode == 0, proc.stderr
+    store, run_id, _ = export(recorded_run, out, "--what", "adapters", "--round", "1")
+    runs_dir = store.runs_dir
     kept_r1 = sorted(c["id"] for c in store.candidates(run_id, 1) if c["kept"])
     assert sorted(int(p.name.split("-")[1]) for p in out.glob("round-1/candidate-*")) == kept_r1
     assert not list(out.glob("round-2"))
