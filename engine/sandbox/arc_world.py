@@ -56,6 +56,7 @@ view 17% (none 33%), every chain view 3%, every basic view 1%; colour permutatio
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 from collections.abc import Callable
@@ -67,6 +68,8 @@ Grid = tuple[tuple[int, ...], ...]
 BG = 0
 SPLITS = ("pretrain", "train", "heldout")
 ID_PREFIX = "sbx"
+IDENTITY = "identity"
+GEOMETRIC = ("flip_rows", "flip_cols", "rot90", "rot180", "rot270", "transpose")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,10 @@ class WorldConfig:
     demos: tuple[int, int] = (2, 4)
     # shares of the compositions for (pretraining, ReSTEM training, held out)
     shares: tuple[float, float, float] = (0.5, 0.25, 0.25)
+    # the colour-map world (the sandbox's, ``SANDBOX_WORLD``): None, the rules world above; else how
+    # many colour maps each split's tasks use (pretraining: the copy rule and these; disjoint sets)
+    maps: tuple[int, int, int] | None = None
+    geometry: tuple[str, ...] = ("identity",)   # the colour-map world's geometric steps, before the map
 
     def __post_init__(self):
         if not 2 <= self.min_side <= self.max_side <= 30 or not self.max_side <= self.max_out <= 30:
@@ -87,6 +94,14 @@ class WorldConfig:
             raise ValueError(f"n_colours = {self.n_colours}: need 3..10 (a background and two colours at least)")
         if not 1 <= self.demos[0] <= self.demos[1]:
             raise ValueError(f"demos = {self.demos}: need 1 <= fewest <= most")
+        if self.maps is not None:
+            n_maps = math.factorial(self.n_colours - 1) - 1
+            if min(self.maps) < 0 or sum(self.maps) > n_maps or not all(self.maps[1:]):
+                raise ValueError(f"maps = {self.maps}: need a map at least for training and held out, "
+                                 f"{n_maps} in all at most with {self.n_colours} colours")
+            unknown = [g for g in self.geometry if g != IDENTITY and g not in GEOMETRIC]
+            if unknown or not self.geometry:
+                raise ValueError(f"geometry = {self.geometry}: choose among {IDENTITY} {' '.join(GEOMETRIC)}")
 
 
 # ---------------------------------------------------------------- grid helpers
@@ -296,7 +311,7 @@ class Rule:
             if out == g:
                 return None
             g = out
-        return g if g != start else None
+        return g if g != start or not self.steps else None   # the copy rule (no step) alone may copy
 
 
 def steps_of(name: str) -> list[str]:
@@ -556,6 +571,8 @@ def split_rules(seed: int = RULE_SPLIT_SEED, cfg: WorldConfig | None = None) -> 
     The split is made on the whole catalogue, then the rules a world's sizes cannot use are left
     out: a rule is in the same split whatever the grid sizes."""
     cfg = cfg or WorldConfig()
+    if cfg.maps is not None:
+        return map_split(seed, cfg)
     prims, groups = catalogue()
     by_pair: dict[str, list[tuple[str, ...]]] = {}
     for group in groups:
@@ -574,6 +591,79 @@ def split_rules(seed: int = RULE_SPLIT_SEED, cfg: WorldConfig | None = None) -> 
     usable_prims, usable_comps = usable_groups(cfg)
     keep = {*usable_prims, *(n for g in usable_comps for n in g)}
     return {s: tuple(sorted(n for n in names if n in keep)) for s, names in out.items()}
+
+
+# ---------------------------------------------------------------- the colour-map world (the sandbox's)
+COPY = "copy"
+MAP_PREFIX = "colour_map:"
+
+
+def map_name(perm: tuple[int, ...], geometry: str = IDENTITY) -> str:
+    """``(0, 3, 1, 2, 5, 4)`` -> "colour_map:31254" (colour c becomes perm[c]); "rot90+colour_map:..."
+    with a geometric step first; the identity map is the copy rule ("copy", "rot90")."""
+    identity = list(perm) == sorted(perm)
+    colours = COPY if identity else MAP_PREFIX + "".join(map(str, perm[1:]))
+    if geometry == IDENTITY:
+        return colours
+    return geometry if identity else f"{geometry}+{colours}"
+
+
+def map_rule(name: str) -> Rule:
+    """The rule a colour-map world's name stands for (``map_name``'s inverse)."""
+    steps: list[tuple[str, object]] = []
+    for part in name.split("+"):
+        if part == COPY:
+            continue
+        if part.startswith(MAP_PREFIX) and part[len(MAP_PREFIX):].isdigit():
+            steps.append(("colour_map", (BG, *map(int, part[len(MAP_PREFIX):]))))
+        elif part in GEOMETRIC:
+            steps.append((part, None))
+        else:
+            raise ValueError(f"rule {name!r}: not a colour-map world's rule (copy, colour_map:<digits>, "
+                             f"a geometric step and '+')")
+    return Rule(name, tuple(steps))
+
+
+def map_split(seed: int, cfg: WorldConfig) -> dict[str, tuple[str, ...]]:
+    """The colour-map world's rules: the permutations of colours 1..n_colours-1 other than the
+    identity, in a seeded order, the first cfg.maps[0] for pretraining (beside the copy rule), the
+    next cfg.maps[1] for ReSTEM training, the next cfg.maps[2] held out; each with every geometric
+    step of cfg.geometry."""
+    perms = [(BG, *p) for p in itertools.permutations(range(1, cfg.n_colours))][1:]
+    random.Random(f"arc-map-split:{seed}").shuffle(perms)
+    a, b, c = cfg.maps
+    chosen = {"pretrain": [(BG, *range(1, cfg.n_colours))] + perms[:a], "train": perms[a:a + b],
+              "heldout": perms[a + b:a + b + c]}
+    return {s: tuple(map_name(p, g) for p in chosen[s] for g in cfg.geometry) for s in SPLITS}
+
+
+def _colours(g: Grid) -> set[int]:
+    return {c for row in g for c in row if c != BG}
+
+
+def map_task(rule: Rule, rng: random.Random, cfg: WorldConfig, attempts: int = 400) -> dict:
+    """A colour-map world's task: random grids, every example changed by every step (the copy rule
+    aside), and every colour of the test input shown by a demonstration (the map is determined)."""
+    n = rng.randint(*cfg.demos)
+    pairs: list[tuple[Grid, Grid]] = []
+    for _ in range(attempts):
+        g = _noise_grid(rng, rng.randint(cfg.min_side, cfg.max_side), rng.randint(cfg.min_side, cfg.max_side),
+                        cfg.n_colours)
+        out = rule.trace(g)
+        if out is None or any(g == i for i, _ in pairs):
+            continue
+        if len(pairs) == n and not _colours(g) <= set().union(*(_colours(i) for i, _ in pairs)):
+            continue
+        pairs.append((g, out))
+        if len(pairs) == n + 1:
+            as_pair = lambda p: {"input": as_lists(p[0]), "output": as_lists(p[1])}
+            return {"train": [as_pair(p) for p in pairs[:n]], "test": [as_pair(pairs[n])]}
+    raise ValueError(f"rule {rule.name}: fewer than {n + 1} usable inputs in {attempts} draws")
+
+
+# the few-shot sandbox's world: pretraining copies grids (through colour permutations, in the build);
+# ReSTEM training and held-out tasks are colour maps it never saw, 40 each, disjoint
+SANDBOX_WORLD = WorldConfig(maps=(0, 40, 40))
 
 
 # ---------------------------------------------------------------- the world
@@ -611,6 +701,10 @@ def split_tasks(seed: int, split: str, n: int, cfg: WorldConfig | None = None,
     for i in range(n):
         rng = random.Random(f"arc-world-task:{seed}:{split}:{i}")
         name = names[i % len(names)]
+        if cfg.maps is not None:
+            rule = map_rule(name)
+            tasks.append(WorldTask(task_id(split, i), name, map_task(rule, rng, cfg), rule))
+            continue
         rule = draw_rule(name, rng, cfg.n_colours)
         tasks.append(WorldTask(task_id(split, i), name, make_task(rule, rng, cfg), rule))
     return tasks

@@ -41,7 +41,7 @@ def to_context(task: ArcTask, layout: Layout, split: str) -> dict:
 
 def load_run_tasks(data_cfg, fewshot_cfg, run_seed: int, world_cfg=None) -> tuple[list[ArcTask], list[ArcTask]]:
     """(training pool, held-out tasks) of a run; DataError names the source, the task and the fix.
-    ``world_cfg``: the sandbox world's sizes (an ``arc_world.WorldConfig``; None: its defaults)."""
+    ``world_cfg``: the sandbox world (an ``arc_world.WorldConfig``; None: ``arc_world.SANDBOX_WORLD``)."""
     if SANDBOX in (data_cfg.path, data_cfg.heldout_path):
         return sandbox_tasks(data_cfg, fewshot_cfg, run_seed, world_cfg)
     train_src = data_cfg.path
@@ -104,7 +104,7 @@ def sandbox_tasks(data_cfg, fewshot_cfg, run_seed: int, world_cfg=None) -> tuple
                 raise DataError(f"fewshot.{split}_ids: no sandbox task {task_id!r}; the sandbox's {split} tasks are named "
                                 f"{arc_world.task_id(split, 0)}, {arc_world.task_id(split, 1)}, ...: fix the task ids")
             index.append(int(m.group(1)))
-        tasks = arc_world.split_tasks(seed, split, max(index) + 1 if index else n, world_cfg)
+        tasks = arc_world.split_tasks(seed, split, max(index) + 1 if index else n, world_cfg or arc_world.SANDBOX_WORLD)
         chosen = [tasks[i] for i in dict.fromkeys(index)] if index else tasks
         picked.append([ArcTask.from_dict({"id": t.task_id, **t.arc}) for t in chosen])
     return picked[0], picked[1]

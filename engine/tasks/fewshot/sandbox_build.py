@@ -39,23 +39,23 @@ from engine.sandbox.tokenizer import CHAT_TEMPLATE, EOS, PAD
 META_FILE = "sandbox.json"
 TASK = "fewshot"
 # the plan's values the base policy is taught to write (its prior: no preference among them)
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-EPOCHS = (1, 2, 3, 4)
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+EPOCHS = tuple(range(1, 11))
+SWITCH_ON = 0.25   # each augmentation switch of a prior plan is on this often
 
 
 @dataclass
 class ArcBuildCfg:
     seed: int = 0
-    steps: int = 1000
-    n_pretrain: int = 3000        # pretraining tasks (grid-skill documents)
-    n_plan_docs: int = 1500       # self-edit prompt -> random plan documents
+    steps: int = 600
+    n_pretrain: int = 2000        # pretraining tasks (grid-skill documents: copies)
+    n_plan_docs: int = 1000       # self-edit prompt -> random plan documents
     loo_share: float = 0.5        # of the pretraining tasks, those also shown demonstration-left-out
-    colour_share: float = 0.3     # of the pretraining tasks, those shown through a colour permutation
-    primitive_extra: float = 0.0  # further tasks of single primitives, as a share of n_pretrain (0: none)
+    colour_share: float = 0.7     # of the pretraining tasks, those shown through a colour permutation
     batch: int = 16
     seq_len: int = 512
     lr: float = 3e-3
-    warmup: int = 60
+    warmup: int = 40
     weight_decay: float = 0.01
     vocab_size: int = 1024
     hidden: int = 128
@@ -70,18 +70,19 @@ def random_plan(rng: random.Random) -> dict:
     """A plan of the reference's schema from the base policy's broad prior."""
     from engine.tasks.fewshot.plan import SWITCHES
 
-    return {"data_generation": {s: rng.random() < 0.5 for s in SWITCHES},
+    return {"data_generation": {s: rng.random() < SWITCH_ON for s in SWITCHES},
             "training": {"strategy": rng.choice(["train_using_all_tokens", "train_using_output_tokens"]),
                          "learning_rate": rng.choice(LEARNING_RATES), "num_train_epochs": rng.choice(EPOCHS)}}
 
 
-def _chat(prompt: str, reply: str) -> str:
-    """One user turn and the reply, as the engine renders a query (the sandbox's chat template)."""
-    return f"<|user|>\n{prompt}{EOS}\n<|assistant|>\n{reply}{EOS}"
+def chat_prompt(prompt: str) -> str:
+    """One user turn and the assistant's header, as the engine renders a query (the sandbox's chat template)."""
+    return f"<|user|>\n{prompt}{EOS}\n<|assistant|>\n"
 
 
-def documents(world, seed: int, n_plan_docs: int, loo_share: float, colour_share: float = 0.3) -> dict[str, list[str]]:
-    """The curriculum's documents by kind (see the module's docstring)."""
+def documents(world, seed: int, n_plan_docs: int, loo_share: float,
+              colour_share: float = 0.7) -> dict[str, list[tuple[str, str]]]:
+    """The curriculum's (prompt, reply) documents by kind (see the module's docstring)."""
     from engine.tasks.fewshot.arc import ArcTask
     from engine.tasks.fewshot.prompts import COMPACT_LAYOUT as L
     from engine.tasks.fewshot.prompts import self_edit_prompt
@@ -94,29 +95,74 @@ def documents(world, seed: int, n_plan_docs: int, loo_share: float, colour_share
         if rng.random() < colour_share:
             # test-time training permutes colours 1-9 (the world draws 1-5): the model must know them all
             task = view_task(task, colour_view(colour_permutation(rng)))
-        skills.append(_chat(L.prompt(task.train, task.test_inputs[0]), L.completion(task.test_outputs[0])))
+        skills.append((chat_prompt(L.prompt(task.train, task.test_inputs[0])), L.completion(task.test_outputs[0]) + EOS))
         if rng.random() < loo_share and len(task.train) > 1:
             i = rng.randrange(len(task.train))
             rest = task.train[:i] + task.train[i + 1:]
-            skills.append(_chat(L.prompt(rest, task.train[i].input), L.completion(task.train[i].output)))
+            skills.append((chat_prompt(L.prompt(rest, task.train[i].input)), L.completion(task.train[i].output) + EOS))
     for _ in range(n_plan_docs):
         task = rng.choice(tasks)
-        plans.append(_chat(self_edit_prompt(task, L), json.dumps(random_plan(rng))))
+        plans.append((chat_prompt(self_edit_prompt(task, L)), json.dumps(random_plan(rng)) + EOS))
     return {"skills": skills, "plans": plans}
 
 
-def primitive_tasks(seed: int, n: int) -> list:
-    """``n`` further pretraining tasks of single primitives (every primitive in turn, seeded): more
-    of the skills every composition is made of."""
-    from engine.sandbox.arc_world import PRIMITIVES, WorldTask, draw_rule, make_task
+def masked_batches(docs: list[tuple[list[int], list[int]]], batch: int, pad_id: int, rng: random.Random):
+    """Endless batches of (input ids, labels): documents in a seeded order, epoch after epoch, padded
+    on the right to the longest of the batch; the loss only on the replies (labels -100 elsewhere)."""
+    import torch
 
-    names = sorted(PRIMITIVES)
-    out = []
-    for i in range(n):
-        rng = random.Random(f"arc-primitive-task:{seed}:{i}")
-        rule = draw_rule(names[i % len(names)], rng)
-        out.append(WorldTask(f"sbx-primitive-{i:04d}", rule.name, make_task(rule, rng), rule))
-    return out
+    order: list[int] = []
+    while True:
+        if len(order) < batch:
+            more = list(range(len(docs)))
+            rng.shuffle(more)
+            order += more
+        picked, order = order[:batch], order[batch:]
+        width = max(len(docs[i][0]) + len(docs[i][1]) for i in picked)
+        ids = torch.full((batch, width), pad_id, dtype=torch.long)
+        labels = torch.full((batch, width), -100, dtype=torch.long)
+        for row, i in enumerate(picked):
+            prompt, reply = docs[i]
+            ids[row, :len(prompt) + len(reply)] = torch.tensor(prompt + reply)
+            labels[row, len(prompt):len(prompt) + len(reply)] = torch.tensor(reply)
+        yield ids, labels
+
+
+def pretrain_masked(model, docs: list[tuple[list[int], list[int]]], cfg, pad_id: int,
+                    show_progress: bool = True) -> list[float]:
+    """AdamW for ``cfg.steps`` steps on ``docs`` with the loss on their replies only (the output grid,
+    the plan): the model learns to answer, never to predict the random grids of a prompt."""
+    import torch
+    import torch.nn.functional as F
+
+    from engine.sandbox.build import Progress, lr_at
+
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    batches = masked_batches(docs, cfg.batch, pad_id, random.Random(cfg.seed))
+    device = next(model.parameters()).device
+    bar = Progress(cfg.steps) if show_progress else None
+    losses: list[float] = []
+    model.train()
+    for step in range(cfg.steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        ids, labels = (t.to(device) for t in next(batches))
+        logits = model(input_ids=ids, attention_mask=(ids != pad_id) | (labels != -100)).logits
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+        if bar and (step % 10 == 0 or step == cfg.steps - 1):
+            bar.update(step + 1, sum(losses[-10:]) / len(losses[-10:]))
+    if bar:
+        bar.close()
+    model.eval()
+    return losses
 
 
 def arc_tokenizer(texts, vocab_size: int):
@@ -147,34 +193,34 @@ def build(cfg: ArcBuildCfg, out: Path, show_progress: bool = True) -> dict:
     """Make the world, train the tokenizer and the model, save all of it to ``out``."""
     import torch
 
+    from engine.sandbox.arc_world import SANDBOX_WORLD
     from engine.sandbox.arc_world import world as make_world
-    from engine.sandbox.build import BuildCfg, build_device, make_model, pretrain
+    from engine.sandbox.build import BuildCfg, build_device, make_model
 
     start = time.time()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    world = make_world(cfg.seed, n_pretrain=cfg.n_pretrain, n_train=0, n_heldout=0)
-    if cfg.primitive_extra > 0:
-        world.pretrain.extend(primitive_tasks(cfg.seed, int(cfg.n_pretrain * cfg.primitive_extra)))
+    world = make_world(cfg.seed, n_pretrain=cfg.n_pretrain, n_train=0, n_heldout=0, cfg=SANDBOX_WORLD)
     kinds = documents(world, cfg.seed, cfg.n_plan_docs, cfg.loo_share, cfg.colour_share)
-    texts = [d for v in kinds.values() for d in v]
-    tokenizer = arc_tokenizer(texts, cfg.vocab_size)
-    docs = [tokenizer(d, add_special_tokens=False)["input_ids"] for d in texts]
-    too_long = sum(len(d) > cfg.seq_len for d in docs)
-    docs = [d for d in docs if len(d) <= cfg.seq_len]   # never cut: a cut grid teaches a wrong shape
+    pairs = [d for v in kinds.values() for d in v]
+    tokenizer = arc_tokenizer([p + r for p, r in pairs], cfg.vocab_size)
+    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
+    docs = [(encode(p), encode(r)) for p, r in pairs]
+    too_long = sum(len(p) + len(r) > cfg.seq_len for p, r in docs)
+    docs = [d for d in docs if len(d[0]) + len(d[1]) <= cfg.seq_len]   # never cut: a cut grid teaches a wrong shape
     trainer_cfg = BuildCfg(seed=cfg.seed, steps=cfg.steps, batch=cfg.batch, seq_len=cfg.seq_len, lr=cfg.lr,
                            warmup=cfg.warmup, weight_decay=cfg.weight_decay, hidden=cfg.hidden, layers=cfg.layers,
                            heads=cfg.heads, intermediate=cfg.intermediate, max_positions=2 * cfg.seq_len,
                            threads=cfg.threads, device=cfg.device)
     model = make_model(trainer_cfg, tokenizer).to(build_device(cfg.device))
-    losses = pretrain(model, docs, trainer_cfg, tokenizer.pad_token_id, show_progress)
+    losses = pretrain_masked(model, docs, trainer_cfg, tokenizer.pad_token_id, show_progress)
     out.mkdir(parents=True, exist_ok=True)
     model.to("cpu", torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     meta = {"task": TASK, "world_seed": cfg.seed, "build": asdict(cfg),
             "parameters": sum(p.numel() for p in model.parameters()),
             "documents": {k: len(v) for k, v in kinds.items()}, "dropped_too_long": too_long,
-            "tokens": sum(map(len, docs)), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
+            "tokens": sum(len(p) + len(r) for p, r in docs), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
             "build_seconds": round(time.time() - start, 1)}
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
@@ -191,8 +237,6 @@ def build_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=d.steps, help="pretraining steps (default %(default)s)")
     parser.add_argument("--tasks", type=int, default=d.n_pretrain, help="pretraining tasks (default %(default)s)")
     parser.add_argument("--plans", type=int, default=d.n_plan_docs, help="plan-writing documents (default %(default)s)")
-    parser.add_argument("--primitive-extra", type=float, default=d.primitive_extra,
-                        help="further single-primitive tasks, as a share of --tasks (default %(default)s)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where to pretrain (default auto: CUDA when there is a GPU)")
@@ -200,7 +244,7 @@ def build_main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.tasks < 10 or args.plans < 1:
         parser.error("--steps and --plans must be >= 1 and --tasks >= 10")
     cfg = ArcBuildCfg(seed=args.seed, steps=args.steps, n_pretrain=args.tasks, n_plan_docs=args.plans,
-                      primitive_extra=args.primitive_extra, threads=args.threads, device=args.device)
+                      threads=args.threads, device=args.device)
     out = args.out or default_arc_model_dir()
     try:
         meta = build(cfg, out)

@@ -236,7 +236,8 @@ def test_a_sandbox_run_loads_the_worlds_training_and_held_out_tasks():
     train, heldout = FewShotTask(sandbox_cfg("run.seed=11")).load_contexts()
     assert [c["title"] for c in train] == ["sbx-train-000", "sbx-train-001", "sbx-train-002"]
     assert [c["title"] for c in heldout] == ["sbx-heldout-000", "sbx-heldout-001"]
-    expected = W.split_tasks(11, "heldout", 2)
+    expected = W.split_tasks(11, "heldout", 2, W.SANDBOX_WORLD)
+    assert all(t.rule_name.startswith(W.MAP_PREFIX) for t in expected)   # the sandbox is the colour-map world
     assert [{k: c["arc"][k] for k in ("train", "test")} for c in heldout] == [t.arc for t in expected]
     assert heldout[0]["questions"][0]["answer"]   # the gold output grid, as text
     # data.split_seed, where set, is the world's seed in place of run.seed
@@ -262,3 +263,52 @@ def test_a_sandbox_run_takes_the_worlds_grid_sizes_from_its_model():
     train, heldout = load_run_tasks(cfg.data, cfg.fewshot, cfg.run.seed, small)
     for t in (*train, *heldout):
         check_bounds({k: v for k, v in t.to_dict().items() if k != "id"}, small)
+
+
+# ---------------------------------------------------------------- the colour-map world (the sandbox's)
+SBX = W.SANDBOX_WORLD
+
+
+@pytest.fixture(scope="module")
+def map_world():
+    return W.world(3, n_pretrain=40, n_train=40, n_heldout=40, cfg=SBX)
+
+
+def test_the_colour_map_world_pretrains_on_copies_and_holds_out_maps_it_never_trained_on(map_world):
+    rules = W.split_rules(0, SBX)
+    assert rules["pretrain"] == (W.COPY,)
+    assert len(rules["train"]) == len(rules["heldout"]) == 40 and not set(rules["train"]) & set(rules["heldout"])
+    assert W.split_rules(0, SBX) == rules and W.split_rules(1, SBX) != rules   # the split's own seed
+    for t in map_world.pretrain:
+        assert all(g == out for g, out in pairs(t.arc)), t.task_id   # a copy
+    for split, tasks in (("train", map_world.train), ("heldout", map_world.heldout)):
+        assert {t.rule_name for t in tasks} == set(rules[split])       # 40 tasks: every map once
+        for t in tasks:
+            assert all(g != out and t.rule(g) == out and W.map_rule(t.rule_name)(g) == out for g, out in pairs(t.arc))
+
+
+def test_a_colour_map_tasks_demonstrations_show_every_colour_of_its_test_input(map_world):
+    for t in (*map_world.train, *map_world.heldout):
+        shown = {c for p in t.arc["train"] for row in p["input"] for c in row}
+        assert {c for row in t.arc["test"][0]["input"] for c in row} <= shown, t.task_id
+        check_bounds(t.arc, SBX)
+        ArcTask.from_dict({"id": t.task_id, **t.arc})
+
+
+def test_the_colour_map_world_is_deterministic_and_a_task_the_same_however_many_are_drawn():
+    a, b = W.split_tasks(2, "heldout", 6, SBX), W.split_tasks(2, "heldout", 3, SBX)
+    assert [t.arc for t in a[:3]] == [t.arc for t in b]
+    assert [t.arc for t in W.split_tasks(3, "heldout", 3, SBX)] != [t.arc for t in b]
+
+
+def test_colour_map_rule_names_read_back_and_a_bad_world_is_refused():
+    perm = (0, 3, 1, 2, 5, 4)
+    assert W.map_name(perm) == "colour_map:31254" and W.map_name(perm, "rot90") == "rot90+colour_map:31254"
+    assert W.map_rule("rot90+colour_map:31254")(((1, 2),)) == ((1,), (3,))   # turned (2 above 1), then recoloured
+    assert W.map_name((0, 1, 2, 3, 4, 5)) == W.COPY and W.map_rule(W.COPY)(((1, 2),)) == ((1, 2),)
+    with pytest.raises(ValueError, match="not a colour-map world's rule"):
+        W.map_rule("colour_map:3x")
+    with pytest.raises(ValueError, match="maps"):
+        W.WorldConfig(maps=(0, 100, 100))
+    with pytest.raises(ValueError, match="geometry"):
+        W.WorldConfig(maps=(0, 4, 4), geometry=("spin",))

@@ -23,20 +23,24 @@ def small_build(tmp_path_factory):
     return out, build(SMALL, out, show_progress=False)
 
 
-def test_the_curriculum_teaches_grids_and_plans_of_pretraining_rules_only():
-    from engine.sandbox.arc_world import world
+def test_the_curriculum_teaches_copies_and_plans_and_never_a_colour_map():
+    from engine.sandbox.arc_world import SANDBOX_WORLD, world
+    from engine.tasks.fewshot.grids import COMPACT
     from engine.tasks.fewshot.plan import parse_plan
 
-    w = world(0, n_pretrain=40, n_train=8, n_heldout=8)
+    w = world(0, n_pretrain=40, n_train=40, n_heldout=40, cfg=SANDBOX_WORLD)
     kinds = documents(w, 0, n_plan_docs=12, loo_share=0.5)
     assert len(kinds["skills"]) >= 40 and len(kinds["plans"]) == 12
-    for doc in kinds["plans"]:    # every plan the base policy is taught is a valid plan
-        parse_plan(doc.split("<|assistant|>\n", 1)[1])
+    for prompt, reply in kinds["plans"]:    # every plan the base policy is taught is a valid plan
+        assert prompt.endswith("<|assistant|>\n")
+        parse_plan(reply)
+    for prompt, reply in kinds["skills"]:   # a skill document's answer is its query grid, copied
+        query = prompt.rsplit("in ", 1)[1].split(" out", 1)[0]
+        assert reply.startswith(query.strip()), (prompt, reply)
     # the held-out tasks' grids never appear in the curriculum
-    held = {json.dumps(t.arc["test"][0]["output"]) for t in w.heldout}
-    text = "\n".join(kinds["skills"])
-    from engine.tasks.fewshot.grids import COMPACT
-    assert not any(COMPACT.render(json.loads(g)) in text for g in held if len(json.loads(g)) > 3)
+    text = "\n".join(p + r for p, r in kinds["skills"])
+    held = [t.arc["test"][0]["output"] for t in w.heldout]
+    assert not any(COMPACT.render(g) in text for g in held if len(g) > 3)
     # the prior is broad: many different plans
     import random
     rng = random.Random(0)
