@@ -39,6 +39,20 @@ given), apart from the seed that draws the tasks: runs of any seed on a model pr
 one split stay recall-free. Task ids are ``sbx-<split>-<index>``, task i the same however
 many are drawn.
 
+The colour-map world (``WorldConfig.maps``; ``SANDBOX_WORLD``, the few-shot sandbox's). The
+rules world above asks a tiny model to infer a rule in context during pretraining, which a
+model of a million parameters never learns (measured: 0% in context, 0-1 of 12 held-out tasks
+after test-time training, which then memorises its examples). Here pretraining only copies
+grids; a training or held-out task's rule is a permutation of colours 1..n_colours-1 (never the
+identity), after an optional geometric step (``geometry``, the identity by default), and the
+maps of the three splits are disjoint (``map_split``: 0 / 40 / 40 of the 119 with six
+colours). In context the model copies (0%); test-time training must remap its copy. Which plan
+works is a matter of the inner loop, not of recall: a colour permutation view conjugates a map
+into another, so every augmentation family (which the reference pairs with a colour-permuted
+copy of each example) teaches wrong maps; the loss on all tokens spends the steps on the
+prompt's random grids; a learning rate too low or too few epochs leave the copy in place, too
+high a rate breaks the grids.
+
 What makes test-time-training plans differ (the design intent; ``rule_commutes`` tabulates it).
 An augmentation view v applied to every grid of a task turns its rule R into v R v^-1, which
 is R itself exactly when R commutes with v. Then the augmented examples are more data for the

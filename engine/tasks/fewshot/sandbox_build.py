@@ -3,20 +3,23 @@
 (It lives with the few-shot task, which it is made of; ``engine.sandbox`` holds the worlds
 and the knowledge sandbox's build, and imports no task.)
 
-The world is ``engine.sandbox.arc_world`` (small ARC-style tasks, each a hidden rule). The
-model is pretrained on a curriculum of two kinds of documents, both in the chat format the
-engine asks in (``engine.prompts.render``: one user turn, the reply, eos):
+The world is ``engine.sandbox.arc_world``'s colour-map world (``SANDBOX_WORLD``): pretraining
+tasks copy their grids; every ReSTEM training and held-out task is a colour map the model never
+saw (40 each, disjoint), so in context it copies and fails, and only test-time training can
+teach it the map from the task's few demonstrations. The model is pretrained, with the loss on
+the replies only (``pretrain_masked``: it learns to answer, never to predict a prompt's random
+grids), on two kinds of documents in the chat format the engine asks in (one user turn, the
+reply, eos):
 
-- **grid skills**: a pretraining task's demonstrations and test input in the sandbox's
-  compact layout (``engine.tasks.fewshot.prompts.COMPACT_LAYOUT``), the reply its output
-  grid; also its demonstrations left out in turn (the shape of test-time training data).
-  Some are seen through a permutation of colours 1-9, as test-time training shows them (the
-  world itself draws 1-5). Only pretraining rules: every primitive and a share of the compositions. The ReSTEM
-  training and held-out rules are compositions it never saw.
+- **grid skills**: a copy task's demonstrations and test input in the sandbox's compact layout
+  (``engine.tasks.fewshot.prompts.COMPACT_LAYOUT``), the reply its output grid; also with a
+  demonstration left out (the shape of test-time training data). 70% are seen through a
+  permutation of colours 1-9, as test-time training shows them (the world draws 1-5).
 - **the plan habit**: a task's self-edit prompt (``engine.tasks.fewshot.prompts.self_edit_prompt``)
-  and, as the reply, a plan drawn at random from a broad distribution, whatever the task
-  (``random_plan``): every switch on or off, either strategy, learning rates over three
-  decades, 1 to 4 epochs. The policy starts with no preference; only ReSTEM gives it one.
+  and, as the reply, a plan drawn at random from a broad prior, whatever the task
+  (``random_plan``): each augmentation switch on one time in four, either strategy, learning
+  rates 1e-4 to 3e-2, 1 to 10 epochs. The policy starts with no preference; only ReSTEM gives
+  it one.
 
 The tokenizer is byte-level BPE trained on those documents, with every digit a token of its
 own (a grid cell is one token, never merged with its neighbour) and ``|`` apart.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -47,7 +51,9 @@ SWITCH_ON = 0.25   # each augmentation switch of a prior plan is on this often
 @dataclass
 class ArcBuildCfg:
     seed: int = 0
-    steps: int = 600
+    steps: int = 750
+    skill_steps: int = 600        # the first steps train on the grid-skill documents alone (copying emerges
+                                  # there); the plan documents join for the rest
     n_pretrain: int = 2000        # pretraining tasks (grid-skill documents: copies)
     n_plan_docs: int = 1000       # self-edit prompt -> random plan documents
     loo_share: float = 0.5        # of the pretraining tasks, those also shown demonstration-left-out
@@ -106,9 +112,23 @@ def documents(world, seed: int, n_plan_docs: int, loo_share: float,
     return {"skills": skills, "plans": plans}
 
 
+TRAINED_GRID = re.compile(r"out ([0-9|]+)")   # an output grid shown in a prompt (the compact layout)
+
+
+def encode_masked(tokenizer, prompt: str, reply: str) -> tuple[list[int], list[int]]:
+    """(ids, labels) of a document: the loss on the reply and on the prompt's output grids (each
+    follows from its input), -100 on everything else (the inputs are random: nothing to learn)."""
+    text = prompt + reply
+    spans = [m.span(1) for m in TRAINED_GRID.finditer(prompt)] + [(len(prompt), len(text))]
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    labels = [t if any(a <= lo and hi <= b for a, b in spans) and hi > lo else -100
+              for t, (lo, hi) in zip(enc["input_ids"], enc["offset_mapping"])]
+    return enc["input_ids"], labels
+
+
 def masked_batches(docs: list[tuple[list[int], list[int]]], batch: int, pad_id: int, rng: random.Random):
-    """Endless batches of (input ids, labels): documents in a seeded order, epoch after epoch, padded
-    on the right to the longest of the batch; the loss only on the replies (labels -100 elsewhere)."""
+    """Endless batches of (input ids, labels) of ``encode_masked`` documents in a seeded order, epoch
+    after epoch, padded on the right to the longest of the batch."""
     import torch
 
     order: list[int] = []
@@ -118,20 +138,20 @@ def masked_batches(docs: list[tuple[list[int], list[int]]], batch: int, pad_id: 
             rng.shuffle(more)
             order += more
         picked, order = order[:batch], order[batch:]
-        width = max(len(docs[i][0]) + len(docs[i][1]) for i in picked)
+        width = max(len(docs[i][0]) for i in picked)
         ids = torch.full((batch, width), pad_id, dtype=torch.long)
         labels = torch.full((batch, width), -100, dtype=torch.long)
         for row, i in enumerate(picked):
-            prompt, reply = docs[i]
-            ids[row, :len(prompt) + len(reply)] = torch.tensor(prompt + reply)
-            labels[row, len(prompt):len(prompt) + len(reply)] = torch.tensor(reply)
+            ids[row, :len(docs[i][0])] = torch.tensor(docs[i][0])
+            labels[row, :len(docs[i][1])] = torch.tensor(docs[i][1])
         yield ids, labels
 
 
 def pretrain_masked(model, docs: list[tuple[list[int], list[int]]], cfg, pad_id: int,
-                    show_progress: bool = True) -> list[float]:
-    """AdamW for ``cfg.steps`` steps on ``docs`` with the loss on their replies only (the output grid,
-    the plan): the model learns to answer, never to predict the random grids of a prompt."""
+                    show_progress: bool = True, first: tuple[int, int] = (0, 0)) -> list[float]:
+    """AdamW for ``cfg.steps`` steps on ``docs`` (``encode_masked``) with the loss on their labelled tokens
+    (output grids, the plan): the model learns to answer, never to predict the random grids of a prompt.
+    ``first = (n, steps)``: the first ``steps`` steps draw from the first ``n`` documents alone."""
     import torch
     import torch.nn.functional as F
 
@@ -142,6 +162,7 @@ def pretrain_masked(model, docs: list[tuple[list[int], list[int]]], cfg, pad_id:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
     batches = masked_batches(docs, cfg.batch, pad_id, random.Random(cfg.seed))
+    early = masked_batches(docs[:first[0]], cfg.batch, pad_id, random.Random(f"{cfg.seed}:first")) if first[1] else None
     device = next(model.parameters()).device
     bar = Progress(cfg.steps) if show_progress else None
     losses: list[float] = []
@@ -149,8 +170,8 @@ def pretrain_masked(model, docs: list[tuple[list[int], list[int]]], cfg, pad_id:
     for step in range(cfg.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        ids, labels = (t.to(device) for t in next(batches))
-        logits = model(input_ids=ids, attention_mask=(ids != pad_id) | (labels != -100)).logits
+        ids, labels = (t.to(device) for t in next(early if step < first[1] else batches))
+        logits = model(input_ids=ids, attention_mask=ids != pad_id).logits
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -204,23 +225,25 @@ def build(cfg: ArcBuildCfg, out: Path, show_progress: bool = True) -> dict:
     kinds = documents(world, cfg.seed, cfg.n_plan_docs, cfg.loo_share, cfg.colour_share)
     pairs = [d for v in kinds.values() for d in v]
     tokenizer = arc_tokenizer([p + r for p, r in pairs], cfg.vocab_size)
-    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
-    docs = [(encode(p), encode(r)) for p, r in pairs]
-    too_long = sum(len(p) + len(r) > cfg.seq_len for p, r in docs)
-    docs = [d for d in docs if len(d[0]) + len(d[1]) <= cfg.seq_len]   # never cut: a cut grid teaches a wrong shape
+    fits = lambda d: len(d[0]) <= cfg.seq_len   # never cut: a cut grid teaches a wrong shape
+    skills = [d for d in (encode_masked(tokenizer, p, r) for p, r in kinds["skills"]) if fits(d)]
+    plans = [d for d in (encode_masked(tokenizer, p, r) for p, r in kinds["plans"]) if fits(d)]
+    too_long = len(pairs) - len(skills) - len(plans)
+    docs = skills + plans
     trainer_cfg = BuildCfg(seed=cfg.seed, steps=cfg.steps, batch=cfg.batch, seq_len=cfg.seq_len, lr=cfg.lr,
                            warmup=cfg.warmup, weight_decay=cfg.weight_decay, hidden=cfg.hidden, layers=cfg.layers,
                            heads=cfg.heads, intermediate=cfg.intermediate, max_positions=2 * cfg.seq_len,
                            threads=cfg.threads, device=cfg.device)
     model = make_model(trainer_cfg, tokenizer).to(build_device(cfg.device))
-    losses = pretrain_masked(model, docs, trainer_cfg, tokenizer.pad_token_id, show_progress)
+    losses = pretrain_masked(model, docs, trainer_cfg, tokenizer.pad_token_id, show_progress,
+                             first=(len(skills), min(cfg.skill_steps, cfg.steps)))
     out.mkdir(parents=True, exist_ok=True)
     model.to("cpu", torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     meta = {"task": TASK, "world_seed": cfg.seed, "build": asdict(cfg),
             "parameters": sum(p.numel() for p in model.parameters()),
             "documents": {k: len(v) for k, v in kinds.items()}, "dropped_too_long": too_long,
-            "tokens": sum(len(p) + len(r) for p, r in docs), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
+            "tokens": sum(len(ids) for ids, _ in docs), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
             "build_seconds": round(time.time() - start, 1)}
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
@@ -235,6 +258,8 @@ def build_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=d.seed, help="world and training seed (default 0)")
     parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {default_arc_model_dir()})")
     parser.add_argument("--steps", type=int, default=d.steps, help="pretraining steps (default %(default)s)")
+    parser.add_argument("--skill-steps", type=int, default=d.skill_steps,
+                        help="first steps on grid skills alone, before the plan documents join (default %(default)s)")
     parser.add_argument("--tasks", type=int, default=d.n_pretrain, help="pretraining tasks (default %(default)s)")
     parser.add_argument("--plans", type=int, default=d.n_plan_docs, help="plan-writing documents (default %(default)s)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
@@ -244,7 +269,7 @@ def build_main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.tasks < 10 or args.plans < 1:
         parser.error("--steps and --plans must be >= 1 and --tasks >= 10")
     cfg = ArcBuildCfg(seed=args.seed, steps=args.steps, n_pretrain=args.tasks, n_plan_docs=args.plans,
-                      threads=args.threads, device=args.device)
+                      skill_steps=args.skill_steps, threads=args.threads, device=args.device)
     out = args.out or default_arc_model_dir()
     try:
         meta = build(cfg, out)
