@@ -6,10 +6,12 @@ and the knowledge sandbox's build, and imports no task.)
 The world is ``engine.sandbox.arc_world``'s colour-map world (``SANDBOX_WORLD``): pretraining
 tasks copy their grids; every ReSTEM training and held-out task is a colour map the model never
 saw (40 each, disjoint), so in context it copies and fails, and only test-time training can
-teach it the map from the task's few demonstrations. The model is pretrained, with the loss on
-the replies only (``pretrain_masked``: it learns to answer, never to predict a prompt's random
-grids), on two kinds of documents in the chat format the engine asks in (one user turn, the
-reply, eos):
+teach it the map from the task's few demonstrations. The model is pretrained with the loss on
+the reply and on the prompt's output grids only (``encode_masked``: it learns to answer, never
+to predict a prompt's random input grids), first on grid skills alone (``skill_steps``: copying
+appears abruptly, around step 300-450 at batch 16), then on the plan documents (whose prompts'
+output grids keep copying trained). Two kinds of documents, in the chat format the engine asks
+in (one user turn, the reply, eos):
 
 - **grid skills**: a copy task's demonstrations and test input in the sandbox's compact layout
   (``engine.tasks.fewshot.prompts.COMPACT_LAYOUT``), the reply its output grid; also with a
@@ -35,7 +37,7 @@ import random
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from engine.sandbox.tokenizer import CHAT_TEMPLATE, EOS, PAD
@@ -51,9 +53,9 @@ SWITCH_ON = 0.25   # each augmentation switch of a prior plan is on this often
 @dataclass
 class ArcBuildCfg:
     seed: int = 0
-    steps: int = 750
-    skill_steps: int = 600        # the first steps train on the grid-skill documents alone (copying emerges
-                                  # there); the plan documents join for the rest
+    steps: int = 950
+    skill_steps: int = 650        # the first steps train on the grid-skill documents (copying emerges there),
+                                  # the rest alternately on plan and grid-skill documents
     n_pretrain: int = 2000        # pretraining tasks (grid-skill documents: copies)
     n_plan_docs: int = 1000       # self-edit prompt -> random plan documents
     loo_share: float = 0.5        # of the pretraining tasks, those also shown demonstration-left-out
@@ -151,7 +153,8 @@ def pretrain_masked(model, docs: list[tuple[list[int], list[int]]], cfg, pad_id:
                     show_progress: bool = True, first: tuple[int, int] = (0, 0)) -> list[float]:
     """AdamW for ``cfg.steps`` steps on ``docs`` (``encode_masked``) with the loss on their labelled tokens
     (output grids, the plan): the model learns to answer, never to predict the random grids of a prompt.
-    ``first = (n, steps)``: the first ``steps`` steps draw from the first ``n`` documents alone."""
+    ``first = (n, steps)``: the first ``steps`` steps draw from the first ``n`` documents, the rest
+    alternately from the others and the first ``n``; each phase warms up and decays on its own."""
     import torch
     import torch.nn.functional as F
 
@@ -161,16 +164,22 @@ def pretrain_masked(model, docs: list[tuple[list[int], list[int]]], cfg, pad_id:
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
-    batches = masked_batches(docs, cfg.batch, pad_id, random.Random(cfg.seed))
+    batches = masked_batches(docs[first[0]:] if first[1] else docs, cfg.batch, pad_id, random.Random(cfg.seed))
+    more = masked_batches(docs[:first[0]], cfg.batch, pad_id, random.Random(f"{cfg.seed}:more")) if first[1] else None
     early = masked_batches(docs[:first[0]], cfg.batch, pad_id, random.Random(f"{cfg.seed}:first")) if first[1] else None
+    phase_one, phase_two = replace(cfg, steps=max(first[1], 1)), replace(cfg, steps=max(cfg.steps - first[1], 1))
     device = next(model.parameters()).device
     bar = Progress(cfg.steps) if show_progress else None
     losses: list[float] = []
     model.train()
     for step in range(cfg.steps):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        ids, labels = (t.to(device) for t in next(early if step < first[1] else batches))
+        for group in opt.param_groups:  # each phase warms up and decays on its own
+            group["lr"] = lr_at(step, phase_one) if step < first[1] else lr_at(step - first[1], phase_two)
+        if step < first[1]:
+            source = early
+        else:   # the second phase alternates: a batch of the others, a batch of the first (which stay learnt)
+            source = more if first[1] and (step - first[1]) % 2 else batches
+        ids, labels = (t.to(device) for t in next(source))
         logits = model(input_ids=ids, attention_mask=ids != pad_id).logits
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
         loss.backward()
@@ -259,7 +268,7 @@ def build_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {default_arc_model_dir()})")
     parser.add_argument("--steps", type=int, default=d.steps, help="pretraining steps (default %(default)s)")
     parser.add_argument("--skill-steps", type=int, default=d.skill_steps,
-                        help="first steps on grid skills alone, before the plan documents join (default %(default)s)")
+                        help="first steps on grid skills, the rest alternately on plans and grid skills (default %(default)s)")
     parser.add_argument("--tasks", type=int, default=d.n_pretrain, help="pretraining tasks (default %(default)s)")
     parser.add_argument("--plans", type=int, default=d.n_plan_docs, help="plan-writing documents (default %(default)s)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
