@@ -677,7 +677,7 @@ def map_task(rule: Rule, rng: random.Random, cfg: WorldConfig, attempts: int = 4
 
 # the few-shot sandbox's world: pretraining copies grids (through colour permutations, in the build);
 # ReSTEM training and held-out tasks are colour maps it never saw, 40 each, disjoint
-SANDBOX_WORLD = WorldConfig(maps=(0, 40, 40))
+SANDBOX_WORLD = WorldConfig(maps=(0, 40, 40), min_side=4, max_side=4, demos=(3, 3))
 
 
 # ---------------------------------------------------------------- the world
