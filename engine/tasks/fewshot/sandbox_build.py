@@ -49,13 +49,13 @@ TASK = "fewshot"
 # the plan's values the base policy is taught to write (its prior: no preference among them)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 EPOCHS = tuple(range(1, 11))
-SWITCH_ON = 0.25   # each augmentation switch of a prior plan is on this often
+SWITCH_ON = 0.15   # each augmentation switch of a prior plan is on this often
 
 
 @dataclass
 class ArcBuildCfg:
     seed: int = 0
-    steps: int = 950
+    steps: int = 1250
     skill_steps: int = 650        # the first steps train on the grid-skill documents (copying emerges there),
                                   # the rest alternately on plan and grid-skill documents
     n_pretrain: int = 2000        # pretraining tasks (grid-skill documents: copies)
