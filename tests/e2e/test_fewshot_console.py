@@ -12,6 +12,7 @@ import pytest
 
 from engine.store import Store
 from seal_tui.widgets.arc_grid import ARC_COLORS
+from tests.support.engine_runs import run_engine
 from tests.support.fewshot_console import load_fewshot, waiting_for_review
 from tests.support.tmux import SEAL_TUI, Tmux, needs_tmux
 
@@ -74,5 +75,34 @@ def test_grids_in_the_detail_then_approve_and_edit_a_config(tmp_path):
         decided = store.latest_decisions(run_id)
         assert decided[queue[0]]["decision"] == "approve"
         assert decided[queue[1]]["decision"] == "edit" and decided[queue[1]]["edited_text"] == good
+    finally:
+        tmux.kill()
+
+
+def test_a_live_sandbox_fewshot_run_shows_its_grids(tmp_path):
+    """A real engine run of the few-shot sandbox (the shipped model, the arc-sandbox preset cut
+    down), then its dashboard in tmux: the newest plan and its task's 4x4 demonstrations in ARC's
+    colours."""
+    runs_dir = tmp_path / "runs"
+    proc = run_engine("run", "--preset", "arc-sandbox", "--runs-dir", str(runs_dir), "--name", "arc sandbox e2e",
+                      "--set", "run.rounds=1", "--set", "data.n_train=2", "--set", "data.n_heldout=1",
+                      "--set", "sample.k=2", "--set", "filter.top_k=2", "--set", "fewshot.heldout_self_edits=1")
+    assert proc.returncode == 0, proc.stderr
+    run_id = proc.stdout.split()[1]
+    store = Store(runs_dir)
+    assert store.get_run(run_id)["status"] == "finished"
+    newest = [e.payload for e in store.iter_events(run_id) if e.kind == "candidate_sampled"][-1]
+    task = store.get_contexts(run_id, "train")[newest.context_idx]["arc"]
+    tmux = Tmux(f"seal-e2e-arc-sandbox-{os.getpid()}", f"{SEAL_TUI} --runs-dir {runs_dir} attach {run_id}",
+                width=160, height=50, env={"TERM": "xterm-256color", "COLORTERM": "truecolor", "TZ": "UTC"})
+    try:
+        tmux.wait_for(r"Self-edit \(plan\)")
+        tmux.wait_for(rf"Demonstrations \({len(task['train'])}\)")
+        tmux.wait_for(r"in 1\s+out 1")
+        shown = coloured_screen(tmux)
+        for grid in (task["train"][0]["input"], task["train"][0]["output"]):
+            assert all(background(ARC_COLORS[v]) in shown for row in grid for v in row)
+        # a colour map: the demonstration's output uses colours its input does not show as such
+        assert task["train"][0]["input"] != task["train"][0]["output"]
     finally:
         tmux.kill()
