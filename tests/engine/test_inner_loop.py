@@ -15,6 +15,21 @@ def policy(tiny_model_dir):
     return load_policy(str(tiny_model_dir))
 
 
+@pytest.fixture(autouse=True)
+def bare_model_after(request):
+    """The module's model without LoRA slots after every test, also one that failed midway (else the
+    next test's InnerLoop finds no linear layer to wrap and fails for the wrong reason)."""
+    yield
+    if "policy" not in request.fixturenames:
+        return
+    from engine.lora import StackedLoRALinear
+
+    model = request.getfixturevalue("policy").model
+    for name, module in [(n, m) for n, m in model.named_modules() if isinstance(m, StackedLoRALinear)]:
+        parent_name, _, leaf = name.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, leaf, module.base)
+
+
 JOBS = [
     AdaptJob(["Paris\nThe tower is tall.", "Paris\nIt is in France.", "Paris\nIt was built in 1889."],
              ["Where is it?", "When was it built?"], seed=11),
