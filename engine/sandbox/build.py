@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-META_FILE = "sandbox.json"
+from engine.sandbox import META_FILE
 
 
 @dataclass
@@ -197,20 +197,45 @@ def build(cfg: BuildCfg, out: Path, show_progress: bool = True) -> dict:
     docs = [d for v in encoded.values() for d in v]
     model = make_model(cfg, tokenizer).to(build_device(cfg.device))
     losses = pretrain(model, docs, cfg, tokenizer.pad_token_id, show_progress)
+    return save_build(model, tokenizer, out, losses, start, {
+        "world_seed": cfg.seed, "build": asdict(cfg), "documents": len(docs), "tokens": sum(map(len, docs))})
+
+
+def save_build(model, tokenizer, out: Path, losses: list[float], start: float, record: dict) -> dict:
+    """The model (float16) and tokenizer saved in HF format to ``out``, and beside them the build's
+    record (``META_FILE``): ``record`` with the parameters, the final loss (the last 50 steps' mean)
+    and the build's seconds since ``start``. Returns the record."""
+    import torch
+
     out.mkdir(parents=True, exist_ok=True)
     model.to("cpu", torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    meta = {
-        "world_seed": cfg.seed,
-        "build": asdict(cfg),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "documents": len(docs),
-        "tokens": sum(map(len, docs)),
-        "final_loss": sum(losses[-50:]) / len(losses[-50:]),
-        "build_seconds": round(time.time() - start, 1),
-    }
+    meta = {**record, "parameters": sum(p.numel() for p in model.parameters()),
+            "final_loss": sum(losses[-50:]) / len(losses[-50:]), "build_seconds": round(time.time() - start, 1)}
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def build_arguments(parser: argparse.ArgumentParser, seed: int, steps: int, out: Path) -> None:
+    """The options every sandbox build takes: --seed, --out, --steps, --threads, --device."""
+    parser.add_argument("--seed", type=int, default=seed, help="world and training seed (default 0)")
+    parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {out})")
+    parser.add_argument("--steps", type=int, default=steps, help="pretraining steps (default %(default)s)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where to pretrain (default auto: CUDA when there is a GPU)")
+
+
+def run_build(make, out: Path, what: str) -> int:
+    """``make()`` (a build), then its one line: what was saved where, or a bad setting (exit 2)."""
+    try:
+        meta = make()
+    except ValueError as exc:  # a bad setting (e.g. --device cuda without a GPU)
+        print(f"seal-engine sandbox build: {exc}", file=sys.stderr)
+        return 2
+    print(f"saved {what} ({meta['parameters'] / 1e6:.2f}M parameters, final loss "
+          f"{meta['final_loss']:.3f}) to {out} in {meta['build_seconds'] / 60:.1f} minutes")
+    return 0
 
 
 def build_main(argv: list[str] | None = None) -> int:
@@ -219,24 +244,12 @@ def build_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="seal-engine sandbox build",
                                      description="Build the sandbox world, tokenizer and tiny model from scratch.")
     defaults = BuildCfg()
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="world and training seed (default 0)")
-    parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {default_model_dir()})")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="pretraining steps (default %(default)s)")
+    build_arguments(parser, defaults.seed, defaults.steps, default_model_dir())
     parser.add_argument("--entities", type=int, default=defaults.n_pretrain, help="pretraining entities (default %(default)s)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="where to pretrain (default auto: CUDA when there is a GPU)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.entities < 10:
         parser.error("--steps must be >= 1 and --entities >= 10")
     cfg = BuildCfg(seed=args.seed, steps=args.steps, n_pretrain=args.entities, threads=args.threads,
                    device=args.device)
     out = args.out or default_model_dir()
-    try:
-        meta = build(cfg, out)
-    except ValueError as exc:  # a bad setting (e.g. --device cuda without a GPU)
-        print(f"seal-engine sandbox build: {exc}", file=sys.stderr)
-        return 2
-    print(f"saved the sandbox model ({meta['parameters'] / 1e6:.2f}M parameters, final loss "
-          f"{meta['final_loss']:.3f}) to {out} in {meta['build_seconds'] / 60:.1f} minutes")
-    return 0
+    return run_build(lambda: build(cfg, out), out, "the sandbox model")

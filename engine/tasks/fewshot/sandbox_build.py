@@ -37,14 +37,12 @@ import argparse
 import json
 import random
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from engine.sandbox.tokenizer import CHAT_TEMPLATE, EOS, PAD
 
-META_FILE = "sandbox.json"
 TASK = "fewshot"
 # the plan's values the base policy is taught to write (its prior: no preference among them)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
@@ -227,7 +225,7 @@ def build(cfg: ArcBuildCfg, out: Path, show_progress: bool = True) -> dict:
 
     from engine.sandbox.arc_world import SANDBOX_WORLD
     from engine.sandbox.arc_world import world as make_world
-    from engine.sandbox.build import BuildCfg, build_device, make_model
+    from engine.sandbox.build import BuildCfg, build_device, make_model, save_build
 
     start = time.time()
     if cfg.threads:
@@ -248,45 +246,27 @@ def build(cfg: ArcBuildCfg, out: Path, show_progress: bool = True) -> dict:
     model = make_model(trainer_cfg, tokenizer).to(build_device(cfg.device))
     losses = pretrain_masked(model, docs, trainer_cfg, tokenizer.pad_token_id, show_progress,
                              first=(len(skills), min(cfg.skill_steps, cfg.steps)))
-    out.mkdir(parents=True, exist_ok=True)
-    model.to("cpu", torch.float16).save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    meta = {"task": TASK, "world_seed": cfg.seed, "build": asdict(cfg),
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "documents": {k: len(v) for k, v in kinds.items()}, "dropped_too_long": too_long,
-            "tokens": sum(len(ids) for ids, _ in docs), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
-            "build_seconds": round(time.time() - start, 1)}
-    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
+    return save_build(model, tokenizer, out, losses, start, {
+        "task": TASK, "world_seed": cfg.seed, "build": asdict(cfg), "documents": {k: len(v) for k, v in kinds.items()},
+        "dropped_too_long": too_long, "tokens": sum(len(ids) for ids, _ in docs)})
 
 
 def build_main(argv: list[str] | None = None) -> int:
     from engine.sandbox import default_arc_model_dir
+    from engine.sandbox.build import build_arguments, run_build
 
     parser = argparse.ArgumentParser(prog="seal-engine sandbox build --task fewshot",
                                      description="Build the few-shot sandbox's tokenizer and tiny model from scratch.")
     d = ArcBuildCfg()
-    parser.add_argument("--seed", type=int, default=d.seed, help="world and training seed (default 0)")
-    parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {default_arc_model_dir()})")
-    parser.add_argument("--steps", type=int, default=d.steps, help="pretraining steps (default %(default)s)")
+    build_arguments(parser, d.seed, d.steps, default_arc_model_dir())
     parser.add_argument("--skill-steps", type=int, default=d.skill_steps,
                         help="first steps on grid skills, the rest alternately on plans and grid skills (default %(default)s)")
     parser.add_argument("--tasks", type=int, default=d.n_pretrain, help="pretraining tasks (default %(default)s)")
     parser.add_argument("--plans", type=int, default=d.n_plan_docs, help="plan-writing documents (default %(default)s)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="where to pretrain (default auto: CUDA when there is a GPU)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.tasks < 10 or args.plans < 1:
         parser.error("--steps and --plans must be >= 1 and --tasks >= 10")
     cfg = ArcBuildCfg(seed=args.seed, steps=args.steps, n_pretrain=args.tasks, n_plan_docs=args.plans,
                       skill_steps=args.skill_steps, threads=args.threads, device=args.device)
     out = args.out or default_arc_model_dir()
-    try:
-        meta = build(cfg, out)
-    except ValueError as exc:
-        print(f"seal-engine sandbox build: {exc}", file=sys.stderr)
-        return 2
-    print(f"saved the few-shot sandbox model ({meta['parameters'] / 1e6:.2f}M parameters, final loss "
-          f"{meta['final_loss']:.3f}) to {out} in {meta['build_seconds'] / 60:.1f} minutes")
-    return 0
+    return run_build(lambda: build(cfg, out), out, "the few-shot sandbox model")
