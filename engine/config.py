@@ -27,7 +27,7 @@ FILTER_RULES = ("best", "random")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 TIMEOUT_ACTIONS = ("approve-kept", "reject")
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "threads", "ray")
 TRACKERS = ("tensorboard", "wandb", "trackio")  # run.report_to: engine.trackers mirrors a run into each
 TASK_NAMES = ("knowledge", "fewshot")   # engine.tasks.TASKS has one class for each
 GRID_FORMATS = ("chat", "compact")       # engine.tasks.fewshot.grids.FORMATS
@@ -71,12 +71,15 @@ class RunCfg:
     threads: int = f(0, "CPU threads for torch (0: torch's default; at most the CPU cores this process may use)", min=0)
     save_policy: bool = f(True, "save each round's policy under runs/<run-id>/policy/round-<r>/")
     save_kept_adapters: bool = f(False, "save the LoRA adapter of every kept candidate (PEFT format)")
-    executor: str = f("local", "where the inner loop's adaptations run: local (this process) or ray (a pool of Ray actors, "
-                               "each with the base model resident)", choices=EXECUTORS)
+    executor: str = f("local", "where the inner loop's adaptations run: local (this process), threads (copies of the "
+                               "model in this process, one chunk each at a time, one CPU thread each: faster for small "
+                               "models on a CPU; on a GPU the local one runs instead) or ray (a pool of Ray actors, each with the base model resident)",
+                      choices=EXECUTORS)
     ray_address: str = f("", "executor = ray: the cluster to join ('auto', or the head's host:port); empty starts a Ray "
                              "on this machine for the run")
     workers: int = f(0, "executor = ray: scoring workers (0: one per worker_gpus share of the cluster's GPUs, or per "
-                        "worker_cpus of its CPUs where it has none)", min=0)
+                        "worker_cpus of its CPUs where it has none); executor = threads: copies of the model (0: one "
+                        "per CPU core this process may use)", min=0)
     worker_gpus: float = f(0.0, "executor = ray: GPUs per worker (a fraction lets several workers share one; 0: CPU workers)",
                            min=0)
     worker_cpus: float = f(1.0, "executor = ray: CPUs per worker (its torch threads where run.threads is 0)",
@@ -395,11 +398,12 @@ def parse_set(item: str) -> tuple[str, str, Any]:
 
 
 def _check_executor(run: RunCfg) -> None:
-    if run.executor == "local":
-        for name in ("ray_address", "workers", "worker_gpus"):
+    if run.executor != "ray":
+        for name in ("ray_address", "worker_gpus", *(("workers",) if run.executor == "local" else ())):
             if getattr(run, name):
-                raise ConfigError(f"run.{name} = {getattr(run, name)!r} is for the Ray executor; "
-                                  "set run.executor = \"ray\" or leave it at its default")
+                which = ("Ray or thread", '"ray" or "threads"') if name == "workers" else ("Ray", '"ray"')
+                raise ConfigError(f"run.{name} = {getattr(run, name)!r} is for the {which[0]} executor; "
+                                  f"set run.executor = {which[1]} or leave it at its default")
     if run.worker_gpus > 1 and not float(run.worker_gpus).is_integer():
         raise ConfigError(f"run.worker_gpus = {run.worker_gpus!r}: above 1 a worker takes whole GPUs; "
                           "use a fraction below 1 or a whole number")

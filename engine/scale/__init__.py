@@ -10,12 +10,13 @@ when a run chooses the Ray executor.
   store. The engine alone writes the store.
 - ``train``: the data-parallel M-step on Ray Train's ``TorchTrainer``.
 
-``make_executor`` (here, ray-free) gives a run its executor.
+``make_executor`` (here, ray-free) gives a run its executor: the local one, the thread one
+(``engine.executor.ThreadExecutor``, on a CPU) or the Ray one.
 """
 
 from __future__ import annotations
 
-from engine.executor import Executor, LocalExecutor
+from engine.executor import Executor, LocalExecutor, ThreadExecutor
 from engine.inner_loop import InnerLoop
 
 
@@ -23,6 +24,14 @@ def make_executor(run, cfg, inner: InnerLoop, *, policy_is_base: bool = True) ->
     """The run's executor (``run.executor``). The Ray one joins or starts its cluster and its pool
     here; ray is imported only then. ``policy_is_base``: the policy is still the model as loaded
     (else, on resume, the workers are sent the engine's weights)."""
+    if cfg.run.executor == "threads":
+        if inner.policy.device.type != "cpu":  # e.g. the sandbox preset on a GPU machine (run.device = auto)
+            run.log.info("run.executor = threads is for a CPU; on %s the engine's own inner loop runs every chunk "
+                         "(its slots train in one batch)", inner.policy.device.type)
+            return LocalExecutor(inner)
+        from engine.config import _cpu_cores
+
+        return ThreadExecutor(inner, cfg.run.workers or _cpu_cores())
     if cfg.run.executor != "ray":
         return LocalExecutor(inner)
     from engine.scale.pool import RayExecutor

@@ -84,7 +84,7 @@ def test_the_ray_executor_gives_the_local_runs_rewards_and_heldout_figures(tmp_p
     common = ["run", "--preset", "sandbox", "--set", "run.rounds=1", "--set", "data.n_train=2", "--set", "data.n_heldout=4",
               "--set", "sample.k=3", "--set", "run.threads=1", "--set", "run.save_kept_adapters=true"]
     runs = {}
-    for name, extra in (("local", []), ("ray", ray_args())):
+    for name, extra in (("local", ["--set", 'run.executor="local"']), ("ray", ray_args())):
         proc = run_engine(*common, "--runs-dir", str(tmp_path / name), *extra, env=RAY_ENV)
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs[name] = (Store(tmp_path / name), proc.stdout.split()[1])
@@ -177,7 +177,7 @@ def test_sigterm_stops_the_run_and_its_workers(tmp_path, tiny_model_dir, data_fi
 def test_the_executor_and_its_resources_are_validated():
     cfg = load_config(overrides=['run.executor="ray"', "run.worker_gpus=0.25", "run.workers=4"])
     assert (cfg.run.executor, cfg.run.worker_gpus, cfg.run.workers) == ("ray", 0.25, 4)
-    for overrides, says in ((['run.executor="dask"'], "expected one of local, ray"),
+    for overrides, says in ((['run.executor="dask"'], "expected one of local, threads, ray"),
                             (['run.ray_address="auto"'], 'set run.executor = "ray"'),
                             (['run.executor="ray"', "run.worker_gpus=1.5"], "whole GPUs"),
                             (['run.executor="ray"', "run.worker_cpus=0"], "must be > 0"),
