@@ -20,7 +20,7 @@ import pytest
 from engine.config import ConfigError, load_config
 from engine.store import Store
 from tests.support.common import REPO, wait_for
-from tests.support.engine_runs import engine_cmd, run_engine, tiny_run_args
+from tests.support.engine_runs import engine_cmd, heldout, run_engine, scored, tiny_run_args
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
@@ -33,16 +33,6 @@ def ray_args(*extra: str, workers: int = 2, address: str = "") -> list[str]:
             *(["--set", f"run.ray_address={json.dumps(address)}"] if address else []), *extra]
 
 
-def scored(store: Store, run_id: str) -> dict[tuple, dict]:
-    """Each candidate's reward and answers after adaptation, by (round, context, sample)."""
-    return {(c["round"], c["context_idx"], c["cand_idx"]):
-            {"reward": c["reward"], "answers": [a["answer_after"] for a in store.answers(c["id"])]}
-            for c in store.candidates(run_id)}
-
-
-def heldout(store: Store, run_id: str) -> list[tuple]:
-    return [(e.round, e.data["none"], e.data["passage"], e.data["self_edit"])
-            for e in store.iter_events(run_id) if e.kind == "eval_result"]
 
 
 def events(store: Store, run_id: str, kind: str) -> list:

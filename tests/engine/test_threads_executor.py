@@ -9,19 +9,7 @@ import pytest
 
 from engine.config import ConfigError, load_config
 from engine.store import Store
-from tests.support.engine_runs import run_engine
-
-
-def scored(store: Store, run_id: str) -> dict[tuple, dict]:
-    """Each candidate's reward and answers after adaptation, by (round, context, sample)."""
-    return {(c["round"], c["context_idx"], c["cand_idx"]):
-            {"reward": c["reward"], "answers": [a["answer_after"] for a in store.answers(c["id"])]}
-            for c in store.candidates(run_id)}
-
-
-def heldout(store: Store, run_id: str) -> list[tuple]:
-    return [(e.round, e.data["none"], e.data["passage"], e.data["self_edit"])
-            for e in store.iter_events(run_id) if e.kind == "eval_result"]
+from tests.support.engine_runs import heldout, run_engine, scored
 
 
 def test_the_thread_executor_scores_as_the_local_one_over_an_m_step(tmp_path):

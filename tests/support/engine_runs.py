@@ -83,3 +83,16 @@ def judged_eval_run_in(runs_dir: Path, model: Path, data: Path) -> str:
         server.stop()
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()[1]
+
+
+def scored(store, run_id: str) -> dict[tuple, dict]:
+    """Each candidate's reward and answers after adaptation, by (round, context, sample)."""
+    return {(c["round"], c["context_idx"], c["cand_idx"]):
+            {"reward": c["reward"], "answers": [a["answer_after"] for a in store.answers(c["id"])]}
+            for c in store.candidates(run_id)}
+
+
+def heldout(store, run_id: str) -> list[tuple]:
+    """Each round's held-out figures: (round, none, passage, self-edit)."""
+    return [(e.round, e.data["none"], e.data["passage"], e.data["self_edit"])
+            for e in store.iter_events(run_id) if e.kind == "eval_result"]
