@@ -352,7 +352,7 @@ def _check_variable_name(name: str, value: str) -> None:
                           f"in the shell that starts the run, and set {name} = \"OPENAI_API_KEY\"")
 
 
-def _cpu_cores() -> int:
+def cpu_cores() -> int:
     """The CPU cores this process may use (its affinity, e.g. a container's or taskset's share)."""
     try:
         return len(os.sched_getaffinity(0))
@@ -363,7 +363,7 @@ def _cpu_cores() -> int:
 def _check_machine(run: RunCfg) -> None:
     """What this machine can give a run: more torch threads than cores only slows it, and
     thousands of them exhaust the process ids every other program needs."""
-    cores = _cpu_cores()
+    cores = cpu_cores()
     if run.threads > cores:
         raise ConfigError(f"run.threads = {run.threads}: must be <= {cores}, the CPU cores this process may use "
                           "on this machine (0: torch's default)")
@@ -398,12 +398,11 @@ def parse_set(item: str) -> tuple[str, str, Any]:
 
 
 def _check_executor(run: RunCfg) -> None:
-    if run.executor != "ray":
-        for name in ("ray_address", "worker_gpus", *(("workers",) if run.executor == "local" else ())):
-            if getattr(run, name):
-                which = ("Ray or thread", '"ray" or "threads"') if name == "workers" else ("Ray", '"ray"')
-                raise ConfigError(f"run.{name} = {getattr(run, name)!r} is for the {which[0]} executor; "
-                                  f"set run.executor = {which[1]} or leave it at its default")
+    for name, executors in (("ray_address", ("ray",)), ("worker_gpus", ("ray",)), ("workers", ("ray", "threads"))):
+        if getattr(run, name) and run.executor not in executors:
+            which = " or ".join(f'"{e}"' for e in executors)
+            raise ConfigError(f"run.{name} = {getattr(run, name)!r} is for another executor; "
+                              f"set run.executor = {which} or leave run.{name} at its default")
     if run.worker_gpus > 1 and not float(run.worker_gpus).is_integer():
         raise ConfigError(f"run.worker_gpus = {run.worker_gpus!r}: above 1 a worker takes whole GPUs; "
                           "use a fraction below 1 or a whole number")
@@ -474,7 +473,7 @@ def config_from_dict(data: dict, overrides: list[str] | None = None) -> Config:
     (checked together, as ``load_config`` checks them)."""
     cfg = Config()
     _apply(cfg, data, "saved config")
-    cfg.run.threads = min(cfg.run.threads, _cpu_cores())  # a run resumed on a smaller machine
+    cfg.run.threads = min(cfg.run.threads, cpu_cores())  # a run resumed on a smaller machine
     if overrides:
         for item in overrides:
             section, name, value = parse_set(item)

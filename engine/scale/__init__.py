@@ -29,9 +29,9 @@ def make_executor(run, cfg, inner: InnerLoop, *, policy_is_base: bool = True) ->
             run.log.info("run.executor = threads is for a CPU; on %s the engine's own inner loop runs every chunk "
                          "(its slots train in one batch)", inner.policy.device.type)
             return LocalExecutor(inner)
-        from engine.config import _cpu_cores
+        from engine.config import cpu_cores
 
-        return ThreadExecutor(inner, cfg.run.workers or _cpu_cores())
+        return ThreadExecutor(inner, cfg.run.workers or cpu_cores())
     if cfg.run.executor != "ray":
         return LocalExecutor(inner)
     from engine.scale.pool import RayExecutor
