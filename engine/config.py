@@ -205,6 +205,8 @@ class FewShotCfg:
     resample: int = f(2, "an unusable self-edit (not a plan, or over the step budget) is sampled again this many times, "
                          "then scored 0 with the reason", min=0)
     max_steps: int = f(375, "step budget: a self-edit whose training needs more optimizer steps (epochs x examples / inner.batch_size) fails", min=1)
+    max_train_chars: int = f(0, "compute budget: a self-edit whose training reads more characters (epochs x its examples, "
+                                "as the prompts write them) fails as one over max_steps does (0: none)", min=0)
     eval_views: list = f(["transpose", "flip_rows", "flip_cols", "rot90", "rot180"], "views each test input is also asked under "  # noqa: RUF009
                          "(identity always; names: rot90 rot180 rot270 flip_rows flip_cols transpose anti_transpose)", empty_ok=True)
     eval_leave: int = f(1, "evaluation prompt variants: the demonstrations with this many left out, each subset in turn (0: all shown)", min=0)

@@ -49,9 +49,9 @@ maps of the three splits are disjoint (``map_split``: 0 / 40 / 40 of the 119 wit
 colours). In context the model copies (0%); test-time training must remap its copy. Which plan
 works is a matter of the inner loop, not of recall: a colour permutation view conjugates a map
 into another, so every augmentation family (which the reference pairs with a colour-permuted
-copy of each example) teaches wrong maps; the loss on all tokens spends the steps on the
-prompt's random grids; a learning rate too low or too few epochs leave the copy in place, too
-high a rate breaks the grids.
+copy of each example) teaches wrong maps; either strategy works (the output tokens a little
+better: 13 of 16 held-out maps at lr 3e-3 x 10 against 6-11 on all tokens); a learning rate
+too low or too few epochs leave the copy in place, too high a rate breaks the grids.
 
 What makes test-time-training plans differ (the design intent; ``rule_commutes`` tabulates it).
 An augmentation view v applied to every grid of a task turns its rule R into v R v^-1, which

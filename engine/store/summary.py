@@ -24,8 +24,9 @@ CONFIG_ESSENTIALS = (
 FEWSHOT_ESSENTIALS = (
     "run.task", "run.rounds", "run.review", "run.seed", "model.name_or_path", "data.path", "data.heldout_path",
     "sample.k", "sample.temperature", "fewshot.grid_format", "fewshot.ttt_cap", "fewshot.max_steps",
-    "fewshot.heldout_self_edits", "fewshot.attempts", "inner.lora_r", "inner.lora_alpha", "inner.batch_size",
-    "inner.schedule", "filter.rule", "filter.min_reward", "mstep.mode", "mstep.lora_r", "mstep.epochs", "mstep.lr",
+    "fewshot.max_train_chars", "fewshot.heldout_self_edits", "fewshot.attempts", "inner.lora_r", "inner.lora_alpha",
+    "inner.batch_size", "inner.schedule", "filter.rule", "filter.min_reward", "mstep.mode", "mstep.lora_r", "mstep.epochs",
+    "mstep.lr",
     "reference.kind", "reference.file", "reference.timestamp", "reference.condition", "reference.round_from",
     "reference.notes",
 )

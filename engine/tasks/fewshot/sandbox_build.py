@@ -6,14 +6,23 @@ and the knowledge sandbox's build, and imports no task.)
 The world is ``engine.sandbox.arc_world``'s colour-map world (``SANDBOX_WORLD``): pretraining
 tasks copy their grids; every ReSTEM training and held-out task is a colour map the model never
 saw (40 each, disjoint), so in context it copies and fails, and only test-time training can
-teach it the map from the task's few demonstrations. The model is pretrained with the loss on
-the reply and on the prompt's output grids only (``encode_masked``: it learns to answer, never
-to predict a prompt's random input grids), first on grid skills alone (``skill_steps``: copying
-appears around step 300-500 at batch 16, 85% of cells copied under teacher forcing by step
-600), then on plan documents alternating with grid skills, with a fresh warmup and cosine
-(plans alone at the full rate broke the copy's grid shapes; at the first phase's decayed rate
-the plans stayed a bag of tokens). Two kinds of documents, in the chat format the engine asks
-in (one user turn, the reply, eos):
+teach it the map from the task's few demonstrations. The model is pretrained first on grid
+skills alone with the loss on the reply and the prompt's output grids (``encode_masked``;
+``skill_steps``: copying appears around step 300-500 at batch 16, 85% of cells copied under
+teacher forcing by step 600), then on plan documents (the loss on the plan) alternating with
+grid skills with the loss on every token (``grid_loss = "all"``), with a fresh warmup and
+cosine (plans alone at the full rate broke the copy's grid shapes; at the first phase's
+decayed rate the plans stayed a bag of tokens). The second phase's loss on whole prompts is
+what a pretrained language model has: it predicts a prompt's layout (``in``, ``out``, ``|``)
+at about 0 nats and its random input cells at their entropy (1.25 nats), so a plan with the
+loss on all tokens (``train_using_all_tokens``) meets a small loss on the prompt and works as
+in the paper: 6-11 of 16 held-out maps at lr 1e-3 x 10, 3e-3 x 5 / x 10, 1e-2 x 5 / x 10.
+Built with the loss on answers alone (``--grid-loss answers``, the model of stops 27-31) the
+prompt's layout cost 17 nats and its input cells 9, and every all-token plan failed (2 of 16
+at best), which left the base policy's plans at 0% held out against the paper's 20%. Copying
+emerges with the masked loss only: with the loss on every token from the first step it had
+not appeared after all 1250 steps (0 of 16 copies exact under teacher forcing). Two kinds of
+documents, in the chat format the engine asks in (one user turn, the reply, eos):
 
 - **grid skills**: a copy task's demonstrations and test input in the sandbox's compact layout
   (``engine.tasks.fewshot.prompts.COMPACT_LAYOUT``), the reply its output grid; also with a
@@ -21,7 +30,7 @@ in (one user turn, the reply, eos):
   permutation of colours 1-9, as test-time training shows them (the world draws 1-5).
 - **the plan habit**: a task's self-edit prompt (``engine.tasks.fewshot.prompts.self_edit_prompt``)
   and, as the reply, a plan drawn at random from a broad prior, whatever the task
-  (``random_plan``): each augmentation switch on one time in four, either strategy, learning
+  (``random_plan``): each augmentation switch on 15% of the time, either strategy, learning
   rates 1e-4 to 3e-2, 1 to 10 epochs. The policy starts with no preference; only ReSTEM gives
   it one.
 
@@ -60,6 +69,7 @@ class ArcBuildCfg:
     n_plan_docs: int = 1000       # self-edit prompt -> random plan documents
     loo_share: float = 0.5        # of the pretraining tasks, those also shown demonstration-left-out
     colour_share: float = 0.7     # of the pretraining tasks, those shown through a colour permutation
+    grid_loss: str = "all"        # the grid-skill documents' loss after the first phase: "all" tokens, or "answers" only
     batch: int = 16
     seq_len: int = 512
     lr: float = 3e-3
@@ -117,10 +127,14 @@ def documents(world, seed: int, n_plan_docs: int, loo_share: float,
 TRAINED_GRID = re.compile(r"out ([0-9|]+)")   # an output grid shown in a prompt (the compact layout)
 
 
-def encode_masked(tokenizer, prompt: str, reply: str) -> tuple[list[int], list[int]]:
+def encode_masked(tokenizer, prompt: str, reply: str, every: bool = False) -> tuple[list[int], list[int]]:
     """(ids, labels) of a document: the loss on the reply and on the prompt's output grids (each
-    follows from its input), -100 on everything else (the inputs are random: nothing to learn)."""
+    follows from its input), -100 on everything else (the inputs are random: nothing to learn);
+    ``every``: the loss on every token."""
     text = prompt + reply
+    if every:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids, list(ids)
     spans = [m.span(1) for m in TRAINED_GRID.finditer(prompt)] + [(len(prompt), len(text))]
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     labels = [t if any(a <= lo and hi <= b for a, b in spans) and hi > lo else -100
@@ -150,11 +164,12 @@ def masked_batches(docs: list[tuple[list[int], list[int]]], batch: int, pad_id: 
 
 
 def pretrain_masked(model, docs: list[tuple[list[int], list[int]]], cfg, pad_id: int,
-                    show_progress: bool = True, first: tuple[int, int] = (0, 0)) -> list[float]:
-    """AdamW for ``cfg.steps`` steps on ``docs`` (``encode_masked``) with the loss on their labelled tokens
-    (output grids, the plan): the model learns to answer, never to predict the random grids of a prompt.
+                    show_progress: bool = True, first: tuple[int, int] = (0, 0),
+                    later: list[tuple[list[int], list[int]]] | None = None) -> list[float]:
+    """AdamW for ``cfg.steps`` steps on ``docs`` (``encode_masked``) with the loss on their labelled tokens.
     ``first = (n, steps)``: the first ``steps`` steps draw from the first ``n`` documents, the rest
-    alternately from the others and the first ``n``; each phase warms up and decays on its own."""
+    alternately from the others and the first ``n`` (or ``later``, the same documents labelled
+    otherwise: every token); each phase warms up and decays on its own."""
     import torch
     import torch.nn.functional as F
 
@@ -165,7 +180,7 @@ def pretrain_masked(model, docs: list[tuple[list[int], list[int]]], cfg, pad_id:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
     batches = masked_batches(docs[first[0]:] if first[1] else docs, cfg.batch, pad_id, random.Random(cfg.seed))
-    more = masked_batches(docs[:first[0]], cfg.batch, pad_id, random.Random(f"{cfg.seed}:more")) if first[1] else None
+    more = masked_batches(later or docs[:first[0]], cfg.batch, pad_id, random.Random(f"{cfg.seed}:more")) if first[1] else None
     early = masked_batches(docs[:first[0]], cfg.batch, pad_id, random.Random(f"{cfg.seed}:first")) if first[1] else None
     phase_one, phase_two = replace(cfg, steps=max(first[1], 1)), replace(cfg, steps=max(cfg.steps - first[1], 1))
     device = next(model.parameters()).device
@@ -236,6 +251,8 @@ def build(cfg: ArcBuildCfg, out: Path, show_progress: bool = True) -> dict:
     tokenizer = arc_tokenizer([p + r for p, r in pairs], cfg.vocab_size)
     fits = lambda d: len(d[0]) <= cfg.seq_len   # never cut: a cut grid teaches a wrong shape
     skills = [d for d in (encode_masked(tokenizer, p, r) for p, r in kinds["skills"]) if fits(d)]
+    later = [d for d in (encode_masked(tokenizer, p, r, True) for p, r in kinds["skills"]) if fits(d)] \
+        if cfg.grid_loss == "all" else None
     plans = [d for d in (encode_masked(tokenizer, p, r) for p, r in kinds["plans"]) if fits(d)]
     too_long = len(pairs) - len(skills) - len(plans)
     docs = skills + plans
@@ -245,7 +262,7 @@ def build(cfg: ArcBuildCfg, out: Path, show_progress: bool = True) -> dict:
                            threads=cfg.threads, device=cfg.device)
     model = make_model(trainer_cfg, tokenizer).to(build_device(cfg.device))
     losses = pretrain_masked(model, docs, trainer_cfg, tokenizer.pad_token_id, show_progress,
-                             first=(len(skills), min(cfg.skill_steps, cfg.steps)))
+                             first=(len(skills), min(cfg.skill_steps, cfg.steps)), later=later)
     return save_build(model, tokenizer, out, losses, start, {
         "task": TASK, "world_seed": cfg.seed, "build": asdict(cfg), "documents": {k: len(v) for k, v in kinds.items()},
         "dropped_too_long": too_long, "tokens": sum(len(ids) for ids, _ in docs)})
@@ -263,10 +280,12 @@ def build_main(argv: list[str] | None = None) -> int:
                         help="first steps on grid skills, the rest alternately on plans and grid skills (default %(default)s)")
     parser.add_argument("--tasks", type=int, default=d.n_pretrain, help="pretraining tasks (default %(default)s)")
     parser.add_argument("--plans", type=int, default=d.n_plan_docs, help="plan-writing documents (default %(default)s)")
+    parser.add_argument("--grid-loss", choices=("answers", "all"), default=d.grid_loss,
+                        help="the grid-skill documents' loss: on output grids and replies, or on all tokens (default %(default)s)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.tasks < 10 or args.plans < 1:
         parser.error("--steps and --plans must be >= 1 and --tasks >= 10")
     cfg = ArcBuildCfg(seed=args.seed, steps=args.steps, n_pretrain=args.tasks, n_plan_docs=args.plans,
-                      skill_steps=args.skill_steps, threads=args.threads, device=args.device)
+                      skill_steps=args.skill_steps, grid_loss=args.grid_loss, threads=args.threads, device=args.device)
     out = args.out or default_arc_model_dir()
     return run_build(lambda: build(cfg, out), out, "the few-shot sandbox model")

@@ -88,7 +88,8 @@ class FewShotTask(Task):
             raise ConfigError(f"fewshot.oracle_*: the oracle plan is not a valid plan ({exc})") from None
         self._tasks: dict[str, ArcTask] = {}                   # by task id
         self._queries: dict[str, list[EvalQuery]] = {}
-        self._n_examples: dict[tuple[str, tuple[str, ...]], int] = {}  # (task id, plan families) -> TTT examples
+        self._ttt_size: dict[tuple[str, tuple[str, ...]], tuple[int, int]] = {}  # (task id, plan families) ->
+        # (TTT examples, their characters as the prompts write them)
         self._answer_tokens = self._grid_chars(MAX_SIDE, MAX_SIDE)
 
     # ------------------------------------------------------------ contexts
@@ -105,7 +106,7 @@ class FewShotTask(Task):
             why = self.check_self_edit(ctx, self.oracle.to_text())
             if why:
                 raise DataError(f"held-out task {ctx['title']}: the oracle plan (fewshot.oracle_*) fails on it ({why}); "
-                                "lower fewshot.oracle_epochs, raise fewshot.max_steps or hold out another task")
+                                "lower fewshot.oracle_epochs, raise fewshot.max_steps (or fewshot.max_train_chars) or hold out another task")
         return train_ctx, heldout_ctx
 
     def _task(self, ctx: dict) -> ArcTask:
@@ -128,17 +129,24 @@ class FewShotTask(Task):
         return self_edit_prompt(self._task(ctx), self.layout)
 
     def check_self_edit(self, ctx: dict, text: str) -> str | None:
-        """A plan that parses and whose training fits the step budget on this task's data."""
+        """A plan that parses and whose training fits the step budget, and the character budget
+        where there is one, on this task's data."""
         try:
             plan = parse_plan(text)
         except PlanError as exc:
             return str(exc)
         key = (ctx["title"], plan.families)
-        if key not in self._n_examples:
-            self._n_examples[key] = len(self._ttt_tasks(ctx, plan))
-        n = self._n_examples[key]
+        if key not in self._ttt_size:
+            pairs = ttt.training_pairs(self._ttt_tasks(ctx, plan), self.layout)
+            self._ttt_size[key] = len(pairs), sum(len(p) + len(c) for p, c in pairs)
+        n, chars = self._ttt_size[key]
         batch = self.cfg.inner.batch_size or max(n, 1)  # 0: the whole data is one batch
-        return ttt.check_step_budget(n, plan.num_train_epochs, batch_size=batch, max_steps=self.cfg.fewshot.max_steps)
+        fs = self.cfg.fewshot
+        why = ttt.check_step_budget(n, plan.num_train_epochs, batch_size=batch, max_steps=fs.max_steps)
+        if why is None and fs.max_train_chars and plan.num_train_epochs * chars > fs.max_train_chars:
+            why = (f"{plan.num_train_epochs} epochs x {chars} characters of examples is "
+                   f"{plan.num_train_epochs * chars} characters of training, over fewshot.max_train_chars = {fs.max_train_chars}")
+        return why
 
     def describe_self_edit(self, text: str) -> dict:
         """The plan in a line (``basic+size · out · lr 1e-4 · 3 ep``) and its choices as facets

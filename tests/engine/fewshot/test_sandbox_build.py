@@ -4,12 +4,14 @@ curriculum load as any model does and run a few-shot round end to end through th
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pytest
 
 from engine.store import Store
-from engine.tasks.fewshot.sandbox_build import ArcBuildCfg, build, documents, random_plan
-from tests.support.engine_runs import run_engine
+from engine.tasks.fewshot.sandbox_build import ArcBuildCfg, build, documents, encode_masked, random_plan
+from tests.support.common import REPO
+from tests.support.engine_runs import heldout, run_engine
 
 pytestmark = pytest.mark.slow
 
@@ -86,4 +88,31 @@ def test_the_shipped_fewshot_sandbox_model_is_its_build():
     folder = resolve_model_path("sandbox-arc")
     assert folder == str(default_arc_model_dir())
     meta = json.loads((default_arc_model_dir() / META_FILE).read_text())
-    assert meta["task"] == "fewshot" and meta["build"]["steps"] == ArcBuildCfg().steps
+    assert meta["task"] == "fewshot" and meta["build"] == asdict(ArcBuildCfg())   # every setting the default
+
+
+def test_grid_documents_carry_the_loss_on_answers_or_on_every_token(small_build):
+    """The first phase learns to answer (the loss on output grids and the reply, never on a random
+    input grid or the layout); the second on every token, as a language model is pretrained."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(small_build[0])
+    prompt, reply = "<|user|>\nin 12|34 out 21|43\nin 56|78 out ", "65|87<|end|>"
+    ids, labels = encode_masked(tok, prompt, reply)
+    shown = tok.decode([t for t, lab in zip(ids, labels) if lab != -100])
+    assert shown.replace(" ", "").startswith("21|4365|87") and "12" not in shown and "in" not in shown
+    ids_all, labels_all = encode_masked(tok, prompt, reply, every=True)
+    assert ids_all == ids and labels_all == ids
+
+
+@pytest.mark.skipif(not (REPO / "engine/sandbox/arc_model/model.safetensors").exists(), reason="no shipped model")
+def test_the_shipped_model_learns_a_held_out_map_from_a_plan_with_the_loss_on_all_tokens(tmp_path):
+    """In context it copies and fails; one plan that trains on all tokens (the prompts' random input
+    grids too) teaches it maps it never saw: the prompts cost it little, as a pretrained model's do."""
+    proc = run_engine("run", "--preset", "arc-sandbox", "--runs-dir", str(tmp_path), "--set", "run.rounds=0",
+                      "--set", "data.n_heldout=8", "--set", "fewshot.heldout_self_edits=1", "--set", "run.threads=1",
+                      "--set", 'fewshot.oracle_strategy="train_using_all_tokens"', "--set", "fewshot.oracle_lr=3e-3",
+                      "--set", "fewshot.oracle_epochs=5")
+    assert proc.returncode == 0, proc.stderr
+    [(_, in_context, all_tokens_plan, _)] = heldout(Store(tmp_path), proc.stdout.split()[1])
+    assert in_context == 0.0 and all_tokens_plan >= 0.25, (in_context, all_tokens_plan)

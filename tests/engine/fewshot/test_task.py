@@ -66,6 +66,26 @@ def test_a_plan_over_the_step_budget_or_not_a_plan_is_refused_with_its_reason(ta
     assert "warmup" in task.check_self_edit(c, json.dumps(bad))
 
 
+def test_a_plan_over_the_character_budget_is_refused_and_one_within_it_runs():
+    """fewshot.max_train_chars bounds what a plan costs: epochs x the characters of its examples."""
+    cfg = load_config(preset="arc-small", overrides=[*SETS, "fewshot.max_steps=1000"])
+    free = make_task(cfg)
+    train, _ = free.load_contexts()
+    c = train[0]
+    one_epoch = sum(len(p) + len(q) for p, q in free.adaptation(c, plan_text(basic=False, epochs=1)).pairs)
+    plain_oracle = [f"fewshot.oracle_{s}=false" for s in ("basic", "size", "chain", "repeat")] + ["fewshot.oracle_epochs=1"]
+    budget = make_task(load_config(preset="arc-small", overrides=[*SETS, *plain_oracle, "fewshot.max_steps=1000",
+                                                                  f"fewshot.max_train_chars={3 * one_epoch}"]))
+    budget.load_contexts()
+    assert budget.check_self_edit(c, plan_text(basic=False, epochs=3)) is None
+    why = budget.check_self_edit(c, plan_text(basic=False, epochs=4))
+    assert why == (f"4 epochs x {one_epoch} characters of examples is {4 * one_epoch} characters of training, "
+                   f"over fewshot.max_train_chars = {3 * one_epoch}")
+    # augmentations make more and larger examples: the same epochs cost more
+    assert budget.check_self_edit(c, plan_text(basic=True, size=True, epochs=3)) is not None
+    assert free.check_self_edit(c, plan_text(basic=True, size=True, epochs=4)) is None   # 0: no budget
+
+
 def test_answers_under_views_are_mapped_back_voted_and_graded(task_and_contexts):
     task, ctx = task_and_contexts
     c = ctx[TRAIN_IDS[1]]
