@@ -1,13 +1,13 @@
 """Does SEAL learn in the few-shot sandbox? The paper's ARC table in miniature.
 
-Runs the ``arc-sandbox`` preset (the real engine, as a subprocess) for two seeds, and for
+Runs the ``arc-sandbox`` preset (the real engine, as a subprocess) for two seeds or more, and for
 the same seeds a control whose filter keeps random plans in place of the successful ones
 (as many as the reward's rule keeps), then prints the held-out success rate for: in context
 only (icl), the hand-set oracle plan, the base policy's plans (round 0) and the policy after
 rounds 1 and 2; the spread between the seeds; minutes per run; and which switches,
 strategies, learning rates and epochs the policy's held-out plans used before and after RL.
 
-    .venv/bin/python bench/fewshot_learning.py [--seeds 0 1] [--control-seeds 0 1] [--runs-dir DIR] [--set k=v ...]
+    .venv/bin/python bench/fewshot_learning.py [--seeds 0 1 ...] [--control-seeds 0 1 ...] [--runs-dir DIR] [--set k=v ...]
 
 Ends with one line:
     BENCH fewshot icl=.. oracle=.. base=.. r1=.. r2=.. control_r1=.. spread=.. minutes=..
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     rounds = sorted({r for u in usage.values() for r in u})
     keys = sorted({k for u in usage.values() for c in u.values() for k in c if k != "plans"})
-    print("the policy's held-out plans, share choosing each option (both seeds):")
+    print("the policy's held-out plans, share choosing each option (every seed):")
     print(f"{'option':<16}" + "".join(f"{'round ' + str(r):>10}" for r in rounds))
     for k in keys:
         cells = []

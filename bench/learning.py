@@ -1,7 +1,7 @@
 """What the learning benches share (``sandbox_learning.py``, ``fewshot_learning.py``): engine runs
-of a preset (the real engine, as a subprocess) for two seeds and, for the control's seeds, with a
-filter that keeps random candidates; each run's held-out figures by round; the means, the spread
-between the two seeds and the table they print."""
+of a preset (the real engine, as a subprocess) for two seeds or more and, for the control's seeds,
+with a filter that keeps random candidates; each run's held-out figures by round; the means, the
+spread between the seeds and the table they print."""
 
 from __future__ import annotations
 
@@ -48,12 +48,15 @@ def fmt(v: float | None) -> str:
 
 def arguments(doc: str, argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, nargs=2, default=[0, 1], help="the two run.seed values")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="run.seed values, two or more (default 0 1)")
     ap.add_argument("--control-seeds", type=int, nargs="*", default=None,
-                    help="run.seed values of the random-filter control (default: the same two seeds)")
+                    help="run.seed values of the random-filter control (default: the same seeds; none: no control)")
     ap.add_argument("--runs-dir", type=Path, default=None, help="run store to write (default: a temporary folder)")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra section.field=value for every run")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if len(set(args.seeds)) < 2:
+        ap.error(f"--seeds {' '.join(map(str, args.seeds))}: give two different seeds or more (the spread is between seeds)")
+    return args
 
 
 @dataclass
@@ -68,14 +71,16 @@ class Measured:
     run_ids: dict[int, str] = field(default_factory=dict)
     minutes: list[float] = field(default_factory=list)
 
+    def _values(self, condition: str) -> list[float] | None:
+        values = [self.tables[s][condition] for s in self.seeds]
+        return None if None in values else values
+
     def mean(self) -> dict[str, float | None]:
-        a, b = (self.tables[s] for s in self.seeds)
-        return {c: (a[c] + b[c]) / 2 if a[c] is not None and b[c] is not None else None for c in self.conditions}
+        return {c: sum(v) / len(v) if (v := self._values(c)) else None for c in self.conditions}
 
     def spread(self) -> float:
-        """The largest difference between the two seeds over the conditions."""
-        a, b = (self.tables[s] for s in self.seeds)
-        return max((abs(a[c] - b[c]) for c in self.conditions if a[c] is not None and b[c] is not None), default=0.0)
+        """The largest difference between two seeds (highest less lowest) over the conditions."""
+        return max((max(v) - min(v) for c in self.conditions if (v := self._values(c))), default=0.0)
 
     def control_mean(self, condition: str) -> float | None:
         values = [t[condition] for t in self.controls.values()]

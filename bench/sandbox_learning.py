@@ -1,18 +1,18 @@
 """Does SEAL learn in the sandbox? The paper's held-out table in miniature.
 
-Runs the ``sandbox`` preset (the real engine, as a subprocess) for two seeds, and for
-the same two seeds a control in which the filter keeps a random candidate instead of
+Runs the ``sandbox`` preset (the real engine, as a subprocess) for two seeds or more, and
+for the same seeds a control in which the filter keeps a random candidate instead of
 the best (where the reward's rule keeps one, so the M-step trains on as many
 self-edits), then prints the held-out accuracy after adaptation with: no adaptation,
 the passage only, the base policy's self-edits (round 0) and the policy after rounds
 1-3, and whether the issue's bars hold.
 
-    .venv/bin/python bench/sandbox_learning.py [--seeds 0 1] [--control-seeds 0 1] [--runs-dir DIR] [--set k=v ...]
+    .venv/bin/python bench/sandbox_learning.py [--seeds 0 1 ...] [--control-seeds 0 1 ...] [--runs-dir DIR] [--set k=v ...]
 
 Ends with one line:
     BENCH sandbox none=.. passage=.. base=.. r1=.. r2=.. r3=.. control_r2=.. spread=.. minutes=..
 accuracies as fractions averaged over the seeds (control_r2 over the control's seeds);
-spread is the largest difference between the two seeds over those conditions; minutes
+spread is the largest difference between two seeds over those conditions; minutes
 is the mean wall time of a run.
 """
 
