@@ -189,11 +189,13 @@ class NewRunScreen(Screen[object]):
         self.valid = True
         if cfg.run.task == "fewshot":
             fs = cfg.fewshot
-            tasks = f"{len(fs.train_ids)} ARC tasks" if fs.train_ids else "every ARC task of the source"
+            tasks = (f"{len(fs.train_ids)} ARC tasks" if fs.train_ids else f"{cfg.data.n_train} sandbox tasks"
+                     if cfg.data.path == "sandbox" else "every ARC task of the source")
             held = len(fs.heldout_ids) or cfg.data.n_heldout
+            chars = f", ≤ {fs.max_train_chars:,} characters" if fs.max_train_chars else ""
             text = (f"{cfg.run.preset}: few-shot, {cfg.run.rounds} rounds × {tasks} × K={cfg.sample.k} plans · "
                     f"held-out {held} tasks × {fs.heldout_self_edits} plans · TTT ≤ {fs.ttt_cap} examples, "
-                    f"≤ {fs.max_steps} steps · review {cfg.run.review} · device {cfg.run.device}")
+                    f"≤ {fs.max_steps} steps{chars} · review {cfg.run.review} · device {cfg.run.device}")
         else:
             per_round = cfg.data.n_train * cfg.sample.k
             text = (f"{cfg.run.preset}: {cfg.run.rounds} rounds × {cfg.data.n_train} passages "

@@ -419,6 +419,11 @@ async def test_new_run_form_shows_a_fewshot_presets_own_fields(runs):
         cap.value = "64"
         await pilot.pause()
         assert form.overrides() == ["fewshot.ttt_cap=64"]
+        form.query_one("#field-preset").value = "arc-sandbox"   # the sandbox: its own tasks, a compute budget
+        await pilot.pause()
+        summary = " ".join(text_of(form.query_one("#new-run-summary")).split())
+        assert "few-shot, 2 rounds × 12 sandbox tasks × K=8 plans" in summary, summary
+        assert "TTT ≤ 8 examples, ≤ 80 steps, ≤ 10,000 characters" in summary, summary
         form.query_one("#field-preset").value = "sandbox"   # back to knowledge: its fields again
         await pilot.pause()
         assert shown("grader.kind") and not shown("fewshot.ttt_cap")
