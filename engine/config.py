@@ -202,7 +202,7 @@ class FewShotCfg:
     heldout_ids: list = f([], "ARC task ids held out for evaluation (empty: data.n_heldout tasks drawn by data.split_seed)", empty_ok=True)  # noqa: RUF009
     grid_format: str = f("chat", "grids as text: chat (one row per line, cells spaced) or compact (digits, rows joined by |)", choices=GRID_FORMATS)
     ttt_cap: int = f(250, "most test-time training examples per task (leave-one/two-out tasks and their augmentations)", min=1)
-    resample: int = f(2, "an unusable self-edit (not a plan, or over the step budget) is sampled again this many times, "
+    resample: int = f(2, "an unusable self-edit (not a plan, or over the step or character budget) is sampled again this many times, "
                          "then scored 0 with the reason", min=0)
     max_steps: int = f(375, "step budget: a self-edit whose training needs more optimizer steps (epochs x examples / inner.batch_size) fails", min=1)
     max_train_chars: int = f(0, "compute budget: a self-edit whose training reads more characters (epochs x its examples, "

@@ -12,7 +12,7 @@ checked against the reference implementation's few-shot/ folder (nothing in ``en
   lists (``[fewshot] train_ids, heldout_ids``), or a seeded draw where a list is empty.
 - ``self_edit_prompt``: the demonstrations and the JSON plan's schema.
 - ``check_self_edit(ctx, text)``: a plan that parses against the schema and whose training fits the
-  step budget on this task's data; else the reason. ``resample_limit`` (``fewshot.resample``) > 0:
+  step (and character) budget on this task's data; else the reason. ``resample_limit`` (``fewshot.resample``) > 0:
   the E-step draws again, then the candidate is scored 0 with the reason, unadapted.
 - ``adaptation``: leave-one-out and leave-two-out tasks of the demonstrations plus the chosen
   augmentations, capped (250); ``train_using_output_tokens`` -> ``pairs`` (loss on the

@@ -1,7 +1,7 @@
 """Few-shot learning on ARC behind the ``Task`` interface: SEAL's second experiment.
 
 A context is an ARC task (``data``); a self-edit is a JSON plan (``plan``) that the E-step
-resamples while it does not parse or its training would pass the step budget. The inner loop
+resamples while it does not parse or its training would pass the step (or character) budget. The inner loop
 trains a fresh LoRA on the plan's test-time training data (``ttt``: leave-one-out and
 leave-two-out tasks and their augmentations; output tokens only -> prompt/completion pairs,
 all tokens -> whole sequences) at the plan's learning rate and epochs, then answers each test
@@ -129,8 +129,7 @@ class FewShotTask(Task):
         return self_edit_prompt(self._task(ctx), self.layout)
 
     def check_self_edit(self, ctx: dict, text: str) -> str | None:
-        """A plan that parses and whose training fits the step budget, and the character budget
-        where there is one, on this task's data."""
+        """A plan that parses and whose training fits the budget (``ttt.check_budget``) on this task's data."""
         try:
             plan = parse_plan(text)
         except PlanError as exc:
@@ -142,11 +141,8 @@ class FewShotTask(Task):
         n, chars = self._ttt_size[key]
         batch = self.cfg.inner.batch_size or max(n, 1)  # 0: the whole data is one batch
         fs = self.cfg.fewshot
-        why = ttt.check_step_budget(n, plan.num_train_epochs, batch_size=batch, max_steps=fs.max_steps)
-        if why is None and fs.max_train_chars and plan.num_train_epochs * chars > fs.max_train_chars:
-            why = (f"{plan.num_train_epochs} epochs x {chars} characters of examples is "
-                   f"{plan.num_train_epochs * chars} characters of training, over fewshot.max_train_chars = {fs.max_train_chars}")
-        return why
+        return ttt.check_budget(n, plan.num_train_epochs, batch_size=batch, max_steps=fs.max_steps, chars=chars,
+                                max_chars=fs.max_train_chars)
 
     def describe_self_edit(self, text: str) -> dict:
         """The plan in a line (``basic+size · out · lr 1e-4 · 3 ep``) and its choices as facets

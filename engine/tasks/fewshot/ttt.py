@@ -110,15 +110,20 @@ def ttt_steps(n_examples: int, epochs: int, batch_size: int = TTT_BATCH_SIZE) ->
     return epochs * n_examples // batch_size
 
 
-def check_step_budget(n_examples: int, epochs: int, *, batch_size: int = TTT_BATCH_SIZE,
-                      max_steps: int = MAX_TTT_STEPS) -> str | None:
-    """None when the training fits the budget, else the reason (the config is refused, as in the reference)."""
+def check_budget(n_examples: int, epochs: int, *, batch_size: int = TTT_BATCH_SIZE,
+                 max_steps: int = MAX_TTT_STEPS, chars: int = 0, max_chars: int = 0) -> str | None:
+    """None when the training fits the budget, else the reason (the config is refused, as in the
+    reference): at most ``max_steps`` optimizer steps and, where ``max_chars`` is set, at most that
+    many characters read (epochs x ``chars``, the characters of the examples as the prompts write them)."""
     if n_examples == 0:
         return "the plan makes no training examples from this task"
     steps = ttt_steps(n_examples, epochs, batch_size)
     if steps > max_steps:
         return (f"{epochs} epochs x {n_examples} examples is {steps} steps at batch {batch_size}, "
                 f"over the budget of {max_steps}")
+    if max_chars and epochs * chars > max_chars:
+        return (f"{epochs} epochs x {chars} characters of examples is {epochs * chars} characters of training, "
+                f"over fewshot.max_train_chars = {max_chars}")
     return None
 
 
@@ -131,7 +136,7 @@ def check_self_edit(task: ArcTask, text: str, *, seed: int = 0, cap: int = MAX_T
     except PlanError as exc:
         return str(exc)
     n = len(ttt_tasks(task, plan, seed=seed, cap=cap))
-    return check_step_budget(n, plan.num_train_epochs, batch_size=batch_size, max_steps=max_steps)
+    return check_budget(n, plan.num_train_epochs, batch_size=batch_size, max_steps=max_steps)
 
 
 def drop_too_long(pairs: Sequence[tuple[str, str]], n_tokens: Callable[[str], int],

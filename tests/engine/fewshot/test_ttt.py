@@ -87,11 +87,11 @@ def test_the_chat_prompt_shows_each_grid_one_row_a_line():
 
 def test_the_step_budget_refuses_what_the_reference_refuses():
     assert ttt.ttt_steps(250, 3) == 375
-    assert ttt.check_step_budget(250, 3) is None
-    reason = ttt.check_step_budget(250, 4)
+    assert ttt.check_budget(250, 3) is None
+    reason = ttt.check_budget(250, 4)
     assert reason == "4 epochs x 250 examples is 500 steps at batch 2, over the budget of 375"
-    assert ttt.check_step_budget(0, 1) == "the plan makes no training examples from this task"
-    assert ttt.check_step_budget(100, 10, max_steps=1000) is None
+    assert ttt.check_budget(0, 1) == "the plan makes no training examples from this task"
+    assert ttt.check_budget(100, 10, max_steps=1000) is None
 
 
 def test_pairs_too_long_are_dropped_whole_and_counted():
