@@ -46,7 +46,8 @@ class Tmux:
             if match:
                 return match
             time.sleep(0.25)
-        raise AssertionError(f"{pattern!r} never appeared; the screen shows:\n{self.screen()}")
+        gone = "" if self.alive() else "\n(the tmux session has ended: its command exited)"
+        raise AssertionError(f"{pattern!r} never appeared; the screen shows:\n{self.screen()}{gone}")
 
     def alive(self) -> bool:
         return subprocess.run([*self.tmux, "has-session", "-t", self.name], capture_output=True).returncode == 0
